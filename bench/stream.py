@@ -1,0 +1,138 @@
+"""Stream benchmark: server time per frame, round trip and frames/s with 1 and 8 clients.
+
+Each client streams the 640x480 sample video over loopback with one frame in
+flight (it sends the next frame when the previous one's `objects` arrives), as
+the web client does. Run: `python -m bench.stream [--frames N] [--write]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from spatial.client import StreamClient
+from tests.support import ROOT, sample_camera, sample_jpegs, start_server, stop_server
+
+BENCHMARKS = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Stream: server time, round trip, frames per second"
+
+
+@dataclass
+class ClientRun:
+    rtt_ms: list[float] = field(default_factory=list)
+    server_ms: list[float] = field(default_factory=list)
+    dropped: int = 0
+    seconds: float = 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def stream_client(url: str, token: str, frames: list[bytes], count: int) -> ClientRun:
+    run = ClientRun()
+    client = await StreamClient.open(url, token, sample_camera())
+    start = time.perf_counter()
+    for i in range(count):
+        sent = time.perf_counter()
+        reply = await client.frame(i, frames[i % len(frames)])
+        run.rtt_ms.append((time.perf_counter() - sent) * 1e3)
+        run.server_ms.append(reply["timing"]["total"])
+    run.seconds = time.perf_counter() - start
+    await client.send_json({"type": "stats"})
+    run.dropped = (await client.next_of("stats"))["dropped"]
+    await client.close()
+    return run
+
+
+async def measure(url: str, token: str, frames: list[bytes], clients: int, count: int) -> list[ClientRun]:
+    return await asyncio.gather(*(stream_client(url, token, frames, count) for _ in range(clients)))
+
+
+def summarise(clients: int, runs: list[ClientRun]) -> str:
+    server = [v for r in runs for v in r.server_ms]
+    rtt = [v for r in runs for v in r.rtt_ms]
+    total_frames = sum(len(r.rtt_ms) for r in runs)
+    wall = max(r.seconds for r in runs)
+    per_client = statistics.mean(len(r.rtt_ms) / r.seconds for r in runs)
+    return (
+        f"| {clients} | {statistics.median(server):.1f} | {percentile(server, 95):.1f} | "
+        f"{statistics.median(rtt):.1f} | {percentile(rtt, 95):.1f} | {per_client:.0f} | "
+        f"{total_frames / wall:.0f} | {sum(r.dropped for r in runs)} |"
+    )
+
+
+def report(rows: list[str], frames: int, command: str) -> str:
+    return "\n".join([
+        SECTION,
+        "",
+        f"Measured {date.today().isoformat()} on {platform.node() or 'this machine'} "
+        f"({platform.machine()}, {_cpus()} cores, Python {platform.python_version()}), `markers` detector, "
+        f"640x480 JPEG (quality 85) frames of `data/sample.mp4`, {frames} frames per client, one frame in flight.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "| clients | server p50 ms | server p95 ms | round trip p50 ms | round trip p95 ms | fps per client | fps total | dropped |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *rows,
+        "",
+        "Server time is decode + detect + overlays, measured in the server; round trip is from sending a frame",
+        "to receiving its `objects` message. `dropped` counts frames replaced while waiting (latest frame wins):",
+        "0 means no frame was ever queued behind another.",
+        "",
+    ])
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def write_section(text: str) -> None:
+    """Replace this benchmark's section in docs/benchmarks.md, keeping the others."""
+    existing = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n\n"
+    if SECTION in existing:
+        head, rest = existing.split(SECTION, 1)
+        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
+        existing = head + text + tail.lstrip("\n")
+    else:
+        existing = existing.rstrip("\n") + "\n\n" + text
+    BENCHMARKS.write_text(existing)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=300, help="frames per client (default: %(default)s)")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
+    args = parser.parse_args()
+    frames = list(sample_jpegs())
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(Path(tmp) / "store.db")
+        try:
+            asyncio.run(measure(server.ws_url, server.token, frames, 1, 30))  # warm-up
+            rows = []
+            for clients in args.clients:
+                runs = asyncio.run(measure(server.ws_url, server.token, frames, clients, args.frames))
+                rows.append(summarise(clients, runs))
+                print(rows[-1], flush=True)
+        finally:
+            stop_server(server)
+    command = "python -m bench.stream" + (f" --frames {args.frames}" if args.frames != 300 else "") + " --write"
+    text = report(rows, args.frames, command)
+    print(text)
+    if args.write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Every error a REST call can end in, mapped to a response in one place.
+
+The body is always `{"error": {"code": ..., "message": ...}}`.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from anchors import AnchorsError, BlockShapeError, NotFound, PermissionDenied, VersionConflict
+
+
+class Unauthorized(Exception):
+    code = "unauthorized"
+
+
+STATUS = {
+    NotFound: 404,
+    PermissionDenied: 403,
+    VersionConflict: 409,
+    BlockShapeError: 422,
+    Unauthorized: 401,
+}
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _status(exc: Exception) -> int:
+    for kind, status in STATUS.items():
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+async def _typed(request: Request, exc: Exception) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return JSONResponse(error_body(exc.code, str(exc)), status_code=_status(exc), headers=headers)  # type: ignore[attr-defined]
+
+
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"] if p != "body") or "body"
+        problems.append(f"{where}: {err['msg']}")
+    return JSONResponse(error_body("invalid_request", "; ".join(problems)), status_code=422)
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AnchorsError, _typed)
+    app.add_exception_handler(Unauthorized, _typed)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)

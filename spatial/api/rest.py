@@ -1,0 +1,94 @@
+"""REST API under /v1: blocks, sharing, and anchors that pin blocks to objects."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from anchors import BlockService, User
+from spatial.api import schemas as s
+from spatial.api.errors import Unauthorized
+
+router = APIRouter(prefix="/v1")
+
+
+def blocks(request: Request) -> BlockService:
+    return request.app.state.services.blocks
+
+
+def current_user(request: Request, service: Annotated[BlockService, Depends(blocks)]) -> User:
+    """The user named by the `Authorization: Bearer <token>` header."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send an 'Authorization: Bearer <token>' header")
+    user = service.authenticate(token.strip())
+    if user is None:
+        raise Unauthorized("the token is unknown or revoked")
+    return user
+
+
+Service = Annotated[BlockService, Depends(blocks)]
+Me = Annotated[User, Depends(current_user)]
+
+
+@router.get("/health", tags=["service"])
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/me", tags=["service"])
+def me(user: Me) -> s.UserOut:
+    return s.UserOut(id=user.id, name=user.name)
+
+
+@router.post("/blocks", status_code=201, tags=["blocks"])
+def create_block(body: s.BlockIn, user: Me, service: Service) -> s.BlockOut:
+    return s.BlockOut.of(service.create_block(user, body.kind, body.title, body.content))
+
+
+@router.get("/blocks", tags=["blocks"])
+def list_blocks(user: Me, service: Service) -> list[s.BlockOut]:
+    return [s.BlockOut.of(b) for b in service.list_blocks(user)]
+
+
+@router.get("/blocks/{block_id}", tags=["blocks"])
+def read_block(block_id: str, user: Me, service: Service) -> s.BlockOut:
+    return s.BlockOut.of(service.read_block(user, block_id))
+
+
+@router.patch("/blocks/{block_id}", tags=["blocks"])
+def update_block(block_id: str, body: s.BlockPatch, user: Me, service: Service) -> s.BlockOut:
+    updated = service.update_block(user, block_id, title=body.title, content=body.content, version=body.version)
+    return s.BlockOut.of(updated)
+
+
+@router.delete("/blocks/{block_id}", status_code=204, tags=["blocks"])
+def delete_block(block_id: str, user: Me, service: Service) -> Response:
+    service.delete_block(user, block_id)
+    return Response(status_code=204)
+
+
+@router.post("/blocks/{block_id}/shares", status_code=204, tags=["blocks"])
+def share_block(block_id: str, body: s.ShareIn, user: Me, service: Service) -> Response:
+    service.share_block(user, block_id, body.user, body.role)
+    return Response(status_code=204)
+
+
+@router.post("/objects/{object_id:path}/anchors", status_code=201, tags=["anchors"])
+def attach(object_id: str, body: s.AnchorIn, user: Me, service: Service) -> s.AnchorOut:
+    return s.AnchorOut.of(service.attach(user, body.block_id, object_id, body.pose))
+
+
+@router.get("/objects/{object_id:path}/anchors", tags=["anchors"])
+def attached(object_id: str, user: Me, service: Service) -> list[s.AttachedOut]:
+    return [
+        s.AttachedOut(anchor=s.AnchorOut.of(a), block=s.BlockOut.of(b))
+        for a, b in service.attached(user, [object_id])
+    ]
+
+
+@router.delete("/anchors/{anchor_id}", status_code=204, tags=["anchors"])
+def detach(anchor_id: str, user: Me, service: Service) -> Response:
+    service.detach(user, anchor_id)
+    return Response(status_code=204)

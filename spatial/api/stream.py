@@ -1,0 +1,175 @@
+"""The stream endpoint `/v1/stream`: protocol v1 over one WebSocket (docs/protocol.md).
+
+The receive loop never waits for processing: frames go into the session's
+one-slot mailbox, and a worker task processes the latest one in a thread.
+Every bad message is answered with an `error` and the connection stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+
+from spatial.overlays import OverlayDelta
+from spatial.pipeline import FrameResult, Viewer
+from spatial.protocol import (
+    FIXED_HEADER_SIZE,
+    PROTOCOL_VERSION,
+    Hello,
+    ProtocolError,
+    error_message,
+    parse_client_message,
+    parse_frame,
+)
+from spatial.services import Services
+from spatial.session import Session
+from vision import FrameDecodeError, Intrinsics
+
+log = logging.getLogger("spatial.stream")
+
+
+def camera_intrinsics(hello: Hello) -> Intrinsics | None:
+    cam = hello.camera
+    if cam is None:
+        return None
+    if cam.fx is not None:
+        return Intrinsics(cam.fx, cam.fy, cam.cx, cam.cy, cam.width, cam.height)  # type: ignore[arg-type]
+    return Intrinsics.from_fov(cam.width, cam.height, cam.fov_y_deg)  # type: ignore[arg-type]
+
+
+def overlays_message(frame_id: int, delta: OverlayDelta) -> dict[str, Any]:
+    return {
+        "type": "overlays",
+        "frame_id": frame_id,
+        "added": [o.to_json() for o in delta.added],
+        "updated": [o.to_json() for o in delta.updated],
+        "removed": delta.removed,
+    }
+
+
+def frame_ref(data: bytes) -> str | None:
+    """`frame:<id>` when the fixed header is there to read the id from."""
+    if len(data) >= FIXED_HEADER_SIZE:
+        return f"frame:{int.from_bytes(data[8:12], 'little')}"
+    return None
+
+
+class StreamConnection:
+    def __init__(self, ws: WebSocket, services: Services) -> None:
+        self.ws = ws
+        self.services = services
+        self.settings = services.settings
+        self.session = Session()
+        self._send_lock = asyncio.Lock()
+        self._last_stats = 0.0
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self._send_lock:
+            await self.ws.send_json(message)
+
+    async def error(self, exc: ProtocolError) -> None:
+        self.session.stats.errors += 1
+        log.info("session %s: %s (%s)", self.session.id, exc.code, exc.message)
+        await self.send(error_message(exc.code, exc.message, exc.ref))
+
+    async def run(self) -> None:
+        await self.ws.accept()
+        worker = asyncio.create_task(self._process_frames())
+        try:
+            while True:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                try:
+                    if message.get("bytes") is not None:
+                        self._on_frame(message["bytes"])
+                    else:
+                        await self._on_text(message.get("text") or "")
+                except ProtocolError as exc:
+                    await self.error(exc)
+        except WebSocketDisconnect:
+            return
+        finally:
+            worker.cancel()
+
+    async def _on_text(self, text: str) -> None:
+        if len(text.encode()) > self.settings.max_text_bytes:
+            raise ProtocolError("too_large", f"text message is over the limit of {self.settings.max_text_bytes} bytes")
+        message = parse_client_message(text)
+        if isinstance(message, Hello):
+            await self._on_hello(message)
+        else:
+            await self.send(self.session.stats.message())
+
+    async def _on_hello(self, hello: Hello) -> None:
+        if hello.protocol != PROTOCOL_VERSION:
+            raise ProtocolError(
+                "unsupported_version",
+                f"this server speaks protocol {PROTOCOL_VERSION}, the client asked for {hello.protocol}",
+                hello.id,
+            )
+        user = await asyncio.to_thread(self.services.blocks.authenticate, hello.token)
+        if user is None:
+            why = "no access token was given" if not hello.token else "the access token is unknown or revoked"
+            raise ProtocolError("unauthorized", f"{why}; send hello again with a valid token", hello.id)
+        self.session.viewer = Viewer(user, self.settings.overlay_linger_s, self.settings.panel_metres_per_pixel)
+        self.session.camera = camera_intrinsics(hello)
+        self.session.capabilities = tuple(hello.capabilities)
+        await self.send({
+            "type": "welcome",
+            "protocol": PROTOCOL_VERSION,
+            "session": self.session.id,
+            "user": user.name,
+            "detector": self.services.pipeline.detector.name,
+            "limits": {"max_frame_bytes": self.settings.max_frame_bytes, "max_text_bytes": self.settings.max_text_bytes},
+            "ref": hello.id,
+        })
+
+    def _on_frame(self, data: bytes) -> None:
+        stats = self.session.stats
+        stats.received += 1
+        if not self.session.ready:
+            raise ProtocolError("not_ready", "send hello (with a valid token) before frames", frame_ref(data))
+        if len(data) > self.settings.max_frame_bytes:
+            raise ProtocolError(
+                "too_large", f"frame is {len(data)} bytes, over the limit of {self.settings.max_frame_bytes}", frame_ref(data)
+            )
+        header, image = parse_frame(data)
+        if self.session.frames.put(header, image):
+            stats.dropped += 1
+
+    async def _process_frames(self) -> None:
+        pipeline = self.services.pipeline
+        while True:
+            header, image = await self.session.frames.take()
+            viewer, camera = self.session.viewer, self.session.camera
+            assert viewer is not None
+
+            def work() -> tuple[FrameResult, OverlayDelta]:
+                result = pipeline.process_frame(header, image, camera)
+                return result, viewer.overlay_delta(pipeline, result, time.monotonic())
+
+            try:
+                result, delta = await asyncio.get_running_loop().run_in_executor(self.services.executor, work)
+            except FrameDecodeError as exc:
+                await self.error(ProtocolError("bad_image", str(exc), f"frame:{header.frame_id}"))
+                continue
+            self.session.stats.processed += 1
+            await self.send(result.objects_message())
+            if delta:
+                await self.send(overlays_message(header.frame_id, delta))
+            await self._maybe_send_stats()
+
+    async def _maybe_send_stats(self) -> None:
+        now = time.monotonic()
+        if now - self._last_stats >= self.settings.stats_interval_s:
+            self._last_stats = now
+            await self.send(self.session.stats.message())
+
+
+async def stream_endpoint(ws: WebSocket) -> None:
+    await StreamConnection(ws, ws.app.state.services).run()

@@ -1,0 +1,34 @@
+"""Service settings with their defaults; the CLI fills them from flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STORE = Path.home() / ".local" / "share" / "spatial" / "store.db"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    store: Path = DEFAULT_STORE
+    detector: str = "markers"
+    detector_options: dict[str, Any] = field(default_factory=dict)
+    demo: bool = True
+    """Load the demo blocks (pinned to ArUco marker 7) into an empty store."""
+    max_frame_bytes: int = 2 * 1024 * 1024
+    max_text_bytes: int = 64 * 1024
+    default_fov_y_deg: float = 60.0
+    """Used for a client that gives neither intrinsics nor a field of view."""
+    overlay_linger_s: float = 0.5
+    """How long an overlay stays after its object was last seen, to ride out missed detections."""
+    stats_interval_s: float = 1.0
+    panel_metres_per_pixel: float = 0.0005
+    """Size of a world-locked panel: a 320-pixel-wide panel is 16 cm wide."""
+
+    @property
+    def transport_max_bytes(self) -> int:
+        """The WebSocket layer's own limit, above ours so oversized frames get a clear error."""
+        return 4 * max(self.max_frame_bytes, self.max_text_bytes)

@@ -1,0 +1,132 @@
+"""Overlays: blocks pinned to objects in view, laid out and diffed per session."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from anchors import Anchor, Block
+from spatial.render import DisplayList, content_hash, layout_block
+
+
+@dataclass(frozen=True)
+class Overlay:
+    id: str
+    object_id: str
+    block_id: str
+    slot: int
+    pose: tuple[float, ...]
+    size_m: tuple[float, float]
+    content: DisplayList
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object_id": self.object_id,
+            "block_id": self.block_id,
+            "placement": {"pose": list(self.pose), "size_m": list(self.size_m), "slot": self.slot},
+            "content": self.content.to_json(),
+            "hash": self.hash,
+        }
+
+
+class LayoutCache:
+    """Display lists keyed by block id and version: an unchanged block is laid out once.
+
+    Shared by all sessions' worker threads.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[tuple[str, int], tuple[DisplayList, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, block: Block) -> tuple[DisplayList, str]:
+        key = (block.id, block.version)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        display = layout_block(block.kind, block.title, block.content)
+        entry = (display, content_hash(display))
+        with self._lock:
+            self._items[key] = entry
+            if len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return entry
+
+
+CLASS_PREFIX = "class:"
+
+
+def class_key(label: str) -> str:
+    """The object id that pins a block to every object of a class: `class:cup`."""
+    return CLASS_PREFIX + label
+
+
+def build_overlays(
+    pinned: Iterable[tuple[Anchor, Block]],
+    in_view: Mapping[str, str],
+    layouts: LayoutCache,
+    metres_per_pixel: float,
+) -> dict[str, Overlay]:
+    """Overlays for anchors on objects in view (`in_view` maps object id to class label).
+
+    An anchor on an object gives one overlay; an anchor on a class gives one per
+    object of that class in view, with the id `<anchor id>@<object id>`. Panels
+    on the same object are stacked in slots in anchor order.
+    """
+    by_class: dict[str, list[str]] = {}
+    for object_id, label in in_view.items():
+        by_class.setdefault(class_key(label), []).append(object_id)
+    overlays: dict[str, Overlay] = {}
+    slots: dict[str, int] = {}
+    for anchor, block in pinned:
+        display, digest = layouts.get(block)
+        size_m = (round(display.width * metres_per_pixel, 4), round(display.height * metres_per_pixel, 4))
+        if anchor.object_id.startswith(CLASS_PREFIX):
+            targets = [(f"{anchor.id}@{oid}", oid) for oid in by_class.get(anchor.object_id, [])]
+        else:
+            targets = [(anchor.id, anchor.object_id)]
+        for overlay_id, object_id in targets:
+            slot = slots.get(object_id, 0)
+            slots[object_id] = slot + 1
+            overlays[overlay_id] = Overlay(
+                overlay_id, object_id, block.id, slot, anchor.pose, size_m, display, digest
+            )
+    return overlays
+
+
+@dataclass
+class OverlayDelta:
+    added: list[Overlay]
+    updated: list[Overlay]
+    removed: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+class Outbox:
+    """What a client already holds, so only changes are sent."""
+
+    def __init__(self) -> None:
+        self._sent: dict[str, tuple[Any, ...]] = {}
+
+    @staticmethod
+    def _version(overlay: Overlay) -> tuple[Any, ...]:
+        return overlay.hash, overlay.slot, overlay.pose
+
+    def delta(self, current: dict[str, Overlay]) -> OverlayDelta:
+        added = [o for oid, o in current.items() if oid not in self._sent]
+        updated = [
+            o for oid, o in current.items() if oid in self._sent and self._sent[oid] != self._version(o)
+        ]
+        removed = [oid for oid in self._sent if oid not in current]
+        self._sent = {oid: self._version(o) for oid, o in current.items()}
+        return OverlayDelta(added, updated, removed)

@@ -1,0 +1,116 @@
+"""The frame pipeline: decode, detect, then the overlays of what is in view.
+
+`process_frame` is CPU work and runs in a worker thread; it touches no session
+state. `Viewer` holds one viewer's view-dependent state (what is in view, what
+the client already has).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from anchors import BlockService, User
+from spatial.overlays import LayoutCache, Outbox, OverlayDelta, build_overlays, class_key
+from spatial.protocol import FrameHeader, pose_to_list
+from vision import Detection, Detector, Intrinsics, decode_image
+
+
+@dataclass
+class FrameResult:
+    frame_id: int
+    timestamp_ms: float
+    image_size: tuple[int, int]
+    detections: list[Detection]
+    timing_ms: dict[str, float]
+
+    def add_timing(self, stage: str, ms: float) -> None:
+        self.timing_ms[stage] = ms
+        self.timing_ms["total"] += ms
+
+    def objects_message(self) -> dict[str, Any]:
+        return {
+            "type": "objects",
+            "frame_id": self.frame_id,
+            "timestamp": self.timestamp_ms,
+            "image_size": list(self.image_size),
+            "objects": [
+                {
+                    "id": d.object_id,
+                    "class": d.label,
+                    "score": round(d.score, 4),
+                    "box": [round(v, 1) for v in d.box],
+                    "pose": pose_to_list(d.pose),
+                    "backend": d.backend,
+                }
+                for d in self.detections
+            ],
+            "timing": {k: round(v, 2) for k, v in self.timing_ms.items()},
+        }
+
+
+def frame_intrinsics(header: FrameHeader, camera: Intrinsics | None, width: int, height: int, fov_y_deg: float) -> Intrinsics:
+    """Intrinsics for this image: from its header, else the session's camera scaled to the image, else a default FOV."""
+    if header.intrinsics is not None:
+        return Intrinsics(*header.intrinsics, width, height)
+    if camera is not None:
+        return camera if (camera.width, camera.height) == (width, height) else camera.scaled_to(width, height)
+    return Intrinsics.from_fov(width, height, fov_y_deg)
+
+
+class FramePipeline:
+    def __init__(self, detector: Detector, blocks: BlockService, default_fov_y_deg: float = 60.0) -> None:
+        self.detector = detector
+        self.blocks = blocks
+        self.default_fov_y_deg = default_fov_y_deg
+        self.layouts = LayoutCache()
+
+    def process_frame(self, header: FrameHeader, image_bytes: bytes, camera: Intrinsics | None) -> FrameResult:
+        """Decode and detect; raises vision.FrameDecodeError for a bad image."""
+        start = time.perf_counter()
+        image = decode_image(image_bytes)
+        decode_ms = (time.perf_counter() - start) * 1e3
+        result = self.process_image(header, image, camera)
+        result.add_timing("decode", decode_ms)
+        return result
+
+    def process_image(self, header: FrameHeader, image: np.ndarray, camera: Intrinsics | None) -> FrameResult:
+        """Detect objects in an already decoded BGR image."""
+        start = time.perf_counter()
+        height, width = image.shape[:2]
+        intrinsics = frame_intrinsics(header, camera, width, height, self.default_fov_y_deg)
+        detections = self.detector.detect(image, intrinsics)
+        elapsed = (time.perf_counter() - start) * 1e3
+        return FrameResult(header.frame_id, header.timestamp_ms, (width, height), detections, {"detect": elapsed, "total": elapsed})
+
+
+@dataclass
+class Viewer:
+    """One viewer's view: the objects seen lately and the overlays their client holds."""
+
+    user: User
+    linger_s: float
+    metres_per_pixel: float
+    last_seen: dict[str, tuple[float, str]] = field(default_factory=dict)
+    outbox: Outbox = field(default_factory=Outbox)
+
+    def in_view(self, result: FrameResult, now: float) -> dict[str, str]:
+        """Object id to label for objects in this frame, plus those seen within the linger time
+        (which rides out missed detections)."""
+        for detection in result.detections:
+            self.last_seen[detection.object_id] = (now, detection.label)
+        self.last_seen = {oid: seen for oid, seen in self.last_seen.items() if now - seen[0] <= self.linger_s}
+        return {oid: label for oid, (_, label) in self.last_seen.items()}
+
+    def overlay_delta(self, pipeline: FramePipeline, result: FrameResult, now: float) -> OverlayDelta:
+        """What changed in this viewer's overlays; its time is added to the frame's timing."""
+        start = time.perf_counter()
+        in_view = self.in_view(result, now)
+        keys = [*in_view, *{class_key(label) for label in in_view.values()}]
+        pinned = pipeline.blocks.attached(self.user, keys)
+        delta = self.outbox.delta(build_overlays(pinned, in_view, pipeline.layouts, self.metres_per_pixel))
+        result.add_timing("overlays", (time.perf_counter() - start) * 1e3)
+        return delta

@@ -1,0 +1,210 @@
+"""Layout: a block becomes a display list of text runs, rectangles and table cells.
+
+Units are panel pixels, origin at the top left. Text is measured with the same
+font the raster painter uses, so wrapping is identical in both painters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from PIL import ImageFont
+
+PANEL_WIDTH = 320
+PADDING = 12
+TITLE_SIZE = 18
+BODY_SIZE = 15
+CELL_SIZE = 14
+LINE_GAP = 4
+MAX_LINES = 24
+MAX_ROWS = 20
+_INLINE_MARKS = re.compile(r"\*\*|__|`")
+
+BACKGROUND = "#0f1a24e6"
+TITLE_COLOR = "#ffd54a"
+TEXT_COLOR = "#f4f7fa"
+MUTED_COLOR = "#9fb3c8"
+HEADER_FILL = "#24415c"
+CELL_FILL = "#16283a"
+GRID_COLOR = "#3d5a75"
+
+
+@dataclass(frozen=True)
+class DisplayList:
+    width: int
+    height: int
+    ops: tuple[dict[str, Any], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"width": self.width, "height": self.height, "ops": list(self.ops)}
+
+
+@lru_cache(maxsize=16)
+def font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size)
+
+
+def text_width(text: str, size: int) -> float:
+    return font(size).getlength(text)
+
+
+def wrap(text: str, size: int, width: float) -> list[str]:
+    """Greedy word wrap of one paragraph to `width` pixels; over-long words are cut."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}".strip()
+        if text_width(candidate, size) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        while text_width(word, size) > width:
+            cut = max(1, int(len(word) * width / text_width(word, size)) - 1)
+            lines.append(word[:cut])
+            word = word[cut:]
+        line = word
+    if line or not lines:
+        lines.append(line)
+    return lines
+
+
+def content_hash(display: DisplayList) -> str:
+    canonical = json.dumps(display.to_json(), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+class _Panel:
+    """Accumulates ops top to bottom."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.y = PADDING
+        self.ops: list[dict[str, Any]] = []
+
+    @property
+    def inner(self) -> int:
+        return self.width - 2 * PADDING
+
+    def text(self, text: str, size: int, color: str = TEXT_COLOR, bold: bool = False) -> None:
+        for line in wrap(text, size, self.inner):
+            self.ops.append(
+                {"op": "text", "x": PADDING, "y": self.y, "text": line, "size": size, "color": color, "bold": bold}
+            )
+            self.y += size + LINE_GAP
+
+    def gap(self, pixels: int) -> None:
+        self.y += pixels
+
+    def finish(self) -> DisplayList:
+        height = self.y + PADDING - LINE_GAP
+        background = {"op": "rect", "x": 0, "y": 0, "w": self.width, "h": height, "fill": BACKGROUND, "radius": 8}
+        return DisplayList(self.width, height, (background, *self.ops))
+
+
+def layout_block(kind: str, title: str, content: Any, width: int = PANEL_WIDTH) -> DisplayList:
+    """The display list of a block of `kind` in a panel `width` pixels wide."""
+    panel = _Panel(width)
+    if title:
+        panel.text(title, TITLE_SIZE, TITLE_COLOR, bold=True)
+        panel.gap(4)
+    if kind == "markdown":
+        _markdown(panel, content)
+    elif kind == "table":
+        _table(panel, content)
+    else:
+        _json(panel, content)
+    return panel.finish()
+
+
+def _markdown(panel: _Panel, text: str) -> None:
+    shown = 0
+    for raw in text.splitlines():
+        if shown >= MAX_LINES:
+            panel.text("...", BODY_SIZE, MUTED_COLOR)
+            return
+        line = raw.strip()
+        if not line:
+            panel.gap(BODY_SIZE // 2)
+            continue
+        heading = len(line) - len(line.lstrip("#"))
+        if 0 < heading <= 6 and line[heading:heading + 1] == " ":
+            panel.text(_plain(line[heading + 1:]), BODY_SIZE + max(0, 4 - heading), TEXT_COLOR, bold=True)
+        elif line[:2] in ("- ", "* "):
+            panel.text("- " + _plain(line[2:]), BODY_SIZE)
+        else:
+            panel.text(_plain(line), BODY_SIZE)
+        shown += 1
+
+
+def _plain(text: str) -> str:
+    """Inline markdown emphasis and code marks removed (the panel font has one weight per run)."""
+    return _INLINE_MARKS.sub("", text)
+
+
+def _json(panel: _Panel, value: Any) -> None:
+    lines = json.dumps(value, indent=2, ensure_ascii=False).splitlines()
+    for line in lines[:MAX_LINES]:
+        panel.text(line, CELL_SIZE, TEXT_COLOR)
+    if len(lines) > MAX_LINES:
+        panel.text("...", CELL_SIZE, MUTED_COLOR)
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _fit(text: str, size: int, width: float) -> str:
+    if text_width(text, size) <= width:
+        return text
+    while text and text_width(text + "...", size) > width:
+        text = text[:-1]
+    return text + "..."
+
+
+def _table(panel: _Panel, table: dict[str, Any]) -> None:
+    columns: list[str] = table["columns"]
+    rows = [[_cell_text(c) for c in row] for row in table.get("rows", [])[:MAX_ROWS]]
+    natural = [
+        max([text_width(name, CELL_SIZE)] + [text_width(row[i], CELL_SIZE) for row in rows]) + 12
+        for i, name in enumerate(columns)
+    ]
+    scale = min(1.0, panel.inner / sum(natural))
+    widths = [w * scale for w in natural]
+    row_height = CELL_SIZE + 10
+    for r, cells in enumerate([columns, *rows]):
+        x = float(PADDING)
+        for c, text in enumerate(cells):
+            panel.ops.append({
+                "op": "cell", "x": round(x, 1), "y": panel.y, "w": round(widths[c], 1), "h": row_height,
+                "text": _fit(text, CELL_SIZE, widths[c] - 8), "size": CELL_SIZE,
+                "color": TITLE_COLOR if r == 0 else TEXT_COLOR,
+                "fill": HEADER_FILL if r == 0 else CELL_FILL, "stroke": GRID_COLOR,
+                "align": "right" if _is_number(text) and r > 0 else "left",
+            })
+            x += widths[c]
+        panel.y += row_height
+    hidden = len(table.get("rows", [])) - len(rows)
+    if hidden > 0:
+        panel.gap(4)
+        panel.text(f"+{hidden} more rows", CELL_SIZE, MUTED_COLOR)
+    panel.gap(LINE_GAP)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

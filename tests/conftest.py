@@ -1,0 +1,28 @@
+"""Shared fixtures: a real `spatial serve` process on loopback, and the sample data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import Server, load_make_sample, start_server, stop_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real server with the demo store, shared by the tests of one module."""
+    srv = start_server(tmp_path_factory.mktemp("store") / "store.db")
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def sample_y4m(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample video as a .y4m file, Chromium's fake camera format."""
+    make_sample = load_make_sample()
+    frames, _ = make_sample.render_frames()
+    path = tmp_path_factory.mktemp("camera") / "sample.y4m"
+    make_sample.write_y4m(frames, path, fps=15)
+    return path

@@ -1,0 +1,127 @@
+"""Helpers shared by tests and benchmarks: a real server process and the sample data."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+SAMPLE_VIDEO = DATA / "sample.mp4"
+SAMPLE_PATH = DATA / "sample_path.json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    ws_url: str
+    token: str
+    store: Path
+    process: subprocess.Popen
+
+    def rest(self, token: str | None = None) -> httpx.Client:
+        auth = token if token is not None else self.token
+        headers = {"Authorization": f"Bearer {auth}"} if auth else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+    def new_token(self, user: str) -> str:
+        """A token for `user` (created if new), through the CLI."""
+        return subprocess.run(
+            [sys.executable, "-m", "spatial.cli", "token", user, "--store", str(self.store)],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+
+
+def start_server(store: Path, *extra: str) -> Server:
+    """Start `spatial serve` on a free port and wait until it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "spatial.cli", "serve", "--store", str(store), "--port", str(port),
+         "--log-level", "warning", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    token = None
+    assert process.stdout is not None
+    for line in process.stdout:
+        match = re.search(r"#token=(\S+)", line)
+        if match:
+            token = match.group(1)
+            break
+    if not token:
+        process.kill()
+        raise RuntimeError("spatial serve did not print its URL")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                return Server(url, f"ws://127.0.0.1:{port}/v1/stream", token, store, process)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("spatial serve did not come up within 30 s")
+
+
+def stop_server(server: Server) -> None:
+    server.process.send_signal(signal.SIGINT)
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+def load_make_sample() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_sample", DATA / "make_sample.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def sample_truth() -> dict[str, Any]:
+    return json.loads(SAMPLE_PATH.read_text())
+
+
+def sample_camera() -> dict[str, Any]:
+    truth = sample_truth()
+    return {"width": truth["width"], "height": truth["height"], **truth["intrinsics"]}
+
+
+def sample_jpegs(quality: int = 85) -> Iterator[bytes]:
+    capture = cv2.VideoCapture(str(SAMPLE_VIDEO))
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        yield cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+    capture.release()
+
+
+def pose_errors(found: list[float], truth: list[float]) -> tuple[float, float]:
+    """Translation error in metres and rotation error in degrees between two row-major 4x4 poses."""
+    a, b = np.asarray(found).reshape(4, 4), np.asarray(truth).reshape(4, 4)
+    cos = (np.trace(a[:3, :3].T @ b[:3, :3]) - 1) / 2
+    return float(np.linalg.norm(a[:3, 3] - b[:3, 3])), float(np.degrees(np.arccos(np.clip(cos, -1, 1))))

@@ -1,0 +1,99 @@
+"""The detector interface and the registry that picks a backend by name.
+
+A backend registers itself with `@DETECTORS.register("name")`; configuration
+names the backend and passes its options to `create_detector`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vision.camera import Intrinsics
+
+
+@dataclass
+class Detection:
+    """One object found in one frame.
+
+    `object_id` is stable for the same physical object when the backend can
+    tell (markers: their dictionary and id). `label` is a name from
+    `vision.labels`. `box` is (x0, y0, x1, y1) in pixels. `pose` is the
+    object-to-camera 4x4 transform when known; `mask` a boolean image-sized
+    array when the backend segments.
+    """
+
+    object_id: str
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
+    backend: str
+    pose: np.ndarray | None = None
+    corners: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Detector(ABC):
+    """Finds objects in a BGR image."""
+
+    name: str = ""
+
+    @abstractmethod
+    def detect(self, image: np.ndarray, intrinsics: Intrinsics) -> list[Detection]:
+        """All objects found in `image`, taken by a camera with `intrinsics`."""
+
+
+class DetectorConfigError(ValueError):
+    """A detector cannot be built as configured (unknown name, bad option, missing weights)."""
+
+
+class UnknownDetectorError(DetectorConfigError):
+    """No detector backend is registered under the requested name."""
+
+
+class Registry:
+    """Named factories for one extension point."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._factories: dict[str, Callable[..., Detector]] = {}
+
+    def register(self, name: str) -> Callable[[type[Detector]], type[Detector]]:
+        def add(factory: type[Detector]) -> type[Detector]:
+            if name in self._factories:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            factory.name = name
+            self._factories[name] = factory
+            return factory
+
+        return add
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def get(self, name: str) -> Callable[..., Detector]:
+        try:
+            return self._factories[name]
+        except KeyError:
+            raise UnknownDetectorError(
+                f"unknown {self.kind} {name!r}; available: {', '.join(self.names())}"
+            ) from None
+
+
+DETECTORS = Registry("detector")
+
+
+def create_detector(name: str, **options: Any) -> Detector:
+    """Build the detector registered as `name` with backend-specific `options`."""
+    import vision.backends  # noqa: F401  (registers the built-in backends)
+
+    factory = DETECTORS.get(name)
+    try:
+        return factory(**options)
+    except TypeError as exc:
+        raise DetectorConfigError(f"detector {name!r}: {exc}") from None
