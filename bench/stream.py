@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
 import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
-from spatial.client import StreamClient
-from tests.support import ROOT, sample_camera, sample_jpegs, start_server, stop_server
+from bench.report import machine, write_section
 
-BENCHMARKS = ROOT / "docs" / "benchmarks.md"
+from spatial.client import StreamClient
+from tests.support import sample_camera, sample_jpegs, start_server, stop_server
+
 SECTION = "## Stream: server time, round trip, frames per second"
 
 
@@ -74,8 +73,7 @@ def report(rows: list[str], frames: int, command: str) -> str:
     return "\n".join([
         SECTION,
         "",
-        f"Measured {date.today().isoformat()} on {platform.node() or 'this machine'} "
-        f"({platform.machine()}, {_cpus()} cores, Python {platform.python_version()}), `markers` detector, "
+        f"Measured {machine()}, `markers` detector, "
         f"640x480 JPEG (quality 85) frames of `data/sample.mp4`, {frames} frames per client, one frame in flight.",
         "",
         f"Command: `{command}`",
@@ -89,24 +87,6 @@ def report(rows: list[str], frames: int, command: str) -> str:
         "0 means no frame was ever queued behind another.",
         "",
     ])
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 0
-
-
-def write_section(text: str) -> None:
-    """Replace this benchmark's section in docs/benchmarks.md, keeping the others."""
-    existing = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n\n"
-    if SECTION in existing:
-        head, rest = existing.split(SECTION, 1)
-        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        existing = head + text + tail.lstrip("\n")
-    else:
-        existing = existing.rstrip("\n") + "\n\n" + text
-    BENCHMARKS.write_text(existing)
 
 
 def main() -> None:
@@ -131,7 +111,7 @@ def main() -> None:
     text = report(rows, args.frames, command)
     print(text)
     if args.write:
-        write_section(text)
+        write_section(text, SECTION)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def detector_options(pairs: list[str]) -> dict[str, Any]:
 
 def _settings(args: argparse.Namespace) -> Settings:
     options = detector_options(args.detector_option)
-    if args.detector == "markers":
+    if args.detector in ("markers", "auto"):
         options.setdefault("size_m", args.marker_size)
     return Settings(
         host=getattr(args, "host", "127.0.0.1"),
@@ -38,6 +38,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         store=Path(args.store),
         detector=args.detector,
         detector_options=options,
+        detect_every=args.detect_every,
+        max_frames_per_second=getattr(args, "max_fps", Settings.max_frames_per_second),
+        ray_address=getattr(args, "ray_address", None),
     )
 
 
@@ -111,7 +114,11 @@ def parser() -> argparse.ArgumentParser:
         return p
 
     def with_detector(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--detector", default="markers", help="detector backend (default: %(default)s)")
+        p.add_argument("--detector", default=Settings.detector,
+                       help="detector backend: auto (MediaPipe objects and markers), markers, mediapipe, detectron2 "
+                            "(default: %(default)s)")
+        p.add_argument("--detect-every", type=int, default=Settings.detect_every,
+                       help="run the detector every Nth frame, tracking objects in between (default: %(default)s)")
         p.add_argument("--marker-size", type=float, default=0.10, help="printed marker side in metres (default: %(default)s)")
         p.add_argument(
             "--detector-option", action="append", default=[], metavar="KEY=VALUE",
@@ -122,7 +129,14 @@ def parser() -> argparse.ArgumentParser:
     p = with_detector(with_store(commands.add_parser("serve", help="run the service and the web client")))
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--max-fps", type=float, default=Settings.max_frames_per_second,
+                   help="frames a second one session may send (default: %(default)s)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument(
+        "--ray-address", default=None,
+        help="run compute on Ray: a cluster address (ray://host:10001, auto) or 'local' to start one here"
+             " (default: in-process)",
+    )
     p.set_defaults(run=serve)
 
     p = with_detector(with_store(commands.add_parser("replay", help="run the pipeline over a video file")))

@@ -14,12 +14,19 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     store: Path = DEFAULT_STORE
-    detector: str = "markers"
+    detector: str = "auto"
+    detect_every: int = 5
+    """Run the detector every Nth frame of a stream; a tracker carries objects in between."""
     detector_options: dict[str, Any] = field(default_factory=dict)
+    ray_address: str | None = None
+    """Run compute on Ray: a cluster address, `auto`, or `local` to start one here; None runs it in-process."""
     demo: bool = True
     """Load the demo blocks (pinned to ArUco marker 7) into an empty store."""
     max_frame_bytes: int = 2 * 1024 * 1024
     max_text_bytes: int = 64 * 1024
+    max_frames_per_second: float = 60.0
+    """Per session; faster frames are refused with a `rate_limited` error (at most one a second)."""
+    max_sessions_per_user: int = 16
     default_fov_y_deg: float = 60.0
     """Used for a client that gives neither intrinsics nor a field of view."""
     overlay_linger_s: float = 0.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -10,6 +11,35 @@ from typing import Any
 
 from anchors import Anchor, Block
 from spatial.render import DisplayList, content_hash, layout_block
+from spatial.render.raster import RASTER_SCALE, RasterCache
+
+
+@dataclass(frozen=True)
+class ContentFormat:
+    """What a client gets in an overlay's `content`: vector ops, a raster image, or both.
+
+    Chosen from the `hello` capabilities: `vector`; `raster` (PNG) or `raster:webp`.
+    A client that names neither gets vector ops.
+    """
+
+    vector: bool = True
+    raster: str | None = None
+
+    @classmethod
+    def from_capabilities(cls, capabilities: Iterable[str]) -> ContentFormat:
+        names = set(capabilities)
+        raster = "webp" if "raster:webp" in names else "png" if "raster" in names else None
+        return cls(vector="vector" in names or raster is None, raster=raster)
+
+    def capabilities(self) -> list[str]:
+        """The capability names this format serves, as `welcome` reports them."""
+        names = ["vector"] if self.vector else []
+        if self.raster:
+            names.append("raster" if self.raster == "png" else f"raster:{self.raster}")
+        return names
+
+
+VECTOR = ContentFormat()
 
 
 @dataclass(frozen=True)
@@ -23,25 +53,37 @@ class Overlay:
     content: DisplayList
     hash: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, fmt: ContentFormat = VECTOR, rasters: RasterCache | None = None) -> dict[str, Any]:
+        """The overlay as the protocol sends it; a raster `fmt` needs `rasters` to paint or reuse images."""
+        content = self.content.to_json()
+        if not fmt.vector:
+            del content["ops"]
+        if fmt.raster:
+            assert rasters is not None, "a raster content format needs a RasterCache"
+            image = rasters.get(self.content, self.hash, fmt.raster)
+            content["image"] = {
+                "format": fmt.raster, "scale": RASTER_SCALE, "data": base64.b64encode(image).decode("ascii"),
+            }
         return {
             "id": self.id,
             "object_id": self.object_id,
             "block_id": self.block_id,
             "placement": {"pose": list(self.pose), "size_m": list(self.size_m), "slot": self.slot},
-            "content": self.content.to_json(),
+            "content": content,
             "hash": self.hash,
         }
 
 
 class LayoutCache:
     """Display lists keyed by block id and version: an unchanged block is laid out once.
+    Their rasters, for clients that asked for images, are kept by content hash in `rasters`.
 
     Shared by all sessions' worker threads.
     """
 
     def __init__(self, capacity: int = 4096) -> None:
         self.capacity = capacity
+        self.rasters = RasterCache()
         self._items: OrderedDict[tuple[str, int], tuple[DisplayList, str]] = OrderedDict()
         self._lock = threading.Lock()
 

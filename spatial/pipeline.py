@@ -1,7 +1,7 @@
 """The frame pipeline: decode, detect, then the overlays of what is in view.
 
-`process_frame` is CPU work and runs in a worker thread; it touches no session
-state. `Viewer` holds one viewer's view-dependent state (what is in view, what
+`process_image` is CPU work and runs in a worker thread; the only session
+state it touches is the session's own tracker, passed in. `Viewer` holds one viewer's view-dependent state (what is in view, what
 the client already has).
 """
 
@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from anchors import BlockService, User
+from anchors import BlockService, ComputeService, SignalTracker, User
 from spatial.overlays import LayoutCache, Outbox, OverlayDelta, build_overlays, class_key
 from spatial.protocol import FrameHeader, pose_to_list
+from spatial.objects import ObjectMemory
 from vision import Detection, Detector, Intrinsics, decode_image
+from vision.tracking import Tracker
 
 
 @dataclass
@@ -45,6 +47,7 @@ class FrameResult:
                     "box": [round(v, 1) for v in d.box],
                     "pose": pose_to_list(d.pose),
                     "backend": d.backend,
+                    "source": d.source,
                 }
                 for d in self.detections
             ],
@@ -62,29 +65,45 @@ def frame_intrinsics(header: FrameHeader, camera: Intrinsics | None, width: int,
 
 
 class FramePipeline:
-    def __init__(self, detector: Detector, blocks: BlockService, default_fov_y_deg: float = 60.0) -> None:
+    def __init__(
+        self, detector: Detector, blocks: BlockService, default_fov_y_deg: float = 60.0,
+        compute: ComputeService | None = None, objects: ObjectMemory | None = None, detect_every: int = 5,
+    ) -> None:
         self.detector = detector
         self.blocks = blocks
+        self.compute = compute or ComputeService(blocks)
+        self.objects = objects
+        self.detect_every = detect_every
         self.default_fov_y_deg = default_fov_y_deg
         self.layouts = LayoutCache()
 
-    def process_frame(self, header: FrameHeader, image_bytes: bytes, camera: Intrinsics | None) -> FrameResult:
-        """Decode and detect; raises vision.FrameDecodeError for a bad image."""
+    def new_tracker(self) -> Tracker | None:
+        """A tracker for one stream (None when the detector's ids are stable and it runs every frame)."""
+        return self.objects.tracker_for(self.detector, self.detect_every) if self.objects else None
+
+    def decode(self, image_bytes: bytes) -> tuple[np.ndarray, float]:
+        """The BGR image and the time decoding took; raises vision.FrameDecodeError for a bad image."""
         start = time.perf_counter()
         image = decode_image(image_bytes)
-        decode_ms = (time.perf_counter() - start) * 1e3
-        result = self.process_image(header, image, camera)
-        result.add_timing("decode", decode_ms)
-        return result
+        return image, (time.perf_counter() - start) * 1e3
 
-    def process_image(self, header: FrameHeader, image: np.ndarray, camera: Intrinsics | None) -> FrameResult:
-        """Detect objects in an already decoded BGR image."""
+    def process_image(
+        self, header: FrameHeader, image: np.ndarray, camera: Intrinsics | None, tracker: Tracker | None = None
+    ) -> FrameResult:
+        """Objects in a decoded BGR image: detected, or carried by `tracker` between its detections."""
         start = time.perf_counter()
         height, width = image.shape[:2]
         intrinsics = frame_intrinsics(header, camera, width, height, self.default_fov_y_deg)
-        detections = self.detector.detect(image, intrinsics)
-        elapsed = (time.perf_counter() - start) * 1e3
-        return FrameResult(header.frame_id, header.timestamp_ms, (width, height), detections, {"detect": elapsed, "total": elapsed})
+        if tracker is None:
+            detections = self.detector.detect(image, intrinsics)
+            timing = {"detect": (time.perf_counter() - start) * 1e3}
+        else:
+            detections = tracker.update(image, intrinsics)
+            timing = dict(tracker.timing_ms)
+            if self.objects is not None:
+                self.objects.save_new_views()
+        timing["total"] = (time.perf_counter() - start) * 1e3
+        return FrameResult(header.frame_id, header.timestamp_ms, (width, height), detections, timing)
 
 
 @dataclass
@@ -96,6 +115,7 @@ class Viewer:
     metres_per_pixel: float
     last_seen: dict[str, tuple[float, str]] = field(default_factory=dict)
     outbox: Outbox = field(default_factory=Outbox)
+    signals: SignalTracker = field(default_factory=SignalTracker)
 
     def in_view(self, result: FrameResult, now: float) -> dict[str, str]:
         """Object id to label for objects in this frame, plus those seen within the linger time
@@ -110,7 +130,8 @@ class Viewer:
         start = time.perf_counter()
         in_view = self.in_view(result, now)
         keys = [*in_view, *{class_key(label) for label in in_view.values()}]
-        pinned = pipeline.blocks.attached(self.user, keys)
+        signals = self.signals.observe(in_view, {d.object_id: d.pose for d in result.detections}, now, time.time())
+        pinned = pipeline.compute.evaluate_visible(self.user, keys, signals)
         delta = self.outbox.delta(build_overlays(pinned, in_view, pipeline.layouts, self.metres_per_pixel))
         result.add_timing("overlays", (time.perf_counter() - start) * 1e3)
         return delta

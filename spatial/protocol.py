@@ -132,12 +132,24 @@ class StatsRequest(BaseModel):
     id: str | None = None
 
 
-ClientMessage = Annotated[Hello | StatsRequest, Field(discriminator="type")]
-_CLIENT_MESSAGE: TypeAdapter[Hello | StatsRequest] = TypeAdapter(ClientMessage)
-CLIENT_TYPES = ("hello", "stats")
+class Teach(BaseModel):
+    """Remember the object in `box` of a recently sent frame."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["teach"]
+    id: str | None = None
+    frame_id: int = Field(ge=0)
+    box: list[float] = Field(min_length=4, max_length=4)
+    label: str = Field(default="object", min_length=1, max_length=64)
+    size_m: float | list[float] | None = None
 
 
-def parse_client_message(text: str) -> Hello | StatsRequest:
+ClientMessage = Annotated[Hello | StatsRequest | Teach, Field(discriminator="type")]
+_CLIENT_MESSAGE: TypeAdapter[Hello | StatsRequest | Teach] = TypeAdapter(ClientMessage)
+CLIENT_TYPES = ("hello", "stats", "teach")
+
+
+def parse_client_message(text: str) -> Hello | StatsRequest | Teach:
     """Parse a text message from a client, or raise ProtocolError naming what is wrong."""
     try:
         raw = json.loads(text)

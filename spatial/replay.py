@@ -89,6 +89,7 @@ def replay(
     out_video.parent.mkdir(parents=True, exist_ok=True)
     out_log.parent.mkdir(parents=True, exist_ok=True)
     painter = OverlayPainter()
+    tracker = pipeline.new_tracker()
     writer: cv2.VideoWriter | None = None
     current: dict[str, Overlay] = {}
     processed = 0
@@ -97,7 +98,7 @@ def replay(
             if writer is None:
                 height, width = frame.shape[:2]
                 writer = cv2.VideoWriter(str(out_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-            result = pipeline.process_image(FrameHeader(index, index * 1000.0 / fps), frame, intrinsics)
+            result = pipeline.process_image(FrameHeader(index, index * 1000.0 / fps), frame, intrinsics, tracker)
             delta = viewer.overlay_delta(pipeline, result, now=index / fps)
             for gone in delta.removed:
                 current.pop(gone, None)

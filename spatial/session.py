@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from spatial.pipeline import Viewer
 from spatial.protocol import FrameHeader
 from vision import Intrinsics
+from vision.tracking import Tracker
+
+RECENT_FRAMES = 4
+"""Decoded frames a session keeps in memory, so a `teach` can refer to one."""
 
 
 @dataclass
@@ -20,11 +27,12 @@ class Stats:
     received: int = 0
     processed: int = 0
     dropped: int = 0
+    refused: int = 0
     errors: int = 0
 
     def message(self) -> dict[str, int | str]:
         return {"type": "stats", "received": self.received, "processed": self.processed,
-                "dropped": self.dropped, "errors": self.errors}
+                "dropped": self.dropped, "refused": self.refused, "errors": self.errors}
 
 
 class LatestFrame:
@@ -49,6 +57,46 @@ class LatestFrame:
         return item
 
 
+class RateLimit:
+    """A token bucket: `rate` events a second on average, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate / 2)
+        self._tokens = self.burst
+        self._last: float | None = None
+
+    def allow(self, now: float) -> bool:
+        if self._last is not None:
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+class SessionCounter:
+    """Open stream sessions per user, with a cap."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def join(self, user_id: str) -> bool:
+        if self._open.get(user_id, 0) >= self.limit:
+            return False
+        self._open[user_id] = self._open.get(user_id, 0) + 1
+        return True
+
+    def leave(self, user_id: str) -> None:
+        left = self._open.get(user_id, 0) - 1
+        if left > 0:
+            self._open[user_id] = left
+        else:
+            self._open.pop(user_id, None)
+
+
 @dataclass
 class Session:
     id: str = field(default_factory=lambda: f"ses_{uuid.uuid4().hex[:12]}")
@@ -57,6 +105,15 @@ class Session:
     capabilities: tuple[str, ...] = ()
     stats: Stats = field(default_factory=Stats)
     frames: LatestFrame = field(default_factory=LatestFrame)
+    frame_rate: RateLimit = field(default_factory=lambda: RateLimit(60.0))
+    last_rate_error: float = float("-inf")
+    tracker: Tracker | None = None
+    recent: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
+
+    def remember(self, frame_id: int, image: np.ndarray) -> None:
+        self.recent[frame_id] = image
+        while len(self.recent) > RECENT_FRAMES:
+            self.recent.popitem(last=False)
 
     @property
     def ready(self) -> bool:

@@ -54,12 +54,16 @@ class Server:
         ).stdout.strip()
 
 
-def start_server(store: Path, *extra: str) -> Server:
-    """Start `spatial serve` on a free port and wait until it answers."""
+def start_server(store: Path, *extra: str, detector: str = "markers") -> Server:
+    """Start `spatial serve` on a free port and wait until it answers.
+
+    Tests use the `markers` detector unless they ask for another: the sample
+    video's ground truth is the marker's pose in every frame.
+    """
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "spatial.cli", "serve", "--store", str(store), "--port", str(port),
-         "--log-level", "warning", *extra],
+         "--log-level", "warning", "--detector", detector, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

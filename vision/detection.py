@@ -24,7 +24,9 @@ class Detection:
     tell (markers: their dictionary and id). `label` is a name from
     `vision.labels`. `box` is (x0, y0, x1, y1) in pixels. `pose` is the
     object-to-camera 4x4 transform when known; `mask` a boolean image-sized
-    array when the backend segments.
+    array when the backend segments. `source` says where this frame's box came
+    from: "detection" (the backend ran on this frame) or "tracking" (carried
+    from an earlier detection by `vision.tracking.Tracker`).
     """
 
     object_id: str
@@ -36,6 +38,7 @@ class Detection:
     corners: np.ndarray | None = None
     mask: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    source: str = "detection"
 
 
 class Detector(ABC):

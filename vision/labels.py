@@ -16,3 +16,31 @@ COCO_CLASSES: tuple[str, ...] = (
     "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
     "teddy bear", "hair drier", "toothbrush",
 )
+
+# MediaPipe's 2D detector (SSD-MobileNetV2 trained on Open Images V4) to the
+# vocabulary above. docs/vision.md shows the same table.
+MEDIAPIPE_TO_COCO: dict[str, str] = {
+    "Person": "person",
+    "Cat": "cat",
+    "Dog": "dog",
+    "Cattle": "cow",
+    "Laptop": "laptop",
+    "Chair": "chair",
+    "Desk": "dining table",
+    "Table": "dining table",
+    "Mug": "cup",
+    "Coffee cup": "cup",
+    "Bottle": "bottle",
+    "Book": "book",
+    "Computer monitor": "tv",
+    "Computer mouse": "mouse",
+    "Car": "car",
+    "Vehicle": "car",
+    "Bicycle": "bicycle",
+    "Stationary bicycle": "bicycle",
+    "Box": "box",
+    "Camera": "camera",
+    "Footwear": "shoe",
+    "Boot": "shoe",
+    "High heels": "shoe",
+}

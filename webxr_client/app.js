@@ -1,30 +1,35 @@
-// Camera-window mode: stream camera frames to /v1/stream and draw the overlays
-// that come back on top of the video. Works without WebXR (iPhone Safari, desktop).
+// The web client: WebXR mode where the browser has immersive AR (Chrome on
+// Android, Quest Browser), camera-window mode everywhere else. Both stream
+// camera frames to /v1/stream and draw the overlays that come back.
 
-import { packFrame, helloMessage } from './protocol.js';
-import { containRect, drawScene } from './overlay.js';
+import { Api } from './api.js';
+import { Connection } from './connection.js';
+import { FramePump } from './frames.js';
+import { helloMessage } from './protocol.js';
+import { ObjectSheet } from './sheet.js';
+import { WindowMode } from './window_mode.js';
 
 const TOKEN_KEY = 'spatial.token';
-const CAMERA = { video: { facingMode: 'environment', width: 640, height: 480 }, audio: false };
-const FOV_Y_DEG = 60;
-const JPEG_QUALITY = 0.7;
-const FRAME_TIMEOUT_MS = 1000; // give up waiting for a frame's `objects` after this
-const MIN_FRAME_INTERVAL_MS = 30; // no point sending faster than the camera delivers
 
 const $ = (id) => document.getElementById(id);
 const ui = {
+  root: $('ui'),
+  tapLayer: $('tap-layer'),
   video: $('video'),
   canvas: $('overlay'),
   start: $('start'),
+  startXR: $('start-xr'),
   form: $('token-form'),
   tokenInput: $('token-input'),
-  status: $('status-main'),
+  status: $('status'),
+  statusMain: $('status-main'),
   error: $('status-error'),
 };
 
 // Public state, also read by the browser tests.
 const client = {
-  state: 'idle', // 'idle' | 'connecting' | 'streaming' | 'closed'
+  mode: null, // null | 'window' | 'xr'
+  state: 'idle', // the connection's: 'idle' | 'connecting' | 'streaming' | 'reconnecting' | 'stopped'
   user: null,
   framesSent: 0,
   lastObjects: null,
@@ -32,18 +37,38 @@ const client = {
   stats: null,
   fps: 0,
   lastError: null,
-  drawn: [], // {overlayId, objectId, x, y, w, h} in CSS pixels, rebuilt on every draw
-  boxes: [], // {objectId, x, y, w, h}
+  selected: null, // the object whose sheet is open
+  get drawn() { return windowMode?.drawn || []; },
+  get boxes() { return windowMode?.boxes || []; },
+  xr: () => xrMode?.snapshot() || null,
 };
 window.spatialClient = client;
 
 let token = takeTokenFromUrl() || localStorage.getItem(TOKEN_KEY);
-let ws = null;
-let nextFrameId = 1;
-let inFlight = null; // {id, timer} of the frame whose `objects` we wait for
-let lastSendAt = 0;
+let windowMode = null;
+let xrMode = null;
 const objectTimes = []; // arrival times of recent `objects`, for the fps figure
-const grabCanvas = document.createElement('canvas');
+
+const connection = new Connection({
+  url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/stream`,
+  hello: () => helloMessage(token, windowMode?.cameraInfo(), ['vector']),
+  onMessage,
+  onChange: onConnectionChange,
+});
+const pump = new FramePump(connection, {
+  onSent: () => { client.framesSent = pump.sent; renderStatus(); },
+  onError: (err) => showError('frame', err.message || String(err)),
+  onIdle: () => windowMode?.sendWhenReady(),
+});
+client.pump = pump;
+client.connection = connection;
+
+const api = new Api(() => token);
+const sheet = new ObjectSheet(api, (objectId) => {
+  client.selected = objectId;
+  windowMode?.select(objectId);
+  xrMode?.select(objectId);
+});
 
 // ---- token ----------------------------------------------------------------
 
@@ -68,25 +93,31 @@ function onTokenSubmit(event) {
   localStorage.setItem(TOKEN_KEY, token);
   ui.tokenInput.value = '';
   ui.form.hidden = true;
-  if (ws && ws.readyState === WebSocket.OPEN) sendHello();
-  else start();
+  if (!connection.sendHello()) start(client.mode === 'xr' ? 'xr' : 'window');
 }
 
 // ---- status line ----------------------------------------------------------
 
+let countdown = null;
+
 function renderStatus() {
-  const text = {
-    idle: 'idle',
-    connecting: 'connecting…',
-    closed: 'disconnected',
-  }[client.state];
+  ui.status.dataset.state = client.state;
+  clearTimeout(countdown);
+  if (client.state === 'reconnecting') {
+    const seconds = Math.max(0, Math.ceil((connection.retryAt - performance.now()) / 1000));
+    ui.statusMain.textContent = `disconnected · reconnecting in ${seconds} s (attempt ${connection.attempt}) · frames paused`;
+    countdown = setTimeout(renderStatus, 250);
+    return;
+  }
+  const text = { idle: 'idle', connecting: 'connecting…', stopped: 'stopped' }[client.state];
   if (text) {
-    ui.status.textContent = text;
+    ui.statusMain.textContent = text;
     return;
   }
   const dropped = client.stats ? client.stats.dropped : 0;
-  ui.status.textContent =
-    `connected as ${client.user} · ${client.framesSent} frames sent · ` +
+  const mode = client.mode === 'xr' ? 'AR' : 'camera window';
+  ui.statusMain.textContent =
+    `${mode} · connected as ${client.user} · ${client.framesSent} frames sent · ` +
     `${client.fps.toFixed(1)} fps · ${dropped} dropped`;
 }
 
@@ -100,63 +131,16 @@ function clearError() {
   ui.error.textContent = '';
 }
 
-function setState(state) {
-  client.state = state;
-  ui.start.hidden = state === 'connecting' || state === 'streaming';
+function onConnectionChange() {
+  client.state = connection.state;
+  if (!connection.streaming) pump.reset(); // frames pause while disconnected
+  const running = client.mode !== null;
+  ui.start.hidden = running;
+  ui.startXR.hidden = running || !ui.startXR.dataset.supported;
+  if (client.state === 'reconnecting' && !client.lastError) {
+    showError('socket', `connection lost (${connection.lastCloseCode})`);
+  }
   renderStatus();
-}
-
-// ---- camera and socket ----------------------------------------------------
-
-async function start() {
-  if (!token) {
-    askForToken();
-    return;
-  }
-  clearError();
-  setState('connecting');
-  try {
-    await openCamera();
-  } catch (err) {
-    showError('camera', err.message || String(err));
-    setState('idle');
-    return;
-  }
-  connect();
-}
-
-async function openCamera() {
-  if (ui.video.srcObject) return;
-  if (!navigator.mediaDevices?.getUserMedia) {
-    throw new Error('no camera access here (the page needs HTTPS or localhost)');
-  }
-  ui.video.srcObject = await navigator.mediaDevices.getUserMedia(CAMERA);
-  await ui.video.play();
-  if (!ui.video.videoWidth) {
-    await new Promise((resolve) => ui.video.addEventListener('loadedmetadata', resolve, { once: true }));
-  }
-}
-
-function connect() {
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  ws = new WebSocket(`${scheme}://${location.host}/v1/stream`);
-  ws.binaryType = 'arraybuffer';
-  ws.onopen = sendHello;
-  ws.onmessage = (event) => {
-    if (typeof event.data === 'string') onMessage(JSON.parse(event.data));
-  };
-  ws.onerror = () => showError('socket', 'connection failed');
-  ws.onclose = (event) => {
-    finishFrame();
-    ws = null;
-    if (event.code !== 1000 && !client.lastError) showError('socket', `closed (${event.code})`);
-    setState('closed');
-  };
-}
-
-function sendHello() {
-  const { videoWidth, videoHeight } = ui.video;
-  ws.send(JSON.stringify(helloMessage(token, videoWidth, videoHeight, FOV_Y_DEG)));
 }
 
 // ---- messages -------------------------------------------------------------
@@ -169,21 +153,25 @@ function onMessage(message) {
 const handlers = {
   welcome(message) {
     client.user = message.user;
+    client.overlays = {}; // a new session: the server sends every overlay again
+    xrMode?.onOverlays();
     clearError();
     ui.form.hidden = true;
-    setState('streaming');
-    sendFrame();
+    renderStatus();
+    windowMode?.sendWhenReady();
   },
 
   objects(message) {
     client.lastObjects = message;
     countFps(performance.now());
-    if (inFlight && message.frame_id >= inFlight.id) frameDone();
+    pump.answered(message.frame_id);
+    xrMode?.onObjects(message);
   },
 
   overlays(message) {
     for (const overlay of [...message.added, ...message.updated]) client.overlays[overlay.id] = overlay;
     for (const id of message.removed) delete client.overlays[id];
+    xrMode?.onOverlays();
   },
 
   stats(message) {
@@ -196,11 +184,9 @@ const handlers = {
     if (message.code === 'unauthorized') {
       localStorage.removeItem(TOKEN_KEY);
       token = null;
-      finishFrame();
-      setState('connecting'); // the socket stays open; a new hello can still succeed
-      askForToken();
-    } else if (inFlight && message.ref === `frame:${inFlight.id}`) {
-      frameDone();
+      askForToken(); // the socket stays open; a new hello can still succeed
+    } else if (message.ref?.startsWith('frame:')) {
+      pump.answered(Number(message.ref.slice(6)));
     }
   },
 };
@@ -211,81 +197,91 @@ function countFps(now) {
   client.fps = objectTimes.length;
 }
 
-// ---- frames: one in flight at a time --------------------------------------
+// ---- modes ----------------------------------------------------------------
 
-async function sendFrame() {
-  if (client.state !== 'streaming' || inFlight || !ws) return;
-  const id = nextFrameId++;
-  inFlight = { id, timer: setTimeout(frameDone, FRAME_TIMEOUT_MS) };
+async function start(kind) {
+  if (!token) {
+    askForToken();
+    return;
+  }
+  if (client.mode) return;
+  clearError();
   try {
-    const jpeg = await grabJpeg();
-    if (client.state !== 'streaming' || !ws || inFlight?.id !== id) return;
-    ws.send(packFrame(id, Date.now(), jpeg));
-    lastSendAt = performance.now();
-    client.framesSent += 1;
-    renderStatus();
+    if (kind === 'xr') await startXR();
+    else await startWindow();
   } catch (err) {
-    showError('frame', err.message || String(err));
-    frameDone();
+    showError(kind === 'xr' ? 'xr' : 'camera', err.message || String(err));
+    client.mode = null;
+    onConnectionChange();
+    return;
+  }
+  onConnectionChange();
+  connection.start();
+}
+
+async function startWindow() {
+  windowMode = new WindowMode({
+    video: ui.video,
+    canvas: ui.canvas,
+    tapLayer: ui.tapLayer,
+    pump,
+    scene: () => ({ objects: client.lastObjects, overlays: Object.values(client.overlays) }),
+    onSelect: (objectId, label) => sheet.open(objectId, label),
+  });
+  client.mode = 'window';
+  await windowMode.start();
+  requestAnimationFrame(drawWindow);
+}
+
+function drawWindow() {
+  windowMode.draw();
+  requestAnimationFrame(drawWindow);
+}
+
+async function startXR() {
+  const { XRMode } = await import('./xr_mode.js');
+  xrMode = new XRMode({
+    root: ui.root,
+    tapLayer: ui.tapLayer,
+    video: ui.video,
+    pump,
+    overlays: () => client.overlays,
+    onSelect: (objectId, label) => sheet.open(objectId, label),
+    onEnd: () => {
+      xrMode = null;
+      client.mode = null;
+      document.body.classList.remove('xr');
+      connection.stop();
+    },
+  });
+  client.mode = 'xr';
+  document.body.classList.add('xr');
+  try {
+    await xrMode.start();
+  } catch (err) {
+    xrMode = null;
+    document.body.classList.remove('xr');
+    throw err;
   }
 }
 
-/** The current video frame at its native size, as JPEG bytes. */
-async function grabJpeg() {
-  const { videoWidth: w, videoHeight: h } = ui.video;
-  if (grabCanvas.width !== w || grabCanvas.height !== h) {
-    grabCanvas.width = w;
-    grabCanvas.height = h;
+/** Show "Start AR" where the browser can start an immersive-ar session. */
+async function offerXR() {
+  const supported = await navigator.xr.isSessionSupported('immersive-ar').catch(() => false);
+  if (supported) {
+    ui.startXR.dataset.supported = '1';
+    ui.startXR.hidden = client.mode !== null;
   }
-  grabCanvas.getContext('2d').drawImage(ui.video, 0, 0, w, h);
-  const blob = await new Promise((resolve, reject) =>
-    grabCanvas.toBlob((b) => (b ? resolve(b) : reject(new Error('JPEG encoding failed'))), 'image/jpeg', JPEG_QUALITY));
-  return new Uint8Array(await blob.arrayBuffer());
-}
-
-function finishFrame() {
-  if (inFlight) clearTimeout(inFlight.timer);
-  inFlight = null;
-}
-
-/** The frame in flight was answered (or timed out): send the next one. */
-function frameDone() {
-  finishFrame();
-  const wait = Math.max(0, MIN_FRAME_INTERVAL_MS - (performance.now() - lastSendAt));
-  setTimeout(sendFrame, wait);
-}
-
-// ---- drawing ----------------------------------------------------------------
-
-function draw() {
-  const { canvas, video } = ui;
-  const dpr = window.devicePixelRatio || 1;
-  const cssW = canvas.clientWidth;
-  const cssH = canvas.clientHeight;
-  if (canvas.width !== Math.round(cssW * dpr) || canvas.height !== Math.round(cssH * dpr)) {
-    canvas.width = Math.round(cssW * dpr);
-    canvas.height = Math.round(cssH * dpr);
-  }
-  const ctx = canvas.getContext('2d');
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, cssW, cssH);
-
-  let scene = { boxes: [], drawn: [] };
-  if (video.videoWidth && client.lastObjects) {
-    const view = containRect(cssW, cssH, video.videoWidth, video.videoHeight);
-    scene = drawScene(ctx, client.lastObjects, Object.values(client.overlays), view);
-  }
-  client.boxes = scene.boxes;
-  client.drawn = scene.drawn;
-  requestAnimationFrame(draw);
 }
 
 // ---- start up ---------------------------------------------------------------
 
-ui.start.addEventListener('click', start);
+ui.start.addEventListener('click', () => start('window'));
+ui.startXR.addEventListener('click', () => start('xr'));
 ui.form.addEventListener('submit', onTokenSubmit);
-setState('idle');
-requestAnimationFrame(draw);
+ui.status.addEventListener('click', () => connection.retryNow());
+onConnectionChange();
+if (navigator.xr) offerXR();
 
 if (!token) askForToken();
-else if (new URLSearchParams(location.search).get('autostart') === '1') start();
+else if (new URLSearchParams(location.search).get('autostart') === '1') start('window');

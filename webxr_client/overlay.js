@@ -102,10 +102,11 @@ export function containRect(boxW, boxH, mediaW, mediaH) {
 
 /**
  * Draw every object's box and the overlays pinned to it, stacked above the box.
- * `view` maps image pixels to the screen. Returns the screen rects drawn:
- * {boxes: [{objectId, x, y, w, h}], drawn: [{overlayId, objectId, x, y, w, h}]}.
+ * `view` maps image pixels to the screen; the box of `selected` is highlighted.
+ * Returns the screen rects drawn:
+ * {boxes: [{objectId, label, x, y, w, h}], drawn: [{overlayId, objectId, x, y, w, h}]}.
  */
-export function drawScene(ctx, objectsMessage, overlays, view) {
+export function drawScene(ctx, objectsMessage, overlays, view, selected = null) {
   const boxes = [];
   const drawn = [];
   if (!objectsMessage) return { boxes, drawn };
@@ -116,8 +117,8 @@ export function drawScene(ctx, objectsMessage, overlays, view) {
   for (const object of objectsMessage.objects) {
     const [x0, y0, x1, y1] = object.box;
     const [sx, sy] = toScreen(x0, y0);
-    const box = { objectId: object.id, x: sx, y: sy, w: (x1 - x0) * s, h: (y1 - y0) * s };
-    strokeBox(ctx, box);
+    const box = { objectId: object.id, label: object.class, x: sx, y: sy, w: (x1 - x0) * s, h: (y1 - y0) * s };
+    strokeBox(ctx, box, object.id === selected);
     boxes.push(box);
 
     const pinned = overlays
@@ -138,10 +139,10 @@ export function drawScene(ctx, objectsMessage, overlays, view) {
   return { boxes, drawn };
 }
 
-function strokeBox(ctx, box) {
+function strokeBox(ctx, box, selected) {
   ctx.save();
-  ctx.lineWidth = 1.5;
-  ctx.strokeStyle = 'rgba(74, 222, 128, 0.9)';
+  ctx.lineWidth = selected ? 3 : 1.5;
+  ctx.strokeStyle = selected ? 'rgba(255, 213, 74, 0.95)' : 'rgba(74, 222, 128, 0.9)';
   ctx.strokeRect(box.x, box.y, box.w, box.h);
   ctx.restore();
 }

@@ -4,37 +4,52 @@ export const PROTOCOL_VERSION = 1;
 
 const MAGIC = [0x53, 0x50, 0x46, 0x31]; // "SPF1"
 const FLAG_INTRINSICS = 1;
+const FLAG_POSE = 2;
 const FIXED_SIZE = 20;
 const INTRINSICS_SIZE = 16;
+const POSE_SIZE = 64;
 
 /**
  * A binary `frame` message: the little-endian header, then the image bytes.
  * `intrinsics` is optional: {fx, fy, cx, cy} in pixels of this image.
+ * `devicePose` is optional: 16 numbers, row-major, camera-to-reference-space
+ * with OpenCV camera axes (x right, y down, z forward), as docs/xr.md explains.
  */
-export function packFrame(frameId, timestampMs, jpegBytes, intrinsics = null) {
-  const image = jpegBytes instanceof Uint8Array ? jpegBytes : new Uint8Array(jpegBytes);
-  const headerSize = FIXED_SIZE + (intrinsics ? INTRINSICS_SIZE : 0);
+export function packFrame(frameId, timestampMs, imageBytes, intrinsics = null, devicePose = null) {
+  const image = imageBytes instanceof Uint8Array ? imageBytes : new Uint8Array(imageBytes);
+  const headerSize = FIXED_SIZE + (intrinsics ? INTRINSICS_SIZE : 0) + (devicePose ? POSE_SIZE : 0);
   const out = new Uint8Array(headerSize + image.byteLength);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
-  view.setUint8(4, intrinsics ? FLAG_INTRINSICS : 0); // bytes 5..7 stay zero (reserved)
+  view.setUint8(4, (intrinsics ? FLAG_INTRINSICS : 0) | (devicePose ? FLAG_POSE : 0)); // bytes 5..7 stay zero
   view.setUint32(8, frameId >>> 0, true);
   view.setFloat64(12, timestampMs, true);
+  let offset = FIXED_SIZE;
   if (intrinsics) {
     const { fx, fy, cx, cy } = intrinsics;
-    [fx, fy, cx, cy].forEach((v, i) => view.setFloat32(FIXED_SIZE + 4 * i, v, true));
+    [fx, fy, cx, cy].forEach((v, i) => view.setFloat32(offset + 4 * i, v, true));
+    offset += INTRINSICS_SIZE;
   }
-  out.set(image, headerSize);
+  if (devicePose) {
+    if (devicePose.length !== 16) throw new Error('a device pose is 16 numbers');
+    devicePose.forEach((v, i) => view.setFloat32(offset + 4 * i, v, true));
+    offset += POSE_SIZE;
+  }
+  out.set(image, offset);
   return out.buffer;
 }
 
-export function helloMessage(token, width, height, fovYDeg = 60) {
+/**
+ * The `hello` message. `camera` is {width, height, fov_y_deg} or
+ * {width, height, fx, fy, cx, cy}; `capabilities` what this client draws.
+ */
+export function helloMessage(token, camera, capabilities = ['vector']) {
   return {
     type: 'hello',
     id: 'hello',
     protocol: PROTOCOL_VERSION,
     token,
-    capabilities: ['vector'],
-    camera: { width, height, fov_y_deg: fovYDeg },
+    capabilities,
+    camera,
   };
 }

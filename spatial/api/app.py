@@ -7,15 +7,40 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 import spatial
 from spatial.api.errors import install_error_handlers
+from spatial.api.compute import router as compute_router
+from spatial.api.objects import router as objects_router
 from spatial.api.rest import router
+from spatial.api.views import router as views_router
 from spatial.api.stream import stream_endpoint
 from spatial.services import Services
 
-CLIENT_DIR = Path(__file__).resolve().parents[2] / "webxr_client"
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT_DIR = ROOT / "webxr_client"
+NODE_MODULES = ROOT / "node_modules"
+
+VENDOR_FILES = {
+    "three/three.module.js": NODE_MODULES / "three" / "build" / "three.module.js",
+    "three/three.core.js": NODE_MODULES / "three" / "build" / "three.core.js",
+    "iwer/iwer.module.js": NODE_MODULES / "iwer" / "build" / "iwer.module.js",
+}
+"""The browser libraries the web client loads, from npm (`make client`), never from a CDN.
+iwer (WebXR emulation) is only used by the browser tests."""
+
+
+def vendor_file(path: str) -> FileResponse:
+    """One of the VENDOR_FILES, or 404 saying how to install it."""
+    file = VENDOR_FILES.get(path)
+    if file is None:
+        raise HTTPException(404, f"/vendor/{path} is not a served library file")
+    if not file.is_file():
+        raise HTTPException(404, f"/vendor/{path} is not installed; run `make client` (npm ci) in the repository")
+    return FileResponse(file, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
 def create_app(services: Services) -> FastAPI:
@@ -33,6 +58,10 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(views_router)
+    app.include_router(compute_router)
+    app.include_router(objects_router)
     app.add_api_websocket_route("/v1/stream", stream_endpoint)
+    app.add_api_route("/vendor/{path:path}", vendor_file, methods=["GET"], include_in_schema=False)
     app.mount("/", StaticFiles(directory=CLIENT_DIR, html=True), name="client")
     return app

@@ -17,12 +17,19 @@ class Unauthorized(Exception):
     code = "unauthorized"
 
 
+class BadRequest(Exception):
+    """A request whose body parsed but cannot be acted on; the message says why."""
+
+    code = "bad_request"
+
+
 STATUS = {
     NotFound: 404,
     PermissionDenied: 403,
     VersionConflict: 409,
     BlockShapeError: 422,
     Unauthorized: 401,
+    BadRequest: 422,
 }
 
 
@@ -58,5 +65,6 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AnchorsError, _typed)
     app.add_exception_handler(Unauthorized, _typed)
+    app.add_exception_handler(BadRequest, _typed)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)

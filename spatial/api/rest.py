@@ -1,4 +1,8 @@
-"""REST API under /v1: blocks, sharing, and anchors that pin blocks to objects."""
+"""REST API under /v1: blocks and their tree, sharing, and anchors that pin blocks to objects.
+
+Tables, views and import/export are in `spatial.api.views`; formulas and
+compute in `spatial.api.compute`.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ def me(user: Me) -> s.UserOut:
 
 @router.post("/blocks", status_code=201, tags=["blocks"])
 def create_block(body: s.BlockIn, user: Me, service: Service) -> s.BlockOut:
-    return s.BlockOut.of(service.create_block(user, body.kind, body.title, body.content))
+    return s.BlockOut.of(service.create_block(user, body.kind, body.title, body.content, body.parent, body.index))
 
 
 @router.get("/blocks", tags=["blocks"])
@@ -61,6 +65,16 @@ def read_block(block_id: str, user: Me, service: Service) -> s.BlockOut:
 def update_block(block_id: str, body: s.BlockPatch, user: Me, service: Service) -> s.BlockOut:
     updated = service.update_block(user, block_id, title=body.title, content=body.content, version=body.version)
     return s.BlockOut.of(updated)
+
+
+@router.get("/blocks/{block_id}/children", tags=["blocks"])
+def children(block_id: str, user: Me, service: Service) -> list[s.BlockOut]:
+    return [s.BlockOut.of(b) for b in service.children(user, block_id)]
+
+
+@router.post("/blocks/{block_id}/move", tags=["blocks"])
+def move_block(block_id: str, body: s.MoveIn, user: Me, service: Service) -> s.BlockOut:
+    return s.BlockOut.of(service.move_block(user, block_id, body.parent, body.index))
 
 
 @router.delete("/blocks/{block_id}", status_code=204, tags=["blocks"])

@@ -13,11 +13,20 @@ Pose = list[float]
 POSE_DOC = "Row-major 4x4 matrix (16 numbers) placing the block in the object's frame, metres."
 
 
+Kind = Literal["page", "markdown", "json", "table", "row", "view", "compute"]
+
+
 class BlockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["markdown", "json", "table"]
+    kind: Kind
     title: str = Field(default="", max_length=200)
-    content: Any = Field(description="markdown: a string; json: any JSON value; table: {columns, rows}")
+    content: Any = Field(
+        default=None,
+        description="page: {} ; markdown: a string; json: any JSON value; table: {fields, rows?} or {columns, rows};"
+        " row: {cells}; view: {table, layout, ...}; compute: {function, inputs, triggers?} (docs/blocks.md)",
+    )
+    parent: str | None = Field(default=None, description="The block to create this one under (a table, for a row).")
+    index: int | None = Field(default=None, ge=0, description="Position among the parent's children (default: last).")
 
 
 class BlockPatch(BaseModel):
@@ -36,10 +45,79 @@ class BlockOut(BaseModel):
     version: int
     created_at: float
     updated_at: float
+    parent: str | None = None
+    children: list[str] = []
 
     @classmethod
     def of(cls, block: Block) -> BlockOut:
-        return cls(**block.__dict__)
+        return cls(**{**block.__dict__, "children": list(block.children)})
+
+
+class MoveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    parent: str | None = Field(description="The new parent, or null for the top level.")
+    index: int | None = Field(default=None, ge=0, description="Position among the new siblings (default: last).")
+
+
+class CellError(BaseModel):
+    code: str = Field(description="As spreadsheets write it: #DIV/0!, #REF!, #NAME?, #VALUE!, #NUM!, #CYCLE!, #COMPUTE!")
+    message: str
+
+
+class RowOut(BaseModel):
+    id: str
+    version: int
+    cells: dict[str, Any] = Field(description="What is stored: values, formulas (=...), compute specs.")
+    values: dict[str, Any] = Field(description="Computed values; a failed cell is null here and listed in errors.")
+    errors: dict[str, CellError] = {}
+
+
+class TableOut(BaseModel):
+    table: BlockOut
+    fields: list[dict[str, Any]]
+    rows: list[RowOut]
+
+
+class RowsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000, description="Cells by field name, one object a row.")
+    index: int | None = Field(default=None, ge=0)
+
+
+class CellsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cells: dict[str, Any] = Field(description="Cells to set by field name; null clears one. Others are kept.")
+    version: int | None = Field(default=None, description="The row version this edit is based on; a stale one is refused (409).")
+
+
+class FormulaIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    formula: str = Field(max_length=4000, description="A formula starting with '=', as if written in a new column.")
+    row: int | None = Field(default=None, ge=0, description="The row it is evaluated in (from 0), for field references.")
+
+
+class ValueOut(BaseModel):
+    value: Any = None
+    error: CellError | None = None
+
+
+class ResultOut(BaseModel):
+    block_id: str
+    function: str
+    value: Any = None
+    error: str | None = None
+
+
+class FunctionOut(BaseModel):
+    name: str
+    doc: str
+
+
+class DisplayOut(BaseModel):
+    id: str
+    kind: str = Field(description="How it is laid out: markdown, json, view or compute.")
+    title: str
+    content: Any
 
 
 class ShareIn(BaseModel):

@@ -14,20 +14,23 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from spatial.overlays import OverlayDelta
+from spatial.overlays import VECTOR, ContentFormat, OverlayDelta
 from spatial.pipeline import FrameResult, Viewer
 from spatial.protocol import (
     FIXED_HEADER_SIZE,
     PROTOCOL_VERSION,
     Hello,
     ProtocolError,
+    Teach,
     error_message,
     parse_client_message,
     parse_frame,
 )
+from spatial.render.raster import RasterCache
 from spatial.services import Services
-from spatial.session import Session
+from spatial.session import RateLimit, Session
 from vision import FrameDecodeError, Intrinsics
+from vision.identity import IdentityError
 
 log = logging.getLogger("spatial.stream")
 
@@ -41,12 +44,14 @@ def camera_intrinsics(hello: Hello) -> Intrinsics | None:
     return Intrinsics.from_fov(cam.width, cam.height, cam.fov_y_deg)  # type: ignore[arg-type]
 
 
-def overlays_message(frame_id: int, delta: OverlayDelta) -> dict[str, Any]:
+def overlays_message(
+    frame_id: int, delta: OverlayDelta, fmt: ContentFormat = VECTOR, rasters: RasterCache | None = None
+) -> dict[str, Any]:
     return {
         "type": "overlays",
         "frame_id": frame_id,
-        "added": [o.to_json() for o in delta.added],
-        "updated": [o.to_json() for o in delta.updated],
+        "added": [o.to_json(fmt, rasters) for o in delta.added],
+        "updated": [o.to_json(fmt, rasters) for o in delta.updated],
         "removed": delta.removed,
     }
 
@@ -63,7 +68,8 @@ class StreamConnection:
         self.ws = ws
         self.services = services
         self.settings = services.settings
-        self.session = Session()
+        self.session = Session(frame_rate=RateLimit(self.settings.max_frames_per_second))
+        self.content_format = VECTOR
         self._send_lock = asyncio.Lock()
         self._last_stats = 0.0
 
@@ -95,6 +101,8 @@ class StreamConnection:
             return
         finally:
             worker.cancel()
+            if self.session.viewer is not None:
+                self.services.sessions.leave(self.session.viewer.user.id)
 
     async def _on_text(self, text: str) -> None:
         if len(text.encode()) > self.settings.max_text_bytes:
@@ -102,8 +110,26 @@ class StreamConnection:
         message = parse_client_message(text)
         if isinstance(message, Hello):
             await self._on_hello(message)
+        elif isinstance(message, Teach):
+            await self._on_teach(message)
         else:
             await self.send(self.session.stats.message())
+
+    async def _on_teach(self, teach: Teach) -> None:
+        viewer, objects = self.session.viewer, self.services.objects
+        if viewer is None:
+            raise ProtocolError("not_ready", "send hello (with a valid token) before teach", teach.id)
+        image = self.session.recent.get(teach.frame_id)
+        if image is None:
+            kept = ", ".join(map(str, self.session.recent)) or "none yet"
+            raise ProtocolError("unknown_frame", f"frame {teach.frame_id} is not among the recent frames ({kept})", teach.id)
+        try:
+            signature = await asyncio.get_running_loop().run_in_executor(
+                self.services.executor, objects.teach, viewer.user, image, teach.box, teach.label, teach.size_m
+            )
+        except IdentityError as exc:
+            raise ProtocolError("bad_teach", str(exc), teach.id) from None
+        await self.send({"type": "taught", "instance_id": signature.instance_id, "label": signature.label, "ref": teach.id})
 
     async def _on_hello(self, hello: Hello) -> None:
         if hello.protocol != PROTOCOL_VERSION:
@@ -116,15 +142,26 @@ class StreamConnection:
         if user is None:
             why = "no access token was given" if not hello.token else "the access token is unknown or revoked"
             raise ProtocolError("unauthorized", f"{why}; send hello again with a valid token", hello.id)
+        previous = self.session.viewer
+        if previous is None or previous.user.id != user.id:
+            if not self.services.sessions.join(user.id):
+                limit = self.settings.max_sessions_per_user
+                raise ProtocolError("too_many_sessions", f"{user.name} already has {limit} open sessions, the limit", hello.id)
+            if previous is not None:
+                self.services.sessions.leave(previous.user.id)
+        if previous is None:
+            self.session.tracker = self.services.pipeline.new_tracker()
         self.session.viewer = Viewer(user, self.settings.overlay_linger_s, self.settings.panel_metres_per_pixel)
         self.session.camera = camera_intrinsics(hello)
         self.session.capabilities = tuple(hello.capabilities)
+        self.content_format = ContentFormat.from_capabilities(hello.capabilities)
         await self.send({
             "type": "welcome",
             "protocol": PROTOCOL_VERSION,
             "session": self.session.id,
             "user": user.name,
             "detector": self.services.pipeline.detector.name,
+            "capabilities": self.content_format.capabilities(),
             "limits": {"max_frame_bytes": self.settings.max_frame_bytes, "max_text_bytes": self.settings.max_text_bytes},
             "ref": hello.id,
         })
@@ -138,19 +175,39 @@ class StreamConnection:
             raise ProtocolError(
                 "too_large", f"frame is {len(data)} bytes, over the limit of {self.settings.max_frame_bytes}", frame_ref(data)
             )
+        if not self._within_frame_rate():
+            return
         header, image = parse_frame(data)
         if self.session.frames.put(header, image):
             stats.dropped += 1
 
+    def _within_frame_rate(self) -> bool:
+        """False for a frame over the rate limit; the first refusal in a second says why."""
+        now = time.monotonic()
+        if self.session.frame_rate.allow(now):
+            return True
+        self.session.stats.refused += 1
+        if now - self.session.last_rate_error < 1.0:
+            return False
+        self.session.last_rate_error = now
+        raise ProtocolError(
+            "rate_limited",
+            f"more than {self.settings.max_frames_per_second:g} frames a second; frames over the limit are refused",
+        )
+
     async def _process_frames(self) -> None:
         pipeline = self.services.pipeline
         while True:
-            header, image = await self.session.frames.take()
-            viewer, camera = self.session.viewer, self.session.camera
+            header, image_bytes = await self.session.frames.take()
+            session = self.session
+            viewer = session.viewer
             assert viewer is not None
 
             def work() -> tuple[FrameResult, OverlayDelta]:
-                result = pipeline.process_frame(header, image, camera)
+                image, decode_ms = pipeline.decode(image_bytes)
+                session.remember(header.frame_id, image)
+                result = pipeline.process_image(header, image, session.camera, session.tracker)
+                result.add_timing("decode", decode_ms)
                 return result, viewer.overlay_delta(pipeline, result, time.monotonic())
 
             try:
@@ -161,8 +218,17 @@ class StreamConnection:
             self.session.stats.processed += 1
             await self.send(result.objects_message())
             if delta:
-                await self.send(overlays_message(header.frame_id, delta))
+                await self.send(await self._overlays_message(header.frame_id, delta))
             await self._maybe_send_stats()
+
+    async def _overlays_message(self, frame_id: int, delta: OverlayDelta) -> dict[str, Any]:
+        """Vector content is built here; images are painted (or taken from the cache) in the pool."""
+        if not self.content_format.raster:
+            return overlays_message(frame_id, delta)
+        rasters = self.services.pipeline.layouts.rasters
+        return await asyncio.get_running_loop().run_in_executor(
+            self.services.executor, overlays_message, frame_id, delta, self.content_format, rasters
+        )
 
     async def _maybe_send_stats(self) -> None:
         now = time.monotonic()

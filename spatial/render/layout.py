@@ -2,6 +2,10 @@
 
 Units are panel pixels, origin at the top left. Text is measured with the same
 font the raster painter uses, so wrapping is identical in both painters.
+
+Kinds laid out: `markdown`, `json`, `table` (`{columns, rows}`), `view` (a
+shaped view from `anchors.views.shape`: grid, kanban, wiki or list) and
+`compute` (a compute block's value or error).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ CELL_SIZE = 14
 LINE_GAP = 4
 MAX_LINES = 24
 MAX_ROWS = 20
+MAX_CARDS = 6
+MAX_SECTIONS = 8
 _INLINE_MARKS = re.compile(r"\*\*|__|`")
 
 BACKGROUND = "#0f1a24e6"
@@ -32,6 +38,7 @@ MUTED_COLOR = "#9fb3c8"
 HEADER_FILL = "#24415c"
 CELL_FILL = "#16283a"
 GRID_COLOR = "#3d5a75"
+ERROR_COLOR = "#ff8a80"
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,10 @@ def layout_block(kind: str, title: str, content: Any, width: int = PANEL_WIDTH) 
         _markdown(panel, content)
     elif kind == "table":
         _table(panel, content)
+    elif kind == "view":
+        _view(panel, content)
+    elif kind == "compute":
+        _compute(panel, content)
     else:
         _json(panel, content)
     return panel.finish()
@@ -166,11 +177,17 @@ def _cell_text(value: Any) -> str:
 
 
 def _fit(text: str, size: int, width: float) -> str:
+    """`text`, cut and ended with "..." if it is wider than `width` (the longest cut that fits)."""
     if text_width(text, size) <= width:
         return text
-    while text and text_width(text + "...", size) > width:
-        text = text[:-1]
-    return text + "..."
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if text_width(text[:middle] + "...", size) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low] + "..."
 
 
 def _table(panel: _Panel, table: dict[str, Any]) -> None:
@@ -208,3 +225,94 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _line(panel: _Panel, x: float, width: float, text: str, size: int, color: str = TEXT_COLOR, bold: bool = False) -> None:
+    """One text run at `x`, cut to `width`, on its own line."""
+    panel.ops.append({
+        "op": "text", "x": round(x, 1), "y": panel.y, "text": _fit(text, size, width), "size": size,
+        "color": color, "bold": bold,
+    })
+    panel.y += size + LINE_GAP
+
+
+def _view(panel: _Panel, view: dict[str, Any]) -> None:
+    layout = view.get("layout")
+    if layout == "grid":
+        _table(panel, {"columns": view["columns"], "rows": view["rows"]})
+    elif layout == "kanban":
+        _kanban(panel, view["lanes"])
+    elif layout == "wiki":
+        _wiki(panel, view["sections"])
+    else:
+        _list(panel, view.get("items", []))
+
+
+def _kanban(panel: _Panel, lanes: list[dict[str, Any]]) -> None:
+    """Lanes side by side, a header cell on top and a card per row under it."""
+    if not lanes:
+        panel.text("(no rows)", CELL_SIZE, MUTED_COLOR)
+        return
+    gap = 6
+    lane_width = (panel.inner - gap * (len(lanes) - 1)) / len(lanes)
+    top, bottom = panel.y, panel.y
+    for i, lane in enumerate(lanes):
+        x = PADDING + i * (lane_width + gap)
+        panel.y = top
+        panel.ops.append({
+            "op": "cell", "x": round(x, 1), "y": panel.y, "w": round(lane_width, 1), "h": CELL_SIZE + 10,
+            "text": _fit(f"{lane['name']} ({len(lane['cards'])})", CELL_SIZE, lane_width - 8), "size": CELL_SIZE,
+            "color": TITLE_COLOR, "fill": HEADER_FILL, "stroke": GRID_COLOR, "align": "left",
+        })
+        panel.y += CELL_SIZE + 14
+        for card in lane["cards"][:MAX_CARDS]:
+            lines = card["lines"][:3]
+            height = 8 + (CELL_SIZE + LINE_GAP) * (1 + len(lines))
+            panel.ops.append({"op": "rect", "x": round(x, 1), "y": panel.y, "w": round(lane_width, 1), "h": height,
+                              "fill": CELL_FILL, "radius": 4})
+            panel.y += 4
+            _line(panel, x + 4, lane_width - 8, card["title"], CELL_SIZE, TEXT_COLOR, bold=True)
+            for text in lines:
+                _line(panel, x + 4, lane_width - 8, text, CELL_SIZE - 2, MUTED_COLOR)
+            panel.y += 8
+        hidden = len(lane["cards"]) - MAX_CARDS
+        if hidden > 0:
+            _line(panel, x + 4, lane_width - 8, f"+{hidden} more", CELL_SIZE - 2, MUTED_COLOR)
+        bottom = max(bottom, panel.y)
+    panel.y = bottom
+
+
+def _wiki(panel: _Panel, sections: list[dict[str, Any]]) -> None:
+    for section in sections[:MAX_SECTIONS]:
+        panel.text(section["heading"] or "(untitled)", BODY_SIZE + 1, TEXT_COLOR, bold=True)
+        for line in section["lines"]:
+            panel.text(line, CELL_SIZE, MUTED_COLOR)
+        panel.gap(6)
+    if len(sections) > MAX_SECTIONS:
+        panel.text(f"+{len(sections) - MAX_SECTIONS} more sections", CELL_SIZE, MUTED_COLOR)
+
+
+def _list(panel: _Panel, items: list[dict[str, Any]]) -> None:
+    for item in items[:MAX_ROWS]:
+        panel.text("- " + (item["title"] or "(untitled)"), BODY_SIZE, TEXT_COLOR)
+        if item["detail"]:
+            _line(panel, PADDING + 12, panel.inner - 12, item["detail"], CELL_SIZE - 2, MUTED_COLOR)
+    if len(items) > MAX_ROWS:
+        panel.text(f"+{len(items) - MAX_ROWS} more", CELL_SIZE, MUTED_COLOR)
+
+
+def _compute(panel: _Panel, result: dict[str, Any]) -> None:
+    """A compute block's value: text as markdown, rows as a table, anything else as JSON; or its error."""
+    if result.get("error"):
+        panel.text(f"error: {result['error']}", CELL_SIZE, ERROR_COLOR)
+        return
+    value = result.get("value")
+    if isinstance(value, str):
+        _markdown(panel, value)
+    elif isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+        columns = list(dict.fromkeys(k for r in value for k in r))
+        _table(panel, {"columns": columns, "rows": [[r.get(c) for c in columns] for r in value]})
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        panel.text(_cell_text(value), TITLE_SIZE + 6, TEXT_COLOR, bold=True)
+    else:
+        _json(panel, value)

@@ -8,25 +8,20 @@ and again from the pixels of a screenshot.
 
 from __future__ import annotations
 
-import io
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from spatial.protocol import pack_frame
 from spatial.render.placement import stack_above
+from tests.browser.helpers import (
+    MARKER, client, freeze_video, luminance, new_page, next_paint, save_screenshot, screenshot,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1280, "height": 720}
-MARKER = "marker:aruco/7"
 VIDEO_SCALE = 1.5  # a 640x480 video fills the 720 px height of the viewport
 GAP_PX = 8 * VIDEO_SCALE  # placement.GAP, in screen pixels
 PANEL_BG = np.array([0x0F, 0x1A, 0x24], dtype=float)
@@ -35,67 +30,18 @@ PANEL_ALPHA = 0xE6 / 255
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(scope="module")
-def browser(sample_y4m: Path) -> Iterator[Browser]:
-    args = [
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={sample_y4m}",
-    ]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A page in a fresh context (empty localStorage), failing the test on uncaught JS errors."""
-    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = new_page(browser, VIEWPORT)
     yield page
-    context.close()
+    page.context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
 
 
-def client(page: Page) -> dict[str, Any]:
-    return page.evaluate(
-        "() => { const c = window.spatialClient;"
-        " return {state: c.state, framesSent: c.framesSent, lastObjects: c.lastObjects,"
-        " overlays: c.overlays, drawn: c.drawn, boxes: c.boxes}; }"
-    )
-
-
-def next_paint(page: Page) -> None:
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-
-
 def freeze_on_marker(page: Page) -> None:
-    """Pause the camera video on a frame where both panels are drawn over marker 7.
-
-    Frames keep streaming, but all show the paused picture, so the server's
-    answer and the drawing stop moving and a screenshot matches `drawn`.
-    """
-    for _ in range(5):
-        frame_id = page.evaluate(
-            "() => { document.getElementById('video').pause();"
-            " return window.spatialClient.lastObjects.frame_id; }"
-        )
-        # frame_id + 1 may have been grabbed before the pause; frame_id + 2 was not.
-        page.wait_for_function(f"window.spatialClient.lastObjects.frame_id >= {frame_id + 2}", timeout=10_000)
-        next_paint(page)
-        if len([d for d in client(page)["drawn"] if d["objectId"] == MARKER]) == 2:
-            return
-        page.evaluate("() => document.getElementById('video').play()")
-        page.wait_for_timeout(300)
-    pytest.fail("marker 7 was not drawn with both panels on any paused frame")
-
-
-def screenshot(page: Page) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB"), dtype=float)
+    """Pause the camera video on a frame where both panels are drawn over marker 7."""
+    freeze_video(page, f"window.spatialClient.drawn.filter(d => d.objectId === '{MARKER}').length === 2")
 
 
 def panel_region(image: np.ndarray, rect: dict[str, float], inset: int = 3) -> np.ndarray:
@@ -111,10 +57,6 @@ def same_rects(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     return len(a) == len(b) and all(
         ra["overlayId"] == rb["overlayId"] and all(abs(ra[k] - rb[k]) <= 1 for k in "xywh") for ra, rb in zip(a, b)
     )
-
-
-def luminance(pixels: np.ndarray) -> np.ndarray:
-    return pixels @ np.array([0.299, 0.587, 0.114])
 
 
 def test_streams_frames_and_draws_overlays_above_the_marker(page: Page, server: Any) -> None:
@@ -183,11 +125,19 @@ def test_streams_frames_and_draws_overlays_above_the_marker(page: Page, server: 
     top_edge = (slice(top - 1, top + 2), slice(left, right))
     assert np.abs(pixels[top_edge] - video_only[top_edge]).max(axis=2).mean() > 20
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "web_client.png"
-    Image.fromarray(pixels.astype(np.uint8)).save(shot, optimize=True)
-    (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, ROOT / "docs" / "img" / "web_client.png")
+    save_screenshot(pixels, "web_client.png")
+
+    # Tap the marker's box: its sheet lists what is attached to it, through the REST API.
+    page.mouse.click(box["x"] + box["w"] / 2, box["y"] + box["h"] / 2)
+    page.wait_for_selector("#sheet", state="visible", timeout=5_000)
+    assert page.text_content("#sheet-title") == MARKER
+    assert page.text_content("#sheet-class") == "class: marker"
+    page.wait_for_function("document.querySelectorAll('#sheet-blocks li[data-block-id]').length === 2")
+    titles = page.eval_on_selector_all("#sheet-blocks .block-name", "els => els.map(e => e.textContent)")
+    assert sorted(titles) == ["Hello from marker 7", "Kitchen stock"]
+    assert client(page)["selected"] == MARKER
+    next_paint(page)
+    save_screenshot(screenshot(page), "web_client_sheet.png")
 
 
 def test_wrong_token_shows_unauthorized_and_page_recovers(page: Page, server: Any) -> None:
@@ -221,14 +171,19 @@ def test_asks_for_a_token_and_ports_match_the_server(page: Page, server: Any) ->
         """async () => {
             const { packFrame } = await import('/protocol.js');
             const image = new Uint8Array([0xff, 0xd8, 1, 2, 3]);
+            const pose = [1, 0, 0, 0.25, 0, -1, 0, 1.5, 0, 0, -1, -0.75, 0, 0, 0, 1];
             return [Array.from(new Uint8Array(packFrame(7, 1795614493933.5, image))),
                     Array.from(new Uint8Array(packFrame(4294967295, 0.25, image,
-                                                        {fx: 525, fy: 525.5, cx: 319.5, cy: 239.5})))];
+                                                        {fx: 525, fy: 525.5, cx: 319.5, cy: 239.5}))),
+                    Array.from(new Uint8Array(packFrame(8, 2.5, image,
+                                                        {fx: 525, fy: 525, cx: 319.5, cy: 239.5}, pose)))];
         }"""
     )
     image = bytes([0xFF, 0xD8, 1, 2, 3])
     assert bytes(packed[0]) == pack_frame(7, 1795614493933.5, image)
     assert bytes(packed[1]) == pack_frame(4294967295, 0.25, image, (525, 525.5, 319.5, 239.5))
+    pose = np.array([[1, 0, 0, 0.25], [0, -1, 0, 1.5], [0, 0, -1, -0.75], [0, 0, 0, 1]])
+    assert bytes(packed[2]) == pack_frame(8, 2.5, image, (525, 525, 319.5, 239.5), pose)
 
     # overlay.js stacks panels exactly like spatial/render/placement.py.
     cases = [

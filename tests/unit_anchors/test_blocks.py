@@ -2,7 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from anchors import BlockService, BlockShapeError, NotFound, PermissionDenied, SQLiteStore, VersionConflict
+from anchors import (
+    BlockService,
+    BlockShapeError,
+    NotFound,
+    PermissionDenied,
+    SQLiteStore,
+    VersionConflict,
+)
 from anchors.model import IDENTITY_POSE
 
 TABLE = {"columns": ["item", "qty"], "rows": [["beans", 2], ["milk", 1.5]]}
@@ -25,7 +32,10 @@ def test_store_uses_wal_and_survives_reopen(tmp_path: Path) -> None:
     again = BlockService(SQLiteStore(tmp_path / "store.db"))
     alice = again.ensure_user("alice")
     [(anchor, stored)] = again.attached(alice, ["marker:aruco/7"])
-    assert stored.content == TABLE and anchor.pose == IDENTITY_POSE
+    assert stored.content == {"fields": [{"name": "item", "type": "text"}, {"name": "qty", "type": "number"}]}
+    rows = again.children(alice, stored.id)
+    assert [r.content["cells"] for r in rows] == [{"item": "beans", "qty": 2}, {"item": "milk", "qty": 1.5}]
+    assert list(stored.children) == [r.id for r in rows] and anchor.pose == IDENTITY_POSE
 
 
 def test_tokens_authenticate_and_can_be_replaced(service: BlockService) -> None:

@@ -1,0 +1,492 @@
+"""ComputeService: tables computed, views shaped and compute blocks run, only when asked.
+
+Nothing is computed ahead of time. The frame loop asks for the blocks pinned
+to the objects in view (`evaluate_visible`); the REST API asks for one block.
+Each answer computes what that block needs and nothing else:
+
+- a table keeps a `Sheet` between calls; an edited row updates only its cells,
+  so only the formulas downstream of the edit run again;
+- compute cells of a table run as one batch on the executor, one task a cell;
+- a compute block runs again only when one of its triggers fired, and a
+  function called with inputs seen before returns its cached result.
+
+Formulas and compute run with the rights of the block's owner, so every
+reader sees the same values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from anchors.cell_values import NAME, CellError, Grid
+from anchors.compute import (
+    REGISTRY,
+    FunctionRegistry,
+    Signals,
+    UnknownFunction,
+    compute_spec,
+    signal_value,
+    time_value,
+)
+from anchors.errors import NotFound
+from anchors.executors import Executor, LocalExecutor, Outcome, Task
+from anchors.formulas import bind, evaluate
+from anchors.io import page_markdown
+from anchors.model import Anchor, Block, User
+from anchors.service import BlockService
+from anchors.sheet import Sheet
+from anchors.tables import Field, date_serial, is_compute, table_fields
+from anchors.views import RowValues, shape
+
+COMPUTE_ERROR = "#COMPUTE!"
+_NO_SIGNALS = Signals(now=0.0, wall_time=0.0)
+
+
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _json_value(value: Any) -> Any:
+    """A cell value as JSON: an error becomes {"error": {code, message}}."""
+    return {"error": value.to_json()} if isinstance(value, CellError) else value
+
+
+@dataclass
+class TableValues:
+    """A table's fields and its rows with their stored cells and computed values."""
+
+    table: Block
+    fields: list[Field]
+    rows: list[Block]
+    values: list[RowValues]
+
+
+@dataclass
+class _TableState:
+    stamp: tuple[int, int]
+    fields: list[Field]
+    rows: list[Block]
+    sheet: Sheet
+    revision: int = 0
+    external_revisions: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _ComputeState:
+    trigger_key: Any
+    outcome: Outcome
+
+
+class _Revisions:
+    """A display version for each (block, content digest): equal content, equal number; never reused."""
+
+    def __init__(self, capacity: int = 8192) -> None:
+        self._numbers: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._next = 1
+        self.capacity = capacity
+
+    def number(self, block_id: str, digest: str) -> int:
+        key = (block_id, digest)
+        if key not in self._numbers:
+            self._numbers[key] = self._next
+            self._next += 1
+            if len(self._numbers) > self.capacity:
+                self._numbers.popitem(last=False)
+        self._numbers.move_to_end(key)
+        return self._numbers[key]
+
+
+class ComputeService:
+    def __init__(
+        self, blocks: BlockService, executor: Executor | None = None, registry: FunctionRegistry = REGISTRY,
+        cache_size: int = 4096,
+    ) -> None:
+        self.blocks = blocks
+        self.store = blocks.store
+        self.executor = executor or LocalExecutor()
+        self.registry = registry
+        self.cache_size = cache_size
+        self.runs = 0
+        """Function calls that actually ran (cache misses), for tests and stats."""
+        self._lock = threading.RLock()
+        self._tables: dict[str, _TableState] = {}
+        self._computes: dict[tuple[str, str | None], _ComputeState] = {}
+        self._results: OrderedDict[str, Outcome] = OrderedDict()
+        self._revisions = _Revisions()
+        self._resolving: list[str] = []
+        self._signals = _NO_SIGNALS
+        self._depth = 0
+
+    # ------------------------------------------------------------ public API
+
+    def evaluate_visible(self, user: User, object_ids: Iterable[str], signals: Signals) -> list[tuple[Anchor, Block]]:
+        """The blocks `user` may see pinned to `object_ids`, each in its display form.
+
+        Only these blocks (and what they read) are computed; blocks of objects
+        out of view cost nothing.
+        """
+        pinned = self.blocks.attached(user, object_ids)
+        with self._using(signals):
+            return [(anchor, self._display(user, block, anchor.object_id)) for anchor, block in pinned]
+
+    def display(self, user: User, block_id: str, signals: Signals | None = None) -> Block:
+        """One block in its display form (a table as a grid, a view shaped, a compute block's result)."""
+        block = self.blocks.read_block(user, block_id)
+        with self._using(signals):
+            return self._display(user, block, None)
+
+    def table(self, user: User, table_id: str) -> TableValues:
+        block = self.blocks.read_block(user, table_id)
+        if block.kind != "table":
+            raise NotFound(f"block {table_id} is a {block.kind}, not a table")
+        with self._using(None):
+            state = self._table_state(table_id)
+            return TableValues(block, state.fields, state.rows, self._row_values(state))
+
+    def view(self, user: User, view_id: str) -> dict[str, Any]:
+        """The shaped content of a view block (or of a table, as a grid)."""
+        block = self.blocks.read_block(user, view_id)
+        with self._using(None):
+            return self._shaped(user, block)
+
+    def result(self, user: User, block_id: str, signals: Signals | None = None, object_id: str | None = None) -> Outcome:
+        """Run a compute block now if its triggers say so (a subscriber asking for it)."""
+        block = self.blocks.read_block(user, block_id)
+        if block.kind != "compute":
+            raise NotFound(f"block {block_id} is a {block.kind}, not a compute block")
+        with self._using(signals):
+            return self._compute(block, object_id)
+
+    def evaluate_formula(self, user: User, table_id: str, formula: str, row: int | None = None) -> Any:
+        """Evaluate `formula` against a table as if written in a new column of `row` (from 0); nothing is stored."""
+        tables = self.table(user, table_id)
+        with self._using(None):
+            state = self._tables[table_id]
+            columns = {f.name.lower(): i for i, f in enumerate(state.fields)}
+            rows, width = state.sheet.size
+            target = (row if row is not None else 0, width)
+            bound = bind(formula, target, columns, (max(rows, target[0] + 1), width + 1))
+            self._resolving.append(tables.table.id)
+            try:
+                return evaluate(bound, state.sheet.values, lambda bid: self._external_grid(tables.table.owner, bid))
+            finally:
+                self._resolving.pop()
+
+    @contextmanager
+    def _using(self, signals: Signals | None) -> Iterator[None]:
+        """Hold the lock and compute with `signals`; without, a nested call keeps its caller's, a
+        request from outside sees the time now and no objects."""
+        with self._lock:
+            previous = self._signals
+            if signals is not None:
+                self._signals = signals
+            elif self._depth == 0:
+                self._signals = Signals(time.monotonic(), time.time())
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                self._signals = previous
+
+    # ------------------------------------------------------------ display
+
+    def _display(self, user: User, block: Block, object_id: str | None) -> Block:
+        if block.kind in ("markdown", "json"):
+            return block
+        if block.kind == "compute":
+            outcome = self._compute(block, object_id)
+            kind, content = "compute", {
+                "function": block.content["function"],
+                "value": outcome.value,
+                "error": outcome.error,
+            }
+        elif block.kind == "page":
+            kind, content = "markdown", page_markdown(self.blocks, user, block, self)
+        elif block.kind == "row":
+            table = self._table_state(block.parent) if block.parent else None
+            values = next((r.values for r in self._row_values(table) if r.id == block.id), {}) if table else {}
+            kind, content = "json", {k: _json_value(v) for k, v in values.items()}
+        else:
+            try:
+                kind, content = "view", self._shaped(user, block)
+            except NotFound as exc:
+                kind, content = "compute", {"function": None, "value": None, "error": str(exc)}
+        digest = _digest([kind, block.title, content])
+        return replace(block, kind=kind, content=content, version=self._revisions.number(block.id, digest))
+
+    def _shaped(self, user: User, block: Block) -> dict[str, Any]:
+        if block.kind == "table":
+            spec, table_id = {"layout": "grid"}, block.id
+        elif block.kind == "view":
+            spec, table_id = block.content, block.content["table"]
+            self.blocks.read_block(user, table_id)
+        else:
+            raise NotFound(f"block {block.id} is a {block.kind}; only tables and views have a shape")
+        state = self._table_state(table_id)
+        return shape(spec, state.fields, self._row_values(state))
+
+    # ------------------------------------------------------------ tables
+
+    def _table_state(self, table_id: str) -> _TableState:
+        """The table's sheet, brought up to date with the store: only what changed is recomputed."""
+        stamp = self.store.stamp(table_id)
+        state = self._tables.get(table_id)
+        if state is None or state.stamp != stamp:
+            table = self.store.get_block(table_id)
+            if table is None or table.kind != "table":
+                self._tables.pop(table_id, None)
+                raise NotFound(f"no table {table_id}")
+            rows = [r for r in self.store.children(table_id) if r.kind == "row"]
+            state = self._update_table(table, rows, stamp, state)
+            self._tables[table_id] = state
+        self._refresh_externals(table_id, state)
+        return state
+
+    def _update_table(
+        self, table: Block, rows: list[Block], stamp: tuple[int, int], state: _TableState | None
+    ) -> _TableState:
+        fields = table_fields(table.content)
+        raw = [self._raw_row(fields, row) for row in rows]
+        same_shape = state is not None and state.fields == fields and [r.id for r in state.rows] == [r.id for r in rows]
+        self._resolving.append(table.id)
+        try:
+            if state is None or not same_shape:
+                sheet = Sheet([f.name for f in fields], lambda bid: self._external_grid(table.owner, bid))
+                sheet.load([[self._cell_input(f, value) for f, value in zip(fields, row)] for row in raw])
+                state = _TableState(stamp, fields, rows, sheet, (state.revision + 1) if state else 1)
+                changed = [(r, c) for r in range(len(raw)) for c in range(len(fields))]
+            else:
+                changed = []
+                for r, (new, old) in enumerate(zip(rows, state.rows)):
+                    if new.version != old.version:
+                        before = self._raw_row(fields, old)
+                        changed += [(r, c) for c in range(len(fields)) if raw[r][c] != before[c]]
+                state.sheet.set_many({(r, c): self._cell_input(fields[c], raw[r][c]) for r, c in changed})
+                state.stamp, state.rows = stamp, rows
+                state.revision += 1
+            self._run_compute_cells(state.sheet, {(r, c): raw[r][c] for r, c in changed if is_compute(raw[r][c])})
+        finally:
+            self._resolving.pop()
+        return state
+
+    @staticmethod
+    def _raw_row(fields: Sequence[Field], row: Block) -> list[Any]:
+        """A row's stored cells in field order (a formula field's formula in each row)."""
+        cells = row.content.get("cells", {})
+        return [f.formula if f.type == "formula" else cells.get(f.name) for f in fields]
+
+    def _cell_input(self, field: Field, raw: Any) -> Any:
+        """What the sheet holds for a stored cell: a date as its serial number, a compute cell its cached value."""
+        if field.type == "date" and isinstance(raw, str) and not raw.startswith("="):
+            return date_serial(raw)
+        if is_compute(raw):
+            return self._results.get(self._compute_key(raw["compute"], raw.get("args", {})), Outcome()).value
+        return raw
+
+    def _row_values(self, state: _TableState) -> list[RowValues]:
+        names = [f.name for f in state.fields]
+        out = []
+        for r, row in enumerate(state.rows):
+            values = {}
+            for c, name in enumerate(names):
+                value = state.sheet.value(r, c)
+                stored = row.content.get("cells", {}).get(name)
+                if state.fields[c].type == "date" and isinstance(stored, str) and not stored.startswith("="):
+                    value = stored
+                values[name] = value
+            out.append(RowValues(row.id, values))
+        return out
+
+    def _run_compute_cells(self, sheet: Sheet, cells: dict[tuple[int, int], dict[str, Any]]) -> None:
+        """Run the table's compute cells as one batch, a task a cell; a failure stays in its cell."""
+        if not cells:
+            return
+        outcomes = self._run_many([(spec["compute"], spec.get("args", {})) for spec in cells.values()])
+        sheet.set_many({
+            cell: outcome.value if outcome.ok else CellError(COMPUTE_ERROR, f"{spec['compute']} failed: {outcome.error}")
+            for (cell, spec), outcome in zip(cells.items(), outcomes)
+        })
+
+    def _refresh_externals(self, table_id: str, state: _TableState) -> None:
+        """Recompute the cells that read other blocks whose values changed since last time."""
+        if table_id in self._resolving:
+            return
+        self._resolving.append(table_id)
+        try:
+            for block_id in sorted(state.sheet.externals()):
+                revision = self._revision_of(block_id)
+                if state.external_revisions.get(block_id) != revision:
+                    if block_id in state.external_revisions and state.sheet.external_changed(block_id):
+                        state.revision += 1
+                    state.external_revisions[block_id] = revision
+        finally:
+            self._resolving.pop()
+
+    def _revision_of(self, block_id: str) -> Any:
+        """Changes whenever the values another block shows to formulas change."""
+        if block_id in self._resolving:
+            return None
+        block = self.store.get_block(block_id)
+        if block is None:
+            return None
+        if block.kind == "table":
+            try:
+                return ("table", self._table_state(block_id).revision)
+            except NotFound:
+                return None
+        if block.kind == "compute":
+            return ("compute", self._compute(block, None).value)
+        return ("block", block.version)
+
+    def _external_grid(self, owner: str, block_id: str) -> Grid:
+        """Another block's values as formulas see them, read with `owner`'s rights."""
+        if self.store.role_of(block_id, owner) is None:
+            raise LookupError(f"no block {block_id}")
+        if block_id in self._resolving:
+            raise LookupError(f"circular reference between blocks through {block_id}")
+        block = self.store.get_block(block_id)
+        assert block is not None
+        if block.kind == "table":
+            return self._table_state(block_id).sheet.grid()
+        value = self._compute(block, None).value if block.kind == "compute" else block.content
+        return _as_grid(value)
+
+    # ------------------------------------------------------------ compute blocks
+
+    def _compute(self, block: Block, object_id: str | None) -> Outcome:
+        spec = compute_spec(block.content)
+        signals = self._signals
+        key: list[Any] = [block.version]
+        if "edit" in spec.triggers:
+            key.append([self._input_revision(block.owner, b) for b in spec.block_inputs()])
+        if "detection" in spec.triggers:
+            key.append([signal_value(s, signals, object_id) for s in spec.inputs.values() if "signal" in s])
+        if "interval" in spec.triggers:
+            key.append(time_value(spec, signals.wall_time))
+        state = self._computes.get((block.id, object_id))
+        if state is not None and state.trigger_key == key:
+            return state.outcome
+        if block.id in self._resolving:
+            return Outcome(error=f"circular reference between blocks through {block.id}")
+        self._resolving.append(block.id)
+        try:
+            kwargs = {name: self._input_value(block.owner, spec_in, signals, object_id, spec)
+                      for name, spec_in in spec.inputs.items()}
+        except LookupError as exc:
+            outcome = Outcome(error=str(exc))
+        else:
+            outcome = self._run_many([(spec.function, kwargs)])[0]
+        finally:
+            self._resolving.pop()
+        self._computes[(block.id, object_id)] = _ComputeState(key, outcome)
+        return outcome
+
+    def _input_revision(self, owner: str, block_id: str) -> Any:
+        if self.store.role_of(block_id, owner) is None:
+            return None
+        return self._revision_of(block_id)
+
+    def _input_value(self, owner: str, spec_in: dict[str, Any], signals: Signals, object_id: str | None, spec: Any) -> Any:
+        if "value" in spec_in:
+            return spec_in["value"]
+        if "time" in spec_in:
+            return time_value(spec, signals.wall_time)
+        if "signal" in spec_in:
+            return signal_value(spec_in, signals, object_id)
+        block_id = spec_in["block"]
+        if self.store.role_of(block_id, owner) is None:
+            raise LookupError(f"input block {block_id} is missing or not readable")
+        block = self.store.get_block(block_id)
+        assert block is not None
+        if block.kind == "table":
+            state = self._table_state(block_id)
+            return [
+                {name: (None if isinstance(v, CellError) else v) for name, v in row.values.items()}
+                for row in self._row_values(state)
+            ]
+        if block.kind == "compute":
+            outcome = self._compute(block, object_id)
+            if not outcome.ok:
+                raise LookupError(f"input block {block_id} failed: {outcome.error}")
+            return outcome.value
+        return block.content
+
+    # ------------------------------------------------------------ running functions
+
+    def _compute_key(self, function: str, kwargs: dict[str, Any]) -> str:
+        return _digest([function, kwargs])
+
+    def _run_many(self, calls: Sequence[tuple[str, dict[str, Any]]]) -> list[Outcome]:
+        """Outcomes of `calls`: cached ones from the cache, the others run together on the executor."""
+        outcomes: list[Outcome | None] = []
+        pending: dict[str, tuple[int, Task]] = {}
+        waiting: list[tuple[int, str]] = []
+        for i, (function, kwargs) in enumerate(calls):
+            key = self._compute_key(function, kwargs)
+            hit = self._results.get(key)
+            if hit is not None:
+                self._results.move_to_end(key)
+                outcomes.append(hit)
+                continue
+            outcomes.append(None)
+            if key not in pending:
+                try:
+                    registered = self.registry.get(function)
+                except UnknownFunction as exc:
+                    outcomes[i] = Outcome(error=f"{NAME} {exc}")
+                    continue
+                pending[key] = (i, Task(registered.function, kwargs))
+            waiting.append((i, key))
+        if pending:
+            keys = list(pending)
+            results = self.executor.run_all([pending[k][1] for k in keys])
+            self.runs += len(keys)
+            for key, outcome in zip(keys, results):
+                outcome = _checked_outcome(outcome)
+                if outcome.ok:
+                    self._remember(key, outcome)
+                pending[key] = (pending[key][0], outcome)  # type: ignore[assignment]
+            for i, key in waiting:
+                outcomes[i] = pending[key][1]  # type: ignore[assignment]
+        return [o if o is not None else Outcome(error="not run") for o in outcomes]
+
+    def _remember(self, key: str, outcome: Outcome) -> None:
+        self._results[key] = outcome
+        if len(self._results) > self.cache_size:
+            self._results.popitem(last=False)
+
+    def close(self) -> None:
+        self.executor.close()
+
+
+def _checked_outcome(outcome: Outcome) -> Outcome:
+    """A function's result must be JSON to be stored and shown."""
+    if not outcome.ok:
+        return outcome
+    try:
+        json.dumps(outcome.value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return Outcome(error=f"the result is not JSON: {exc}")
+    return outcome
+
+
+def _as_grid(value: Any) -> Grid:
+    """A block value as cells: a list of lists as is, a list of records by field, anything else in A1."""
+    if isinstance(value, list) and value and all(isinstance(r, list) for r in value):
+        return [list(r) for r in value]
+    if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+        names = list(dict.fromkeys(k for r in value for k in r))
+        return [[r.get(n) for n in names] for r in value]
+    if isinstance(value, (dict, list)):
+        return [[json.dumps(value)]]
+    return [[value]]

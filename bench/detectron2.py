@@ -1,0 +1,238 @@
+"""detectron2 benchmark: frames/s and latency by model, batch size, precision and compile mode.
+
+Every row runs the same 640x480 synthetic frames (data/make_shapes_dataset.py)
+through `Detectron2Model.detect_batch`, the backend's own path: upload (pinned
+memory on CUDA), resize on the device, model, mask pasting, copy back. The first
+row is always the baseline, eager fp32 at batch 1. `--streams N` adds rows for
+the service's shared queue: N threads, one per stream, each calling `detect`
+with one frame in flight, batched by `Detectron2Detector`.
+
+Models: `small`, the project's R18-FPN (data/models/shapes_r18_fpn), at its own
+input size unless `--min-size` says otherwise; `r50`, model-zoo Mask R-CNN
+R50-FPN with random weights whose box and class outputs are zeroed, so every
+frame yields exactly `--detections` boxes and masks, as a trained model would.
+
+    python -m bench.detectron2 --model small --batch 1,4 --write            # CPU, into docs/benchmarks.md
+    python -m bench.detectron2 --model r50 --min-size 480 --batch 1,8,16,32 \\
+        --precision fp32,bf16 --compile none,reduce-overhead --streams 8    # GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import platform
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.report import machine, write_section
+from scripts.train_detector import load_shapes
+from vision import Intrinsics
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_CONFIG = ROOT / "data" / "models" / "shapes_r18_fpn.yaml"
+R50_CONFIG = "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml"
+SECTION = "## detectron2: frames per second, {model} model on the {device}, {size}"
+WIDTH, HEIGHT = 640, 480
+
+
+@dataclass
+class Row:
+    label: str
+    batch: int
+    ms_per_batch: float
+    fps: float
+    p95_ms: float
+    detections: float
+
+
+def frames(count: int) -> list[np.ndarray]:
+    return [scene.image for scene in load_shapes().make_split("val", count, (WIDTH, HEIGHT), seed=3)]
+
+
+def steady_outputs(model: Any) -> None:
+    """Zero the box deltas and class logits of an untrained R-CNN: proposals become boxes and every class
+    scores alike, so each frame gives `max_detections` boxes and masks instead of the degenerate few."""
+    import torch
+
+    heads = [model.proposal_generator.rpn_head.anchor_deltas, model.roi_heads.box_predictor.bbox_pred,
+             model.roi_heads.box_predictor.cls_score]
+    with torch.no_grad():
+        for layer in heads:
+            layer.weight.zero_()
+            layer.bias.zero_()
+
+
+def build(args: argparse.Namespace, precision: str, compile_mode: str, **queue: Any) -> Any:
+    from vision.backends.detectron2 import Detectron2Detector
+
+    options: dict[str, Any] = {"device": args.device, "precision": precision,
+                               "compile": False if compile_mode == "none" else compile_mode}
+    if args.min_size:
+        options["min_size"] = args.min_size
+    if args.model == "small":
+        options.update(config=str(SMALL_CONFIG), score_threshold=0.5)
+    else:
+        options.update(config=R50_CONFIG, weights="random", score_threshold=0.0, max_detections=args.detections)
+    detector = Detectron2Detector(**queue, **options)
+    if args.model == "r50":
+        steady_outputs(detector.model.model)
+    return detector
+
+
+def synchronize(device: Any) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_batches(model: Any, images: list[np.ndarray], batch: int, seconds: float, warmup: int) -> tuple[list[float], float]:
+    """Seconds per batch of `batch` frames (at least three batches, over about `seconds`), and detections per frame."""
+    camera = Intrinsics.from_fov(WIDTH, HEIGHT, 60.0)
+    cycle = itertools.cycle(images)
+
+    def one_batch() -> tuple[float, int]:
+        chunk = [next(cycle) for _ in range(batch)]
+        synchronize(model.device)
+        start = time.perf_counter()
+        results = model.detect_batch(chunk, [camera] * batch)
+        synchronize(model.device)
+        return time.perf_counter() - start, sum(len(r) for r in results)
+
+    for _ in range(warmup):
+        one_batch()
+    times: list[float] = []
+    found = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(times) < 3:
+        elapsed, count = one_batch()
+        times.append(elapsed)
+        found += count
+    return times, found / (len(times) * batch)
+
+
+def run_streams(detector: Any, images: list[np.ndarray], streams: int, seconds: float) -> tuple[list[float], int]:
+    """Per-frame latencies and frames done by `streams` threads, each with one frame in flight."""
+    camera = Intrinsics.from_fov(WIDTH, HEIGHT, 60.0)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def stream(offset: int) -> None:
+        i = offset
+        while time.perf_counter() < stop:
+            start = time.perf_counter()
+            detector.detect(images[i % len(images)], camera)
+            with lock:
+                latencies.append(time.perf_counter() - start)
+            i += 1
+
+    threads = [threading.Thread(target=stream, args=(k,)) for k in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, len(latencies)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def table(rows: list[Row]) -> list[str]:
+    base = rows[0].fps
+    lines = ["| setting | batch | ms per batch (median) | ms per frame | frames/s | vs baseline | p95 ms | detections/frame |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(f"| {r.label} | {r.batch} | {r.ms_per_batch:.1f} | {r.ms_per_batch / r.batch:.1f} | {r.fps:.1f} | "
+                     f"{r.fps / base:.2f}x | {r.p95_ms:.1f} | {r.detections:.1f} |")
+    return lines
+
+
+def device_name(device: Any) -> str:
+    import torch
+
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads), torch {torch.__version__}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=["small", "r50"], default="small")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch", default="1,4", help="batch sizes, comma-separated (default: %(default)s)")
+    parser.add_argument("--precision", default="fp32", help="fp32, bf16, fp16, comma-separated (default: %(default)s)")
+    parser.add_argument("--compile", default="none", help="none, default, reduce-overhead, max-autotune, comma-separated")
+    parser.add_argument("--min-size", type=int, default=0, help="shortest side the model sees (default: the config's)")
+    parser.add_argument("--detections", type=int, default=10, help="detections per frame for r50 (default: %(default)s)")
+    parser.add_argument("--streams", type=int, default=0, help="also measure N concurrent streams through the shared queue")
+    parser.add_argument("--batch-wait-ms", type=float, default=5.0, help="the queue's latency budget (default: %(default)s)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per row (default: %(default)s)")
+    parser.add_argument("--warmup", type=int, default=3, help="batches run before measuring (default: %(default)s)")
+    parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
+    args = parser.parse_args()
+
+    images = frames(32)
+    batches = [int(b) for b in args.batch.split(",")]
+    settings = [("fp32", "none")] + [
+        (p, c) for p, c in itertools.product(args.precision.split(","), args.compile.split(",")) if (p, c) != ("fp32", "none")
+    ]
+    rows: list[Row] = []
+    device = None
+    for precision, compile_mode in settings:
+        detector = build(args, precision, compile_mode)
+        device = detector.model.device
+        for batch in ([1] if not rows else []) + [b for b in batches if rows or b != 1]:
+            times, per_frame = run_batches(detector.model, images, batch, args.seconds, args.warmup)
+            median = statistics.median(times)
+            label = f"eager {precision}" if compile_mode == "none" else f"compile {compile_mode} {precision}"
+            rows.append(Row(label, batch, median * 1e3, batch / median, percentile(times, 95) * 1e3, per_frame))
+            print(table(rows)[-1], flush=True)
+        detector.close()
+    stream_lines: list[str] = []
+    if args.streams:
+        precision, compile_mode = settings[-1]
+        detector = build(args, precision, compile_mode, batch_size=args.streams, batch_wait_ms=args.batch_wait_ms)
+        run_streams(detector, images, args.streams, min(2.0, args.seconds))
+        before = detector.stats()
+        latencies, count = run_streams(detector, images, args.streams, args.seconds)
+        after = detector.stats()
+        mean_batch = (after.frames - before.frames) / max(1, after.batches - before.batches)
+        setting = f"eager {precision}" if compile_mode == "none" else f"compile {compile_mode} {precision}"
+        stream_lines = [
+            "| streams | setting | latency budget | frames/s | mean batch | latency p50 ms | p95 ms |",
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+            f"| {args.streams} | {setting} | {args.batch_wait_ms:g} ms | {count / args.seconds:.1f} | {mean_batch:.1f} | "
+            f"{percentile(latencies, 50) * 1e3:.1f} | {percentile(latencies, 95) * 1e3:.1f} |",
+        ]
+        print(stream_lines[-1], flush=True)
+        detector.close()
+
+    size = f"shortest side {args.min_size or detector.model.min_size}"
+    text = "\n".join([
+        SECTION.format(model=args.model, device="GPU" if device.type == "cuda" else "CPU", size=size), "",
+        f"{machine()}; {device_name(device)}.",
+        f"{WIDTH}x{HEIGHT} frames. Command: `python -m bench.detectron2 {' '.join(sys.argv[1:])}`",
+        "", *table(rows), "",
+        "ms per batch covers upload, resize, model, mask pasting and copying the results back.",
+        *(["", f"Through the service's shared queue, {args.streams} streams with one frame in flight each "
+               "(latency includes the wait in the queue):", "", *stream_lines] if stream_lines else []),
+    ])
+    print(text)
+    if args.write:
+        write_section(text, text.splitlines()[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Formula benchmark: recompute only what an edit affects vs a full recompute; Ray vs in-process per task.
+
+The sheet has 100 fields x 100 rows = 10,000 cells: column A holds inputs,
+B is a 100-cell chain from A1 (B1 = A1+1, B2 = B1+1, ...), C a 100-cell
+fan-out of A2 (C_r = $A$2*r), D more inputs, and E..CV 9,600 formulas that
+each read their row's D and their left neighbour. Editing A1 or A2 must
+recompute 100 cells; a full recompute evaluates all 9,800 formulas.
+
+Run: `python -m bench.formulas [--repeats N] [--ray-tasks N] [--write]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from anchors import (
+    BlockService,
+    ComputeService,
+    LocalExecutor,
+    RayExecutor,
+    SQLiteStore,
+    Task,
+)
+from anchors.formulas import column_letter, parse
+from anchors.sheet import Sheet
+from bench.report import machine, write_section
+
+SECTION = "## Formulas and compute: incremental recompute, Ray overhead"
+ROWS = COLUMNS = 100
+
+
+def sheet_rows() -> list[list[object]]:
+    rows: list[list[object]] = []
+    for r in range(1, ROWS + 1):
+        row: list[object] = [r, f"=B{r - 1}+1" if r > 1 else "=A1+1", f"=$A$2*{r}", r * 0.5]
+        for c in range(4, COLUMNS):
+            row.append(f"=$D{r}*{c}+{column_letter(c - 1)}{r}" if c > 4 else f"=D{r}*{c}")
+        rows.append(row)
+    return rows
+
+
+def timed(work, repeats: int) -> tuple[float, object]:
+    """Median milliseconds of `work()` over `repeats` runs, and its last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = work()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times), result
+
+
+def sheet_numbers(repeats: int) -> dict[str, object]:
+    rows = sheet_rows()
+    sheet = Sheet([f"f{c}" for c in range(COLUMNS)])
+    parse.cache_clear()
+    start = time.perf_counter()
+    sheet.load(rows)
+    load_ms = (time.perf_counter() - start) * 1e3
+    templates = parse.cache_info().currsize
+    full_ms, full = timed(sheet.recompute_all, repeats)
+    values = iter(range(10_000, 10_000 + 2 * repeats))
+    chain_ms, chain = timed(lambda: sheet.set(0, 0, next(values)), repeats)
+    fan_ms, fan = timed(lambda: sheet.set(1, 0, next(values)), repeats)
+    assert sheet.value(ROWS - 1, 1) == sheet.value(0, 0) + ROWS, "the chain's end follows its head"
+    return {
+        "cells": ROWS * COLUMNS, "formulas": len(sheet.formulas), "load_ms": load_ms, "templates": templates,
+        "full_ms": full_ms, "full_cells": len(full),
+        "chain_ms": chain_ms, "chain_cells": len(chain), "fan_ms": fan_ms, "fan_cells": len(fan),
+    }
+
+
+def service_numbers(repeats: int) -> dict[str, float]:
+    """The same edit through the store and ComputeService: write a row, then read the table back computed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        blocks = BlockService(SQLiteStore(Path(tmp) / "bench.db"))
+        engine = ComputeService(blocks)
+        user = blocks.create_user("bench")
+        names = [f"f{c}" for c in range(COLUMNS)]
+        table = blocks.create_block(user, "table", "Bench", {
+            "fields": [{"name": n, "type": "number"} for n in names],
+            "rows": [dict(zip(names, row)) for row in sheet_rows()],
+        })
+        engine.table(user, table.id)
+        second_row = blocks.read_block(user, table.id).children[1]
+        values = iter(range(repeats))
+        edit_ms, _ = timed(lambda: blocks.update_cells(user, second_row, {"f0": next(values)}, None), repeats)
+        values = iter(range(repeats))
+
+        def edit_and_read() -> None:
+            blocks.update_cells(user, second_row, {"f0": 1000 + next(values)}, None)
+            engine.table(user, table.id)
+
+        both_ms, _ = timed(edit_and_read, repeats)
+        return {"write_ms": edit_ms, "write_and_compute_ms": both_ms}
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def ray_numbers(tasks: int) -> dict[str, float]:
+    batch = [Task(square, {"x": i}) for i in range(tasks)]
+    local = LocalExecutor()
+    local_ms, local_out = timed(lambda: local.run_all(batch), 5)
+    start = time.perf_counter()
+    ray = RayExecutor(num_cpus=2)
+    init_s = time.perf_counter() - start
+    ray.run_all(batch[:10])
+    ray_ms, ray_out = timed(lambda: ray.run_all(batch), 5)
+    ray.close()
+    assert [o.value for o in ray_out] == [o.value for o in local_out]
+    return {"tasks": tasks, "local_us": local_ms * 1e3 / tasks, "ray_us": ray_ms * 1e3 / tasks, "ray_init_s": init_s}
+
+
+def report(sheet: dict, service: dict, ray: dict | None, repeats: int) -> str:
+    full, chain, fan = sheet["full_cells"], sheet["chain_cells"], sheet["fan_cells"]
+    lines = [
+        SECTION, "",
+        f"{machine()}. Command: `python -m bench.formulas --repeats {repeats} --write` (medians of {repeats} runs).", "",
+        f"A {sheet['cells']:,}-cell sheet ({sheet['formulas']:,} formulas): a 100-cell chain from A1, a 100-cell fan-out",
+        "of A2, and 9,600 row formulas that read neither. Work is the number of formulas evaluated.", "",
+        "| what | formulas evaluated | time (ms) | less work than full |",
+        "| --- | ---: | ---: | ---: |",
+        f"| full recompute | {full:,} | {sheet['full_ms']:.1f} | 1x |",
+        f"| edit A1, recompute the chain | {chain} | {sheet['chain_ms']:.2f} | {full / chain:.0f}x |",
+        f"| edit A2, recompute the fan-out | {fan} | {sheet['fan_ms']:.2f} | {full / fan:.0f}x |",
+        "",
+        f"Loading the sheet took {sheet['load_ms'] / 1e3:.1f} s: {sheet['formulas']:,} formulas, parsed as "
+        f"{sheet['templates']} templates (relative references factored out), bound, then computed once. "
+        "Through the service (SQLite store, 100 row blocks), writing one cell took "
+        f"{service['write_ms']:.1f} ms; writing it and reading the table back computed took "
+        f"{service['write_and_compute_ms']:.1f} ms (the read loads the 100 row blocks and returns all 10,000 "
+        "values; only the edited row is compared and only its cell's dependents are recomputed).",
+    ]
+    if ray:
+        lines += [
+            "", f"Executors, {ray['tasks']} trivial tasks (one per cell) in one batch:", "",
+            "| executor | per task (µs) |", "| --- | ---: |",
+            f"| in-process | {ray['local_us']:.2f} |",
+            f"| Ray, local cluster, 2 CPUs | {ray['ray_us']:.0f} |",
+            "",
+            f"Starting the local Ray cluster took {ray['ray_init_s']:.1f} s (once per service). Ray pays off when a "
+            "cell's own work is well above its per-task overhead, or when it runs on other machines.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--ray-tasks", type=int, default=200, help="0 skips the Ray measurement")
+    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
+    args = parser.parse_args()
+    sheet = sheet_numbers(args.repeats)
+    service = service_numbers(args.repeats)
+    ray = ray_numbers(args.ray_tasks) if args.ray_tasks else None
+    text = report(sheet, service, ray, args.repeats)
+    print(text)
+    if args.write:
+        write_section(text, SECTION)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""Writing benchmark results into docs/benchmarks.md, one section per benchmark."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import date
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def machine() -> str:
+    """Today's date and this machine, for a result's heading line."""
+    return (
+        f"{date.today().isoformat()} on {platform.node() or 'this machine'} "
+        f"({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()})"
+    )
+
+
+def write_section(text: str, heading: str) -> None:
+    """Replace the section starting with `heading` (a `## ` line) in docs/benchmarks.md, keeping the others."""
+    existing = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
+    if heading in existing:
+        head, rest = existing.split(heading, 1)
+        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
+        existing = head + text.rstrip("\n") + "\n" + tail
+    else:
+        existing = existing.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+    BENCHMARKS.write_text(existing)

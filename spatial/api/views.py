@@ -1,0 +1,103 @@
+"""REST API for tables, views and import/export: /v1/tables, /v1/views, /v1/pages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from anchors import BlockShapeError, CellError, ComputeService, TableValues
+from anchors.io import import_markdown_page, page_markdown, table_csv, table_from_csv
+from spatial.api import schemas as s
+from spatial.api.rest import Me, Service
+
+router = APIRouter(prefix="/v1")
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+def compute(request: Request) -> ComputeService:
+    return request.app.state.services.compute
+
+
+Compute = Annotated[ComputeService, Depends(compute)]
+
+
+def table_out(values: TableValues) -> s.TableOut:
+    rows = []
+    for block, computed in zip(values.rows, values.values):
+        errors = {k: s.CellError(**v.to_json()) for k, v in computed.values.items() if isinstance(v, CellError)}
+        plain = {k: (None if isinstance(v, CellError) else v) for k, v in computed.values.items()}
+        rows.append(s.RowOut(id=block.id, version=block.version, cells=block.content["cells"], values=plain, errors=errors))
+    return s.TableOut(table=s.BlockOut.of(values.table), fields=values.table.content["fields"], rows=rows)
+
+
+async def text_body(request: Request) -> str:
+    body = await request.body()
+    if len(body) > MAX_IMPORT_BYTES:
+        raise BlockShapeError(f"the body is {len(body)} bytes, over the import limit of {MAX_IMPORT_BYTES}")
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BlockShapeError("the body must be UTF-8 text") from None
+
+
+@router.get("/tables/{table_id}", tags=["tables"])
+def read_table(table_id: str, user: Me, engine: Compute) -> s.TableOut:
+    """The table's fields and rows, with each cell's stored content, computed value and error."""
+    return table_out(engine.table(user, table_id))
+
+
+@router.post("/tables/{table_id}/rows", status_code=201, tags=["tables"])
+def add_rows(table_id: str, body: s.RowsIn, user: Me, service: Service) -> list[s.BlockOut]:
+    return [s.BlockOut.of(b) for b in service.add_rows(user, table_id, body.rows, body.index)]
+
+
+@router.patch("/tables/{table_id}/rows/{row_id}", tags=["tables"])
+def update_cells(table_id: str, row_id: str, body: s.CellsIn, user: Me, service: Service) -> s.BlockOut:
+    """Set some cells of a row; with `version`, a stale edit is refused (409)."""
+    row = service.read_block(user, row_id)
+    if row.parent != table_id:
+        raise BlockShapeError(f"row {row_id} is not in table {table_id}")
+    return s.BlockOut.of(service.update_cells(user, row_id, body.cells, body.version))
+
+
+@router.get("/views/{block_id}", tags=["views"])
+def read_view(block_id: str, user: Me, engine: Compute) -> dict[str, Any]:
+    """A view (or a table, as a grid) shaped for display: grid, kanban lanes, wiki sections or list items."""
+    return engine.view(user, block_id)
+
+
+@router.get("/blocks/{block_id}/display", tags=["views"])
+def display(block_id: str, user: Me, engine: Compute) -> s.DisplayOut:
+    """The block as overlays show it: tables and views shaped, compute blocks run, pages as Markdown."""
+    shown = engine.display(user, block_id)
+    return s.DisplayOut(id=shown.id, kind=shown.kind, title=shown.title, content=shown.content)
+
+
+@router.get("/tables/{table_id}/export.csv", tags=["import and export"])
+def export_csv(table_id: str, user: Me, engine: Compute) -> Response:
+    return Response(table_csv(engine.table(user, table_id)), media_type="text/csv; charset=utf-8")
+
+
+@router.post("/tables/import", status_code=201, tags=["import and export"])
+async def import_csv(
+    request: Request, user: Me, service: Service,
+    title: Annotated[str, Query(max_length=200)] = "Imported table", parent: str | None = None,
+) -> s.BlockOut:
+    """A new table from a CSV body: the first line names the fields; types are inferred."""
+    content = table_from_csv(await text_body(request))
+    return s.BlockOut.of(service.create_block(user, "table", title, content, parent))
+
+
+@router.get("/pages/{page_id}/export.md", tags=["import and export"])
+def export_markdown(page_id: str, user: Me, service: Service, engine: Compute) -> Response:
+    page = service.read_block(user, page_id)
+    return Response(page_markdown(service, user, page, engine), media_type="text/markdown; charset=utf-8")
+
+
+@router.post("/pages/import", status_code=201, tags=["import and export"])
+async def import_page(
+    request: Request, user: Me, service: Service, title: Annotated[str | None, Query(max_length=200)] = None,
+) -> s.BlockOut:
+    """A new page from a Markdown body: pipe tables become tables, the rest markdown blocks."""
+    return s.BlockOut.of(import_markdown_page(service, user, await text_body(request), title))

@@ -1,0 +1,181 @@
+"""Helpers for the web client tests: pages, the client's state, screenshots, iwer, and a tap on the stream socket."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+from PIL import Image
+from playwright.sync_api import Browser, Page, Route, WebSocketRoute
+
+from spatial.protocol import FrameHeader, parse_frame
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DOCS_IMG = ROOT / "docs" / "img"
+MARKER = "marker:aruco/7"
+
+
+def new_page(browser: Browser, viewport: dict[str, int]) -> tuple[Page, list[str]]:
+    """A page in a fresh context (empty localStorage) and the list its uncaught JS errors go to."""
+    context = browser.new_context(viewport=viewport, device_scale_factor=1)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page, errors
+
+
+def client(page: Page) -> dict[str, Any]:
+    """The page's `window.spatialClient` as plain data."""
+    return page.evaluate(
+        "() => { const c = window.spatialClient;"
+        " return {mode: c.mode, state: c.state, framesSent: c.framesSent, lastObjects: c.lastObjects,"
+        " overlays: c.overlays, drawn: c.drawn, boxes: c.boxes, selected: c.selected, xr: c.xr()}; }"
+    )
+
+
+def next_paint(page: Page) -> None:
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def screenshot(page: Page) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB"), dtype=float)
+
+
+def luminance(pixels: np.ndarray) -> np.ndarray:
+    return pixels @ np.array([0.299, 0.587, 0.114])
+
+
+def save_screenshot(pixels: np.ndarray, name: str) -> None:
+    """Keep a screenshot as a test artifact and as the README's picture."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels.astype(np.uint8)).save(ARTIFACTS / name)
+    shutil.copyfile(ARTIFACTS / name, DOCS_IMG / name)
+
+
+def iwer_setup(fov_y_rad: float) -> str:
+    """A module script that installs iwer's WebXR runtime as a phone with immersive-ar.
+
+    Module scripts run in document order, so this runs before app.js touches `navigator.xr`.
+    """
+    return f"""<script type="module">
+      import {{ XRDevice }} from './vendor/iwer/iwer.module.js';
+      const device = new XRDevice({{
+        name: 'Emulated phone', controllerConfig: undefined,
+        supportedSessionModes: ['inline', 'immersive-ar'],
+        supportedFeatures: ['viewer', 'local', 'dom-overlay'],
+        supportedFrameRates: [60], isSystemKeyboardSupported: false, internalNominalFrameRate: 60,
+        environmentBlendModes: {{ 'immersive-ar': 'alpha-blend' }}, interactionMode: 'screen-space',
+        userAgent: navigator.userAgent,
+      }}, {{ stereoEnabled: false, ipd: 0, fovy: {fov_y_rad!r} }});
+      device.installRuntime({{ forceInstall: true }});
+      window.xrDevice = device;
+    </script>
+    """
+
+
+def install_iwer(page: Page, fov_y_rad: float) -> None:
+    """Serve the client's index.html with the iwer set-up injected before app.js."""
+
+    def inject(route: Route) -> None:
+        response = route.fetch()
+        html = response.text()
+        app = '<script type="module" src="app.js"></script>'
+        assert app in html, "index.html no longer loads app.js as expected"
+        route.fulfill(response=response, body=html.replace(app, iwer_setup(fov_y_rad) + app))
+
+    page.route(lambda url: urlparse(url).path == "/", inject)
+
+
+class StreamTap:
+    """Sits on the page's stream socket (Playwright's WebSocket routing) and forwards
+    everything, recording the frame headers the server gets and the `objects` it sends.
+    While `hold` is set, nothing from the server reaches the page."""
+
+    def __init__(self, page: Page) -> None:
+        self.frames: dict[int, FrameHeader] = {}
+        self.objects: dict[int, dict[str, Any]] = {}
+        self.hold = False
+        page.route_web_socket(re.compile(r".*/v1/stream$"), self._route)
+
+    def _route(self, ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            if isinstance(message, bytes):
+                header, _ = parse_frame(message)
+                self.frames[header.frame_id] = header
+            server.send(message)
+
+        def to_page(message: str | bytes) -> None:
+            if isinstance(message, str) and '"objects"' in message:
+                parsed = json.loads(message)
+                if parsed.get("type") == "objects":
+                    self.objects[parsed["frame_id"]] = parsed
+            if not self.hold:
+                ws.send(message)
+
+        ws.on_message(to_server)
+        server.on_message(to_page)
+
+
+def freeze_video(page: Page, ready: str, attempts: int = 5) -> None:
+    """Pause the camera video on a frame where the JS condition `ready` holds.
+
+    Frames keep streaming, but all show the paused picture, so the server's
+    answers stop moving.
+    """
+    for _ in range(attempts):
+        frame_id = page.evaluate(
+            "() => { document.getElementById('video').pause(); return window.spatialClient.lastObjects.frame_id; }"
+        )
+        # frame_id + 1 may have been grabbed before the pause; frame_id + 2 was not.
+        page.wait_for_function(f"window.spatialClient.lastObjects.frame_id >= {frame_id + 2}", timeout=10_000)
+        next_paint(page)
+        if page.evaluate(f"() => Boolean({ready})"):
+            return
+        page.evaluate("() => document.getElementById('video').play()")
+        page.wait_for_timeout(300)
+    raise AssertionError(f"no paused frame satisfied {ready}")
+
+
+FLIP = np.diag([1.0, -1.0, -1.0, 1.0])
+"""OpenCV camera axes (y down, z forward) to WebXR camera axes (y up, z backward), and back."""
+
+
+def matrix(values: list[float]) -> np.ndarray:
+    """A 4x4 from 16 row-major numbers."""
+    return np.asarray(values, dtype=float).reshape(4, 4)
+
+
+def translation(x: float, y: float, z: float) -> np.ndarray:
+    m = np.eye(4)
+    m[:3, 3] = (x, y, z)
+    return m
+
+
+def project(point: np.ndarray, view: dict[str, Any], size: tuple[int, int]) -> np.ndarray:
+    """Screen pixels (x right, y down) of a reference-space point seen by a WebXR view
+    ({transform: row-major camera-to-reference, projection: column-major})."""
+    in_view = np.linalg.inv(matrix(view["transform"])) @ np.append(point, 1.0)
+    clip = np.asarray(view["projection"], dtype=float).reshape(4, 4).T @ in_view
+    ndc = clip[:3] / clip[3]
+    return np.array([(ndc[0] + 1) / 2 * size[0], (1 - ndc[1]) / 2 * size[1]])
+
+
+def panel_samples(centre: np.ndarray, size_m: list[float], view: dict[str, Any], screen: tuple[int, int]) -> np.ndarray:
+    """Screen points on a grid over the inner 80 % of a panel (centre pose, width and height in metres)."""
+    w, h = size_m
+    points = [
+        project((centre @ np.array([fx * w / 2, fy * h / 2, 0.0, 1.0]))[:3], view, screen)
+        for fx in np.linspace(-0.8, 0.8, 9)
+        for fy in np.linspace(-0.8, 0.8, 5)
+    ]
+    return np.round(points).astype(int)

@@ -1,0 +1,250 @@
+"""WebXR mode in a real headless Chromium, with iwer emulating a phone's immersive-ar session.
+
+The emulated phone has the sample camera's field of view and a 4:3 screen, and
+its camera is Chromium's fake camera playing the sample video (getUserMedia, as
+on Quest). The page must send frames with the view's pose and intrinsics, draw
+the demo panels world-locked above marker 7 at the pose the server found, keep
+them there while the emulated device moves and no server update arrives, and
+attach new blocks to a tapped object, edit a note and switch a view, all through the REST API.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.browser.helpers import (
+    FLIP, MARKER, StreamTap, client, freeze_video, install_iwer, luminance, matrix, new_page, next_paint,
+    panel_samples, project, save_screenshot, screenshot, translation,
+)
+
+SAMPLE_INTRINSICS = (525.0, 525.0, 319.5, 239.5)  # data/sample_path.json
+FOV_Y_RAD = 2 * math.atan(240 / 525)  # the sample camera's vertical field of view
+SCREEN = (800, 600)  # 4:3 like the camera, so the view and the video line up
+LIFT_M, GAP_M = 0.06, 0.01  # webxr_client/geometry.js: the world-locked stacking rule
+PANEL_BG = np.array([0x0F, 0x1A, 0x24], dtype=float)  # spatial/render/layout.py BACKGROUND, #0f1a24e6
+PANEL_ALPHA = 0xE6 / 255
+CELL_FILLS = np.array([[0x16, 0x28, 0x3A], [0x24, 0x41, 0x5C]], dtype=float)  # table cells and header
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def xr(browser: Browser) -> Iterator[tuple[Page, StreamTap]]:
+    page, errors = new_page(browser, {"width": SCREEN[0], "height": SCREEN[1]})
+    install_iwer(page, FOV_Y_RAD)
+    tap = StreamTap(page)
+    yield page, tap
+    page.context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def start_ar(page: Page, server: Any) -> None:
+    page.goto(f"{server.url}/#token={server.token}")
+    page.wait_for_selector("#start-xr", state="visible", timeout=10_000)
+    assert page.is_visible("#start"), "camera-window mode stays on offer"
+    page.click("#start-xr")
+    page.wait_for_function("window.spatialClient.mode === 'xr' && window.spatialClient.state === 'streaming'",
+                           timeout=15_000)
+    page.wait_for_function(f"{visible_panels_js(MARKER)} >= 2", timeout=20_000)
+
+
+def visible_panels_js(object_id: str) -> str:
+    return f"(window.spatialClient.xr()?.panels || []).filter(p => p.visible && p.objectId === '{object_id}').length"
+
+
+def freeze(page: Page, panels: int = 2) -> None:
+    freeze_video(page, f"{visible_panels_js(MARKER)} === {panels}")
+
+
+def expected_centres(object_pose: np.ndarray, overlays: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Panel centres by the world-locked rule: stacked up the anchor's y axis from LIFT_M, GAP_M apart."""
+    centres = {}
+    bottom = LIFT_M
+    for overlay in sorted(overlays, key=lambda o: o["placement"]["slot"]):
+        anchor = object_pose @ matrix(overlay["placement"]["pose"])
+        height = overlay["placement"]["size_m"][1]
+        centres[overlay["id"]] = anchor @ translation(0, bottom + height / 2, 0)
+        bottom += height + GAP_M
+    return centres
+
+
+def panel_colours(video: np.ndarray) -> np.ndarray:
+    """The colours a panel shows over `video` pixels: its background blended over them, and opaque table cells."""
+    blend = PANEL_ALPHA * PANEL_BG + (1 - PANEL_ALPHA) * video
+    cells = np.broadcast_to(CELL_FILLS[:, None, :], (len(CELL_FILLS), *video.shape))
+    return np.concatenate([blend[None], cells])
+
+
+def drawn_like_a_panel(shot: np.ndarray, bare: np.ndarray, points: np.ndarray) -> tuple[float, float]:
+    """At these screen points: the share of pixels showing a panel colour, and the share of
+    bare-video pixels that already look like one."""
+    inside = [(x, y) for x, y in points if 0 <= x < shot.shape[1] and 0 <= y < shot.shape[0]]
+    assert len(inside) > 0.8 * len(points), "the panel is off screen"
+    drawn = np.array([shot[y, x] for x, y in inside])
+    video = np.array([bare[y, x] for x, y in inside])
+    colours = panel_colours(video)
+
+    def share(pixels: np.ndarray) -> float:
+        return float((np.abs(colours - pixels[None]).max(axis=2) <= 20).any(axis=0).mean())
+
+    return share(drawn), share(video)
+
+
+def screenshots_with_and_without_xr(page: Page) -> tuple[np.ndarray, np.ndarray]:
+    shot = screenshot(page)
+    page.evaluate("() => { document.getElementById('xr-canvas').style.visibility = 'hidden'; }")
+    next_paint(page)
+    bare = screenshot(page)
+    page.evaluate("() => { document.getElementById('xr-canvas').style.visibility = ''; }")
+    next_paint(page)
+    return shot, bare
+
+
+def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[Page, StreamTap], server: Any) -> None:
+    page, tap = xr
+    start_ar(page, server)
+    state = client(page)
+    assert state["xr"]["cameraSource"] == "getUserMedia"
+
+    # Frames reach the server with the view's pose (camera-to-reference, OpenCV camera axes) and intrinsics.
+    page.wait_for_function("window.spatialClient.framesSent >= 3", timeout=10_000)
+    view_pose = matrix(state["xr"]["view"]["transform"]) @ FLIP
+    answered = [fid for fid in tap.frames if fid in tap.objects]
+    assert len(answered) >= 2
+    for fid in answered:
+        header = tap.frames[fid]
+        assert header.intrinsics == pytest.approx(SAMPLE_INTRINSICS, abs=1e-3)
+        assert header.device_pose is not None and np.allclose(header.device_pose, view_pose, atol=1e-5)
+
+    freeze(page)
+    tap.hold = True  # from here on no server message reaches the page
+    page.wait_for_timeout(200)
+    before = client(page)
+    snap = before["xr"]
+
+    # The object sits where the frame's device pose and the server's object pose put it.
+    marker = snap["objects"][MARKER]
+    header, answer = tap.frames[marker["frameId"]], tap.objects[marker["frameId"]]
+    (found,) = [o for o in answer["objects"] if o["id"] == MARKER]
+    object_pose = header.device_pose @ matrix(found["pose"])
+    assert np.allclose(matrix(marker["pose"]), object_pose, atol=1e-4)
+
+    # Its panels are stacked on it by the world-locked rule.
+    pinned = [o for o in before["overlays"].values() if o["object_id"] == MARKER]
+    centres = expected_centres(object_pose, pinned)
+    panels = {p["overlayId"]: p for p in snap["panels"] if p["objectId"] == MARKER}
+    assert set(panels) == set(centres)
+    for overlay_id, centre in centres.items():
+        assert np.allclose(matrix(panels[overlay_id]["centre"]), centre, atol=1e-4), overlay_id
+
+    # With the device where the video camera was, the marker outline lands on the marker in the video
+    # (scaled from 640x480 to the screen) and the panels are drawn where their centres project.
+    box = np.array(found["box"]) * SCREEN[0] / 640
+    outline_centre = project(object_pose[:3, 3], snap["view"], SCREEN)
+    assert outline_centre == pytest.approx([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], abs=3)
+    shot, bare = screenshots_with_and_without_xr(page)
+    for overlay_id, centre in centres.items():
+        points = panel_samples(centre, panels[overlay_id]["size"], snap["view"], SCREEN)
+        on_panel, video_alike = drawn_like_a_panel(shot, bare, points)
+        assert on_panel > 0.4 and video_alike < 0.2, f"panel {overlay_id} is not drawn where it projects"
+
+    # The device moves (8 cm right, turned 6 degrees right) while no server update arrives.
+    frames_before = snap["xrFrames"]
+    page.evaluate(
+        """() => { const d = window.xrDevice; d.position.x += 0.08;
+                   const a = -6 * Math.PI / 180; d.quaternion.set(0, Math.sin(a / 2), 0, Math.cos(a / 2)); }"""
+    )
+    page.wait_for_function(f"window.spatialClient.xr().xrFrames >= {frames_before + 5}", timeout=10_000)
+    moved = client(page)["xr"]
+    assert not np.allclose(matrix(moved["view"]["transform"]), matrix(snap["view"]["transform"]), atol=1e-3)
+    assert moved["objects"][MARKER]["frameId"] == marker["frameId"], "no new server update was applied"
+    shot, bare = screenshots_with_and_without_xr(page)
+    for panel in moved["panels"]:
+        if panel["objectId"] != MARKER:
+            continue
+        assert panel["visible"]
+        assert matrix(panel["centre"]) == pytest.approx(matrix(panels[panel["overlayId"]]["centre"]), abs=1e-9)
+        centre = matrix(panel["centre"])
+        shift = project(centre[:3, 3], moved["view"], SCREEN) - project(centre[:3, 3], snap["view"], SCREEN)
+        assert np.linalg.norm(shift) > 40, "the panel must move on screen as the head moves"
+        points = panel_samples(centre, panel["size"], moved["view"], SCREEN)
+        on_panel, video_alike = drawn_like_a_panel(shot, bare, points)
+        assert on_panel > 0.4 and video_alike < 0.2, "the panel is not drawn at its world pose after the move"
+    tap.hold = False
+
+
+def test_tap_an_object_in_ar_to_attach_edit_and_switch_views(xr: tuple[Page, StreamTap], server: Any) -> None:
+    page, _ = xr
+    start_ar(page, server)
+    freeze(page)
+    snap = client(page)["xr"]
+
+    # Tap the marker (its outline's centre on screen): its sheet lists the two demo blocks.
+    centre = project(matrix(snap["objects"][MARKER]["pose"])[:3, 3], snap["view"], SCREEN)
+    page.mouse.click(*centre)
+    page.wait_for_selector("#sheet", state="visible", timeout=5_000)
+    assert page.text_content("#sheet-title") == MARKER
+    page.wait_for_function("document.querySelectorAll('#sheet-blocks li[data-block-id]').length === 2")
+    assert client(page)["selected"] == MARKER
+
+    # Attach a note to this marker: a block is created and anchored through the REST API, and its panel appears.
+    page.fill("#attach-form input[name=title]", "Descale")
+    page.fill("#attach-text", "Descale on Fridays")
+    page.click("#attach-form button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#sheet-blocks li[data-block-id]').length === 3")
+    with server.rest() as rest:
+        attached = rest.get(f"/v1/objects/{MARKER}/anchors").json()
+    (note,) = [a for a in attached if a["block"]["title"] == "Descale"]
+    assert note["block"]["kind"] == "markdown" and note["block"]["content"] == "Descale on Fridays"
+    page.wait_for_function(f"{visible_panels_js(MARKER)} === 3", timeout=10_000)
+    overlay_id = note["anchor"]["id"]
+    texts = page.evaluate(f"window.spatialClient.overlays['{overlay_id}'].content.ops.map(o => o.text || '')")
+    assert "Descale on Fridays" in texts
+
+    # Edit its text from the sheet: the overlay is re-sent with the new text.
+    page.click(f"#sheet-blocks li[data-block-id='{note['block']['id']}'] button[data-action=edit]")
+    page.fill("#edit-text", "Descale on Mondays")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_function(
+        f"window.spatialClient.overlays['{overlay_id}']?.content.ops.some(o => o.text === 'Descale on Mondays')",
+        timeout=10_000,
+    )
+
+    # Attach to the whole class: every marker in view gets it, with the overlay id <anchor>@<object>.
+    page.fill("#attach-form input[name=title]", "Every marker")
+    page.fill("#attach-text", "Markers are 10 cm")
+    page.check("#attach-form input[name=scope][value=class]")
+    page.click("#attach-form button[type=submit]")
+    page.wait_for_function(f"{visible_panels_js(MARKER)} === 4", timeout=10_000)
+    with server.rest() as rest:
+        (shared,) = rest.get("/v1/objects/class:marker/anchors").json()
+    assert f"{shared['anchor']['id']}@{MARKER}" in client(page)["overlays"]
+
+    # Attach a kanban (a table with a status field, shown by a kanban view), then switch it to a list.
+    page.check("#attach-form input[name=scope][value=object]")
+    page.check("#attach-form input[name=kind][value=kanban]")
+    page.fill("#attach-form input[name=title]", "Chores")
+    page.fill("#attach-text", "Buy filters")
+    page.click("#attach-form button[type=submit]")
+    page.wait_for_function(f"{visible_panels_js(MARKER)} === 5", timeout=10_000)
+    with server.rest() as rest:
+        (board,) = [a for a in rest.get(f"/v1/objects/{MARKER}/anchors").json() if a["block"]["title"] == "Chores"]
+    assert board["block"]["kind"] == "view" and board["block"]["content"]["layout"] == "kanban"
+    kanban_hash = client(page)["overlays"][board["anchor"]["id"]]["hash"]
+    page.select_option(f"#sheet-blocks li[data-block-id='{board['block']['id']}'] select[data-action=layout]", "list")
+    page.wait_for_function(
+        f"window.spatialClient.overlays['{board['anchor']['id']}']?.hash !== '{kanban_hash}'", timeout=10_000
+    )
+    with server.rest() as rest:
+        assert rest.get(f"/v1/blocks/{board['block']['id']}").json()["content"]["layout"] == "list"
+
+    page.click("#sheet-close")
+    assert page.is_hidden("#sheet")
+    next_paint(page)
+    save_screenshot(screenshot(page), "xr_client.png")

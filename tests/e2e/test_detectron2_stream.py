@@ -1,0 +1,113 @@
+"""End to end: a real server running the detectron2 backend with the project's checkpoint, over a real WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import cv2
+import pytest
+
+from data.make_shapes_dataset import Scene, scene
+from spatial.client import StreamClient
+from tests.support import DATA, Server, free_port, start_server, stop_server
+
+CONFIG = DATA / "models" / "shapes_r18_fpn.yaml"
+WEIGHTS = DATA / "models" / "shapes_r18_fpn.pth"
+CAMERA = {"width": 640, "height": 480, "fov_y_deg": 60.0}
+
+
+@pytest.fixture(scope="module")
+def d2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(
+        tmp_path_factory.mktemp("d2") / "store.db",
+        "--detector", "detectron2",
+        "--detector-option", f"config={CONFIG}",
+        "--detector-option", f"weights={WEIGHTS}",
+        "--detector-option", "score_threshold=0.8",
+        "--detector-option", "batch_wait_ms=20",
+    )
+    yield srv
+    stop_server(srv)
+
+
+def jpeg(image) -> bytes:
+    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+
+
+def moving(label: str, count: int, photo_name: str) -> list[Scene]:
+    """`count` frames of one object sliding to the right."""
+    return [scene([(label, (200 + 25 * i, 230), 170)], photo_name=photo_name, seed=i) for i in range(count)]
+
+
+def box_iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_a_block_pinned_to_a_class_follows_the_detected_clock(d2_server: Server) -> None:
+    rest = d2_server.rest()
+    block = rest.post("/v1/blocks", json={"kind": "markdown", "title": "Clock", "content": "Wind me on Sundays"}).json()
+    anchor = rest.post("/v1/objects/class:clock/anchors", json={"block_id": block["id"]})
+    assert anchor.status_code == 201, anchor.text
+    frames = moving("clock", 6, "chelsea")
+
+    async def scenario() -> tuple[dict, StreamClient]:
+        client = await StreamClient.open(d2_server.ws_url, d2_server.token, CAMERA)
+        welcome = client.of_type("welcome")[0]
+        for index, frame in enumerate(frames):
+            reply = await client.frame(index, jpeg(frame.image))
+            assert reply["type"] == "objects", reply
+        await client.send_json({"type": "stats"})
+        await client.next_of("stats")
+        await client.close()
+        return welcome, client
+
+    welcome, client = asyncio.run(scenario())
+    assert welcome["detector"] == "detectron2"
+    objects = client.of_type("objects")
+    assert [m["frame_id"] for m in objects] == list(range(6))
+    for message, frame in zip(objects, frames):
+        clocks = [o for o in message["objects"] if o["class"] == "clock"]
+        assert [o["id"] for o in clocks] == ["detectron2:clock/0"], message["objects"]
+        assert box_iou(clocks[0]["box"], frame.instances[0].box) > 0.7
+        assert clocks[0]["backend"] == "detectron2"
+
+    added = [o for m in client.of_type("overlays") for o in m["added"]]
+    [overlay] = [o for o in added if o["block_id"] == block["id"]]
+    assert overlay["object_id"] == "detectron2:clock/0"
+    assert overlay["id"] == f"{anchor.json()['id']}@detectron2:clock/0"
+    assert any(op.get("text") == "Wind me on Sundays" for op in overlay["content"]["ops"])
+
+
+def test_concurrent_sessions_share_the_model_and_each_gets_its_own_objects_in_order(d2_server: Server) -> None:
+    streams = {"clock": moving("clock", 5, "rocket"), "stop sign": moving("stop sign", 5, "stereo_motorcycle")}
+
+    async def session(frames: list[Scene]) -> list[dict]:
+        client = await StreamClient.open(d2_server.ws_url, d2_server.token, CAMERA)
+        for index, frame in enumerate(frames):
+            await client.frame(index, jpeg(frame.image))
+        await client.close()
+        return client.of_type("objects")
+
+    async def both() -> list[list[dict]]:
+        return await asyncio.gather(*(session(frames) for frames in streams.values()))
+
+    for label, objects in zip(streams, asyncio.run(both())):
+        assert [m["frame_id"] for m in objects] == list(range(5))
+        for message in objects:
+            assert {o["class"] for o in message["objects"]} == {label}, (label, message["objects"])
+
+
+def test_a_bad_detectron2_config_stops_the_server_with_a_clear_error(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "spatial.cli", "serve", "--store", str(tmp_path / "store.db"), "--port", str(free_port()),
+         "--detector", "detectron2", "--detector-option", "config=COCO-Detection/no_such_model.yaml"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert "unknown detectron2 config 'COCO-Detection/no_such_model.yaml'" in done.stderr

@@ -1,0 +1,137 @@
+"""Formulas: evaluation, errors in their cells, and recomputing only what an edit affects."""
+
+import pytest
+
+from anchors.cell_values import CellError
+from anchors.formulas import FormulaSyntaxError, parse
+from anchors.sheet import Sheet
+
+
+def sheet_of(fields: list[str], rows: list[list[object]], external=None) -> Sheet:
+    sheet = Sheet(fields, external)
+    sheet.load(rows)
+    return sheet
+
+
+def code(value: object) -> str | None:
+    return value.code if isinstance(value, CellError) else None
+
+
+def test_field_names_refer_to_the_same_row_and_a1_refs_to_cells() -> None:
+    sheet = sheet_of(["item", "qty", "price", "total"], [
+        ["beans", 2, 3.5, "=qty*price"],
+        ["milk", 4, 1.25, "=QTY*Price"],
+        ["all", "=SUM(B1:B2)", None, "=SUM(D1:D2)"],
+    ])
+    assert sheet.grid()[0][3] == 7.0 and sheet.value(1, 3) == 5.0
+    assert sheet.value(2, 1) == 6 and sheet.value(2, 3) == 12.0
+
+
+def test_aggregates_text_and_conditionals() -> None:
+    sheet = sheet_of(["a", "b"], [
+        [1, '=IF(AVERAGE(A1:A3)>2,"high","low")'],
+        [5, "=COUNT(A1:A3)&\" of \"&COUNTA(A1:A3)"],
+        ["x", '=MAX(A1:A3)-MIN(A1:A3)'],
+        [None, '=UPPER(LEFT(A3&"yz",2))'],
+    ])
+    assert [sheet.value(r, 1) for r in range(4)] == ["high", "2 of 3", 4, "XY"]
+
+
+@pytest.mark.parametrize("formula, error", [
+    ("=A1/0", "#DIV/0!"),
+    ("=A1/B1", "#DIV/0!"),
+    ('="abc"+1', "#VALUE!"),
+    ("=NOSUCH(1)", "#NAME?"),
+    ("=missing*2", "#NAME?"),
+    ("=Z1", "#REF!"),
+    ("=A99", "#REF!"),
+    ("=blk_nowhere!A1", "#REF!"),
+    ("=SQRT(-4)", "#NUM!"),
+    ("=C1", "#CYCLE!"),
+])
+def test_errors_stay_in_their_cell(formula: str, error: str) -> None:
+    sheet = sheet_of(["a", "b", "c"], [[4, None, formula], [1, 2, "=A2+B2"]])
+    assert code(sheet.value(0, 2)) == error
+    assert sheet.value(0, 2).message
+    assert sheet.value(1, 2) == 3, "the other cells still compute"
+
+
+def test_an_error_flows_to_dependents_and_iferror_catches_it() -> None:
+    sheet = sheet_of(["a", "b", "c"], [[1, 0, "=A1/B1"], [None, "=C1*2", "=IFERROR(C1, -1)"]])
+    assert code(sheet.value(1, 1)) == "#DIV/0!" and sheet.value(1, 2) == -1
+    sheet.set(0, 1, 4)
+    assert sheet.value(0, 2) == 0.25 and sheet.value(1, 1) == 0.5 and sheet.value(1, 2) == 0.25
+
+
+def test_a_cycle_is_an_error_in_its_cells_not_a_crash() -> None:
+    sheet = sheet_of(["a", "b", "c"], [["=B1+1", "=C1+1", "=A1+1"], [1, "=A2*2", "=A1"]])
+    assert {code(sheet.value(0, c)) for c in range(3)} == {"#CYCLE!"}
+    assert "circular reference" in sheet.value(0, 0).message and "A1" in sheet.value(0, 0).message
+    assert code(sheet.value(1, 2)) == "#CYCLE!", "a cell reading a cycle cannot be computed either"
+    assert sheet.value(1, 1) == 2
+    sheet.set(0, 2, 5)
+    assert (sheet.value(0, 0), sheet.value(0, 1), sheet.value(1, 2)) == (7, 6, 7), "breaking the cycle heals it"
+
+
+def test_an_edit_recomputes_only_the_cells_downstream() -> None:
+    rows = [[i, f"=A{i + 1}*2", f"=B{i + 1}+1"] for i in range(50)]
+    rows.append(["=SUM(A1:A50)", None, None])
+    sheet = sheet_of(["a", "b", "c"], rows)
+    assert sheet.evaluations == 101
+    before = sheet.evaluations
+    recomputed = sheet.set(7, 0, 100)
+    assert recomputed == [(7, 1), (7, 2), (50, 0)] or sorted(recomputed) == [(7, 1), (7, 2), (50, 0)]
+    assert sheet.evaluations - before == 3
+    assert sheet.value(7, 2) == 201 and sheet.value(50, 0) == sum(range(50)) - 7 + 100
+
+
+def test_a_chain_recomputes_in_dependency_order() -> None:
+    rows = [[1, None]] + [[f"=A{i}+1", None] for i in range(1, 30)]
+    sheet = sheet_of(["a", "b"], rows)
+    assert sheet.value(29, 0) == 30
+    order = sheet.set(0, 0, 100)
+    assert order == [(i, 0) for i in range(1, 30)]
+    assert sheet.value(29, 0) == 129
+
+
+def test_replacing_a_formula_rewires_its_dependencies() -> None:
+    sheet = sheet_of(["a", "b", "c"], [[1, 10, "=A1"]])
+    sheet.set(0, 2, "=B1")
+    assert sheet.value(0, 2) == 10
+    assert sheet.set(0, 0, 2) == [], "C1 no longer reads A1"
+    assert sheet.set(0, 1, 20) == [(0, 2)] and sheet.value(0, 2) == 20
+
+
+def test_references_to_another_block_go_through_the_resolver() -> None:
+    other = {"blk_stock": [[1, 2], [3, 4]]}
+
+    def external(block_id: str) -> list[list[object]]:
+        if block_id not in other:
+            raise LookupError(f"no block {block_id}")
+        return other[block_id]
+
+    sheet = sheet_of(["a", "b"], [["=SUM(blk_stock!A1:B2)", "=blk_stock!B2*10"]], external)
+    assert (sheet.value(0, 0), sheet.value(0, 1)) == (10, 40)
+    other["blk_stock"] = [[1, 2], [3, 5]]
+    assert sheet.external_changed("blk_stock") == [(0, 0), (0, 1)]
+    assert (sheet.value(0, 0), sheet.value(0, 1)) == (11, 50)
+    assert sheet.externals() == {"blk_stock"}
+
+
+@pytest.mark.parametrize("text", ["=1+", "=SUM(1", "no equals", "=blk_x!qty", '=")'])
+def test_unparseable_formulas_are_refused_with_a_reason(text: str) -> None:
+    with pytest.raises(FormulaSyntaxError) as caught:
+        parse(text)
+    assert text in str(caught.value) or "'='" in str(caught.value)
+
+
+def test_a_formula_filled_down_a_column_is_parsed_once() -> None:
+    from anchors.formulas import template
+
+    assert template("=B1+1", (1, 1)) == template("=B2+1", (2, 1)) == template("=C5+1", (5, 2))
+    assert template("=$A$1*B1", (1, 1)) != template("=$A$1*B2", (1, 1))
+    assert template('="B1"&B1', (1, 1)).startswith('="B1"&'), "text inside quotes is left alone"
+    assert template("=LOG10(A1)", (0, 0)).startswith("=LOG10("), "function names are not references"
+    parse.cache_clear()
+    sheet_of(["a", "b"], [[1, "=A1*2"]] + [[f"=A{r}+1", f"=A{r + 1}*2"] for r in range(1, 200)])
+    assert parse.cache_info().currsize == 2, "one parse for each column's formula"

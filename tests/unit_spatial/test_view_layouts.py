@@ -1,0 +1,58 @@
+"""View layouts: grid, kanban, wiki, list and compute panels stay inside the panel and hash deterministically."""
+
+import pytest
+
+from anchors.tables import parse_fields
+from anchors.views import RowValues, shape
+from spatial.render import content_hash, layout_block, paint
+from spatial.render.layout import text_width
+
+FIELDS = parse_fields([
+    {"name": "task", "type": "text"},
+    {"name": "status", "type": "select", "options": ["todo", "doing", "done"]},
+    {"name": "hours", "type": "number"},
+    {"name": "notes", "type": "text"},
+])
+ROWS = [
+    RowValues(f"r{i}", {"task": f"task number {i} with a rather long name", "status": ["todo", "doing", "done"][i % 3],
+                        "hours": i * 1.5, "notes": "a-very-long-unbroken-note-" * 3})
+    for i in range(30)
+]
+
+
+def shaped(layout: str) -> dict:
+    spec = {"table": "blk_x", "layout": layout} | ({"group_by": "status"} if layout == "kanban" else {})
+    return shape(spec, FIELDS, ROWS)
+
+
+CASES = [("view", shaped(layout)) for layout in ("grid", "kanban", "wiki", "list")] + [
+    ("view", {"layout": "kanban", "group_by": "status", "lanes": []}),
+    ("compute", {"function": "f", "value": 1234.5, "error": None}),
+    ("compute", {"function": "f", "value": [{"a": 1, "b": "x" * 80}], "error": None}),
+    ("compute", {"function": "f", "value": "# Result\nall **good**", "error": None}),
+    ("compute", {"function": "f", "value": None, "error": "ValueError: " + "bad input " * 20}),
+]
+
+
+@pytest.mark.parametrize("kind, content", CASES)
+def test_view_layouts_stay_inside_the_panel(kind: str, content: dict) -> None:
+    display = layout_block(kind, "A title long enough to need wrapping inside the panel width", content)
+    for op in display.ops:
+        assert 0 <= op["x"] and op["x"] + op.get("w", 0) <= display.width, op
+        assert 0 <= op["y"] and op["y"] + op.get("h", op.get("size", 0)) <= display.height, op
+        if op["op"] == "text":
+            assert op["x"] + text_width(op["text"], op["size"]) <= display.width - 11, op
+    assert content_hash(display) == content_hash(layout_block(kind, "A title long enough to need wrapping inside the panel width", content))
+    assert paint(display).size == (display.width, display.height)
+
+
+def test_each_layout_draws_what_it_shows() -> None:
+    grid = layout_block("view", "Jobs", shaped("grid"))
+    assert sum(op["op"] == "cell" for op in grid.ops) == 4 * 21, "a header row and the first 20 rows"
+    kanban = layout_block("view", "Board", shaped("kanban"))
+    headers = [op["text"] for op in kanban.ops if op["op"] == "cell"]
+    assert headers == ["todo (10)", "doing (10)", "done (10)"]
+    texts = " ".join(op["text"] for op in layout_block("view", "Wiki", shaped("wiki")).ops if op["op"] == "text")
+    assert "task number 0" in texts and "status: todo" in texts and "+22 more sections" in texts
+    error = layout_block("compute", "Broken", {"function": "f", "value": None, "error": "ValueError: no"})
+    assert any(op["op"] == "text" and op["text"].startswith("error: ValueError") for op in error.ops)

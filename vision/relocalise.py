@@ -1,0 +1,264 @@
+"""Relocalisation: the transform between a device's XR frame and a stored space's frame.
+
+From geometry: the device's point cloud (a few depth frames fused in its own
+reference frame) is registered to the space's map cloud with open3d: FPFH
+features matched by RANSAC give a coarse transform, point-to-plane ICP
+refines it. From markers or taught objects: their poses, known in both
+frames, give it directly.
+
+Either way the result is `space_from_device` (maps device-frame points into
+the space frame), its fitness and inlier RMSE, and a success flag. Anchors
+stored in the space frame reach the device as `invert_pose(space_from_device)
+@ anchor_pose`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import open3d as o3d
+
+from vision.poses import check_pose, invert_pose, make_pose, pose_difference, rotation_about, transform_points
+
+reg = o3d.pipelines.registration
+
+
+class RelocalisationError(ValueError):
+    """Input to relocalisation is malformed (not a point cloud, bad voxel size, bad marker pose)."""
+
+
+@dataclass(frozen=True)
+class PreparedCloud:
+    """A cloud ready for registration: `fine` (voxel_size, with normals) for ICP, `coarse` and its FPFH for RANSAC.
+
+    A space's map is prepared once and reused for every device that
+    relocalises into it. To store it, keep `np.asarray(fine.points)` (about
+    40,000 points for a furnished room at 5 cm) and prepare that again on load.
+    """
+
+    fine: o3d.geometry.PointCloud
+    coarse: o3d.geometry.PointCloud
+    features: reg.Feature
+    voxel_size: float
+    coarse_voxel_size: float
+
+
+@dataclass(frozen=True)
+class Relocalisation:
+    """Where a device's frame sits in a space.
+
+    `fitness` is the share of device points (or markers) that found a match
+    in the space; `inlier_rmse` the RMS distance of those matches in metres.
+    When `success` is false, `space_from_device` is the best guess or the
+    identity and must not be used to place anchors; `detail` says why.
+    """
+
+    space_from_device: np.ndarray
+    fitness: float
+    inlier_rmse: float
+    success: bool
+    method: str
+    detail: str = ""
+
+    @property
+    def device_from_space(self) -> np.ndarray:
+        return invert_pose(self.space_from_device)
+
+
+def prepare_cloud(points: Any, voxel_size: float = 0.05, coarse_factor: float = 3.0,
+                  fine_normals: bool = True) -> PreparedCloud:
+    """Downsample (N, 3) points, estimate normals and compute FPFH features for registration.
+
+    ICP works at `voxel_size`; feature matching at `coarse_factor` times it,
+    with normals over 2 and FPFH over 5 coarse voxels (open3d's usual radii).
+    Point-to-plane ICP needs normals on the map only, so a device's cloud can
+    skip them (`fine_normals=False`).
+    """
+    if not voxel_size > 0 or not coarse_factor >= 1:
+        raise RelocalisationError("voxel_size must be positive and coarse_factor at least 1")
+    array = np.asarray(points, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 3 or not np.isfinite(array).all():
+        raise RelocalisationError(f"points must be a finite (N, 3) array, got shape {array.shape}")
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(array))
+    fine = cloud.voxel_down_sample(voxel_size)
+    if fine_normals:
+        fine.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=2.0 * voxel_size, max_nn=30))
+    coarse_voxel = coarse_factor * voxel_size
+    coarse = fine.voxel_down_sample(coarse_voxel)
+    coarse.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=2.0 * coarse_voxel, max_nn=30))
+    features = reg.compute_fpfh_feature(
+        coarse, o3d.geometry.KDTreeSearchParamHybrid(radius=5.0 * coarse_voxel, max_nn=100)
+    )
+    return PreparedCloud(fine, coarse, features, voxel_size, coarse_voxel)
+
+
+def relocalise(
+    device: PreparedCloud | Any,
+    space_map: PreparedCloud,
+    seed: int | None = 0,
+    min_fitness: float = 0.85,
+    max_rmse: float | None = None,
+    up: Sequence[float] = (0.0, 1.0, 0.0),
+    max_iterations: int = 30_000,
+    confidence: float = 0.99,
+) -> Relocalisation:
+    """Register the device's cloud (its own frame) to the space's map: FPFH + RANSAC, then point-to-plane ICP.
+
+    `device` is a PreparedCloud (at the map's voxel sizes) or (N, 3) points.
+    A result succeeds when `fitness >= min_fitness` (share of the device's
+    points within 1.5 voxels of the map after alignment) and `inlier_rmse <=
+    max_rmse` (default: one voxel).
+
+    Rooms are nearly symmetric boxes, and RANSAC on wall-dominated features
+    can lock onto the room turned by a quarter or half turn. When the first
+    answer fails, it is turned by 180, 90 and 270 degrees about the vertical
+    (`up`, in the space frame), each turn placed where most feature matches
+    agree, and refined again; the best is kept.
+    `seed` seeds open3d's RANSAC so the same input gives the same answer
+    (up to rounding in open3d's parallel sums); None leaves it random.
+    """
+    if not isinstance(device, PreparedCloud):
+        coarse_factor = space_map.coarse_voxel_size / space_map.voxel_size
+        device = prepare_cloud(device, space_map.voxel_size, coarse_factor, fine_normals=False)
+    elif (device.voxel_size, device.coarse_voxel_size) != (space_map.voxel_size, space_map.coarse_voxel_size):
+        raise RelocalisationError(
+            f"device cloud prepared at {device.voxel_size} m but the map at {space_map.voxel_size} m"
+        )
+    max_rmse = space_map.voxel_size if max_rmse is None else max_rmse
+    if len(device.coarse.points) < 3 or len(space_map.coarse.points) < 3:
+        return Relocalisation(np.eye(4), 0.0, float("inf"), False, "registration", "too few points to register")
+
+    def passes(fitness: float, rmse: float) -> bool:
+        return fitness >= min_fitness and rmse <= max_rmse
+
+    if seed is not None:
+        o3d.utility.random.seed(seed)
+    best = _refine(device, space_map, _global_registration(device, space_map, max_iterations, confidence))
+    if not passes(*best[1:]):
+        for turned in _turned_guesses(device, space_map, best[0], np.asarray(up, dtype=np.float64)):
+            candidate = _refine(device, space_map, turned)
+            if candidate[1] > best[1]:
+                best = candidate
+            if passes(*best[1:]):
+                break
+    transform, fitness, rmse = best
+    if fitness < min_fitness:
+        detail = f"only {fitness:.0%} of the device's points match the map (need {min_fitness:.0%})"
+    elif rmse > max_rmse:
+        detail = f"matched points are {rmse * 100:.1f} cm apart on average (at most {max_rmse * 100:.1f} cm)"
+    else:
+        detail = ""
+    return Relocalisation(transform, fitness, rmse, not detail, "registration", detail)
+
+
+def _global_registration(device: PreparedCloud, space_map: PreparedCloud, max_iterations: int,
+                         confidence: float) -> np.ndarray:
+    """The coarse space_from_device from FPFH correspondences (mutually nearest in feature space) and RANSAC."""
+    distance = 1.5 * space_map.coarse_voxel_size
+    result = reg.registration_ransac_based_on_feature_matching(
+        device.coarse, space_map.coarse, device.features, space_map.features, True, distance,
+        reg.TransformationEstimationPointToPoint(False), 3,
+        [reg.CorrespondenceCheckerBasedOnEdgeLength(0.9), reg.CorrespondenceCheckerBasedOnDistance(distance)],
+        reg.RANSACConvergenceCriteria(max_iterations, confidence),
+    )
+    return np.array(result.transformation)
+
+
+def _turned_guesses(device: PreparedCloud, space_map: PreparedCloud, transform: np.ndarray,
+                    up: np.ndarray) -> Iterator[np.ndarray]:
+    """`transform` turned by 180, 90 and 270 degrees about `up`, each with the translation most matches agree on.
+
+    For a turned rotation R, every FPFH match (p, q) proposes the translation
+    q - R p; the densest cluster of proposals (within two coarse voxels) wins.
+    """
+    pairs = np.asarray(reg.correspondences_from_features(device.features, space_map.features, True))
+    if len(pairs) == 0:
+        return
+    source = np.asarray(device.coarse.points)[pairs[:, 0]]
+    target = np.asarray(space_map.coarse.points)[pairs[:, 1]]
+    radius = 2.0 * space_map.coarse_voxel_size
+    for degrees in (180.0, 90.0, 270.0):
+        rotation = rotation_about(up, degrees) @ transform[:3, :3]
+        proposals = target - source @ rotation.T
+        cells, counts = np.unique(np.floor(proposals / radius), axis=0, return_counts=True)
+        centre = (cells[counts.argmax()] + 0.5) * radius
+        near = proposals[np.linalg.norm(proposals - centre, axis=1) <= radius]
+        yield make_pose(rotation, near.mean(axis=0) if len(near) else centre)
+
+
+def _refine(device: PreparedCloud, space_map: PreparedCloud, initial: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Point-to-plane ICP from `initial`: (space_from_device, fitness, inlier RMSE) judged on the fine clouds.
+
+    ICP moves the device's coarse points onto the map's fine surface
+    (point-to-plane needs the target's normals only); the fine device cloud
+    then scores the result.
+    """
+    voxel = space_map.voxel_size
+    icp = reg.registration_icp(
+        device.coarse, space_map.fine, 2.0 * voxel, initial,
+        reg.TransformationEstimationPointToPlane(), reg.ICPConvergenceCriteria(max_iteration=30),
+    )
+    score = reg.evaluate_registration(device.fine, space_map.fine, 1.5 * voxel, icp.transformation)
+    return np.array(icp.transformation), float(score.fitness), float(score.inlier_rmse)
+
+
+def transform_from_markers(
+    seen_in_device: Mapping[str, Any],
+    known_in_space: Mapping[str, Any],
+    max_residual: float = 0.05,
+    max_angle_deg: float = 5.0,
+    axis_length: float = 0.1,
+) -> Relocalisation:
+    """`space_from_device` from markers or objects whose poses are known in both frames.
+
+    Each pose maps the marker's (object's) frame into the device frame or the
+    space frame. One marker fixes the transform on its own; several are
+    combined by a least-squares rigid fit of their origins and axis tips
+    (`axis_length` along each axis, so orientations count as well). A marker
+    that lands more than `max_residual` metres or `max_angle_deg` degrees from
+    its known pose (moved since it was mapped) is dropped, worst first, while
+    at least three remain; with only two, disagreement is a failure.
+    `fitness` is the share of common markers kept; `inlier_rmse` the RMS
+    distance between their mapped and known origins.
+    """
+    common = sorted(set(seen_in_device) & set(known_in_space))
+    if not common:
+        return Relocalisation(np.eye(4), 0.0, float("inf"), False, "markers",
+                              "no marker or object is known in both frames")
+    seen = {key: check_pose(seen_in_device[key], f"device pose of {key!r}") for key in common}
+    known = {key: check_pose(known_in_space[key], f"space pose of {key!r}") for key in common}
+    used = list(common)
+    while True:
+        transform = _fit_poses([seen[k] for k in used], [known[k] for k in used], axis_length)
+        errors = [pose_difference(transform @ seen[k], known[k]) for k in used]
+        distances = np.array([distance for distance, _ in errors])
+        badness = np.array([max(d / max_residual, angle / max_angle_deg) for d, angle in errors])
+        worst = int(badness.argmax())
+        if badness[worst] <= 1.0 or len(used) <= 2:
+            break
+        used.pop(worst)
+    rmse = float(np.sqrt(np.mean(distances**2)))
+    detail = "" if badness.max() <= 1.0 else (
+        f"markers {', '.join(used)} disagree by up to {distances.max() * 100:.1f} cm and "
+        f"{max(angle for _, angle in errors):.1f} degrees "
+        f"(at most {max_residual * 100:.1f} cm, {max_angle_deg:.1f} degrees)"
+    )
+    return Relocalisation(transform, len(used) / len(common), rmse, not detail, "markers", detail)
+
+
+def _fit_poses(device_poses: list[np.ndarray], space_poses: list[np.ndarray], axis_length: float) -> np.ndarray:
+    """Least-squares rigid transform taking the device poses' origins and axis tips onto the space poses'."""
+    if len(device_poses) == 1:
+        return space_poses[0] @ invert_pose(device_poses[0])
+    tips = np.vstack([np.zeros(3), np.eye(3) * axis_length])
+    source = np.vstack([transform_points(p, tips) for p in device_poses])
+    target = np.vstack([transform_points(p, tips) for p in space_poses])
+    pairs = o3d.utility.Vector2iVector(np.column_stack([np.arange(len(source))] * 2))
+    return np.array(reg.TransformationEstimationPointToPoint(False).compute_transformation(
+        o3d.geometry.PointCloud(o3d.utility.Vector3dVector(source)),
+        o3d.geometry.PointCloud(o3d.utility.Vector3dVector(target)),
+        pairs,
+    ))

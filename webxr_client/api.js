@@ -1,0 +1,67 @@
+// The REST API (docs/api.md), the same one developers use.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** An object id as a path: each segment escaped, the slashes kept (`marker:aruco/7`). */
+export function objectPath(objectId) {
+  return objectId.split('/').map(encodeURIComponent).join('/');
+}
+
+export class Api {
+  /** `token()` returns the current access token. */
+  constructor(token, base = '/v1') {
+    this.token = token;
+    this.base = base;
+  }
+
+  async request(method, path, body) {
+    const headers = { Authorization: `Bearer ${this.token()}` };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const response = await fetch(this.base + path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = data?.error || {};
+      throw new ApiError(response.status, error.code || 'http_error', error.message || `${method} ${path}: ${response.status}`);
+    }
+    return data;
+  }
+
+  /** [{anchor, block}] attached to `objectId` (an object id or `class:<label>`) that you may see. */
+  attached(objectId) {
+    return this.request('GET', `/objects/${objectPath(objectId)}/anchors`);
+  }
+
+  createBlock(kind, title, content) {
+    return this.request('POST', '/blocks', { kind, title, content });
+  }
+
+  readBlock(blockId) {
+    return this.request('GET', `/blocks/${encodeURIComponent(blockId)}`);
+  }
+
+  updateBlock(blockId, patch) {
+    return this.request('PATCH', `/blocks/${encodeURIComponent(blockId)}`, patch);
+  }
+
+  /** A table's fields and rows. */
+  table(tableId) {
+    return this.request('GET', `/tables/${encodeURIComponent(tableId)}`);
+  }
+
+  attach(objectId, blockId) {
+    return this.request('POST', `/objects/${objectPath(objectId)}/anchors`, { block_id: blockId });
+  }
+
+  detach(anchorId) {
+    return this.request('DELETE', `/anchors/${encodeURIComponent(anchorId)}`);
+  }
+}

@@ -1,0 +1,91 @@
+// Sending camera frames: one in flight at a time, and the pose each was taken with.
+
+import { packFrame } from './protocol.js';
+
+const FRAME_TIMEOUT_MS = 1000; // give up waiting for a frame's `objects` after this
+const MIN_FRAME_INTERVAL_MS = 30; // no point sending faster than a camera delivers
+const REMEMBERED_FRAMES = 64;
+
+/**
+ * A capture is {width, height, encode: () => Promise<Uint8Array>, intrinsics?, devicePose?}:
+ * the pixels are taken (and the pose read) when the capture is made; only the
+ * encoding is asynchronous. `devicePose` is a row-major camera-to-reference 4x4
+ * with OpenCV camera axes.
+ */
+export class FramePump {
+  /** `onIdle()` is called when the frame in flight was answered or timed out. */
+  constructor(connection, { onSent = () => {}, onError = () => {}, onIdle = () => {} } = {}) {
+    this.connection = connection;
+    this.onSent = onSent;
+    this.onError = onError;
+    this.onIdle = onIdle;
+    this.sent = 0;
+    this.nextId = 1;
+    this.inFlight = null; // {id, timer}
+    this.lastSendAt = -Infinity;
+    this.records = new Map(); // frame id -> {devicePose, intrinsics, width, height, sentAt}
+  }
+
+  /** True when a new frame should be captured now. */
+  ready(now = performance.now()) {
+    return this.connection.streaming && !this.inFlight && now - this.lastSendAt >= MIN_FRAME_INTERVAL_MS;
+  }
+
+  /** Waiting time until ready() may turn true on its own (Infinity when it needs an event). */
+  waitMs(now = performance.now()) {
+    if (!this.connection.streaming || this.inFlight) return Infinity;
+    return Math.max(0, MIN_FRAME_INTERVAL_MS - (now - this.lastSendAt));
+  }
+
+  /** Encode and send `capture`; resolves to the frame id, or null when it was not sent. */
+  async submit(capture) {
+    if (!this.ready()) return null;
+    const id = this.nextId++;
+    this.inFlight = { id, timer: setTimeout(() => this.answered(id), FRAME_TIMEOUT_MS) };
+    try {
+      const image = await capture.encode();
+      if (this.inFlight?.id !== id || !this.connection.streaming) return null;
+      const record = {
+        devicePose: capture.devicePose || null,
+        intrinsics: capture.intrinsics || null,
+        width: capture.width,
+        height: capture.height,
+        sentAt: performance.now(),
+      };
+      this.connection.send(packFrame(id, Date.now(), image, record.intrinsics, record.devicePose));
+      this._remember(id, record);
+      this.lastSendAt = record.sentAt;
+      this.sent += 1;
+      this.onSent(id, record);
+      return id;
+    } catch (err) {
+      this.onError(err);
+      this.answered(id);
+      return null;
+    }
+  }
+
+  /** The server answered frame `id` (or it timed out, or the server refused it). */
+  answered(id) {
+    if (!this.inFlight || id < this.inFlight.id) return;
+    clearTimeout(this.inFlight.timer);
+    this.inFlight = null;
+    this.onIdle();
+  }
+
+  /** Forget the frame in flight (the socket dropped). */
+  reset() {
+    if (this.inFlight) clearTimeout(this.inFlight.timer);
+    this.inFlight = null;
+  }
+
+  /** What frame `id` was sent with, while it is remembered. */
+  record(id) {
+    return this.records.get(id) || null;
+  }
+
+  _remember(id, record) {
+    this.records.set(id, record);
+    if (this.records.size > REMEMBERED_FRAMES) this.records.delete(this.records.keys().next().value);
+  }
+}
