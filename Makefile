@@ -32,9 +32,13 @@ detectron2: $(BIN)/python
 	$(BIN)/python scripts/install_detectron2.py
 
 # The web client's browser libraries from npm (three.js; iwer for the browser tests), served locally.
-client:
+# Installed again only when package.json or the lock file changed.
+client: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json $(wildcard package-lock.json)
 	@command -v npm >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends nodejs npm; }
 	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	@touch $@
 
 # Debian's Chromium drives the browser tests (Playwright never downloads a browser here).
 browser:

@@ -16,11 +16,15 @@ from anchors.compute import (
     compute_function,
 )
 from anchors.engine import ComputeService, TableValues
+from anchors.crypto import ServiceKey, ServiceKeyError
 from anchors.errors import (
     AnchorsError,
     BlockShapeError,
+    LimitExceeded,
     NotFound,
     PermissionDenied,
+    TooLarge,
+    TooManyBlocks,
     VersionConflict,
 )
 from anchors.executors import (
@@ -33,13 +37,14 @@ from anchors.executors import (
 )
 from anchors.formulas import FormulaSyntaxError
 from anchors.model import Anchor, Block, BlockKind, User, validate_content
-from anchors.service import BlockService
+from anchors.service import Access, BlockService, Limits
 from anchors.sheet import Sheet
 from anchors.sqlite import SQLiteStore
-from anchors.store import Store
+from anchors.store import Store, TokenInfo
 
 __all__ = [
     "REGISTRY",
+    "Access",
     "Anchor",
     "AnchorsError",
     "Block",
@@ -50,6 +55,8 @@ __all__ = [
     "ComputeService",
     "Executor",
     "FormulaSyntaxError",
+    "LimitExceeded",
+    "Limits",
     "LocalExecutor",
     "NotFound",
     "ObjectSignal",
@@ -57,12 +64,17 @@ __all__ = [
     "PermissionDenied",
     "RayExecutor",
     "SQLiteStore",
+    "ServiceKey",
+    "ServiceKeyError",
     "Sheet",
     "SignalTracker",
     "Signals",
     "Store",
     "TableValues",
     "Task",
+    "TokenInfo",
+    "TooLarge",
+    "TooManyBlocks",
     "User",
     "VersionConflict",
     "compute_function",

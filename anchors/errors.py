@@ -21,3 +21,21 @@ class VersionConflict(AnchorsError):
 
 class BlockShapeError(AnchorsError):
     code = "bad_block"
+
+
+class LimitExceeded(AnchorsError):
+    """Over one of the service's limits; `limit` names the setting, and the message gives its value."""
+
+    code = "limit_exceeded"
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class TooLarge(LimitExceeded):
+    code = "too_large"
+
+
+class TooManyBlocks(LimitExceeded):
+    code = "too_many_blocks"

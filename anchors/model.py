@@ -50,6 +50,8 @@ class Block:
     updated_at: float
     parent: str | None = None
     children: tuple[str, ...] = ()
+    public: bool = False
+    """Made readable by every signed-in user, with everything under it."""
 
 
 @dataclass(frozen=True)

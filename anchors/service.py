@@ -1,21 +1,26 @@
 """Access-checked operations on blocks and anchors.
 
-Readers are the owner and users the block, or any block above it, is shared
-with; writers are the owner and users shared with `write`; only the owner
-deletes a top-level block or shares. A child block belongs to its parent's
-owner. A block a user may not read is reported as not found, so ids of others'
-blocks leak nothing.
+Readers are the owner, users the block, or any block above it, is shared
+with, and every signed-in user when it (or a block above it) is public;
+writers are the owner and users shared with `write`; only the owner deletes a
+top-level block, shares it or makes it public. A child block belongs to its
+parent's owner. A block a user may not read is reported as not found, so ids
+of others' blocks leak nothing.
+
+Sizes and counts are checked against `Limits` before anything is written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from anchors.compute import REGISTRY, FunctionRegistry, validate_compute
-from anchors.errors import BlockShapeError, NotFound, PermissionDenied, VersionConflict
+from anchors.errors import BlockShapeError, NotFound, PermissionDenied, TooLarge, TooManyBlocks, VersionConflict
 from anchors.model import (
     IDENTITY_POSE,
     Anchor,
@@ -26,7 +31,8 @@ from anchors.model import (
     validate_content,
     validate_pose,
 )
-from anchors.store import NewBlock, Store, new_id
+from anchors.store import NewBlock, Store, TokenInfo, new_id
+from anchors.store import token_id as public_token_id
 from anchors.tables import split_table_input, table_fields, validate_row, validate_table
 from anchors.views import check_view_fields, validate_view
 
@@ -35,14 +41,35 @@ WRITE: tuple[str, ...] = ("owner", "write")
 
 
 def hash_token(token: str) -> str:
-    """Tokens are 256-bit random strings, so one SHA-256 is enough to store them safely."""
+    """What the store keeps of a token. Tokens are 256 random bits, so no guess or dictionary can find
+    one from its SHA-256; slow, salted password hashes are for secrets people choose."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Limits:
+    max_title_chars: int = 200
+    max_block_content_bytes: int = 256 * 1024
+    """A block's content as compact JSON (UTF-8); a table's rows count one by one."""
+    max_blocks_per_object: int = 64
+    """Anchors one user may put on one object (or one `class:` key)."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may do what with a block, as its owner sees it."""
+
+    block_id: str
+    owner: str
+    public: bool
+    shares: list[tuple[User, Role]]
+
+
 class BlockService:
-    def __init__(self, store: Store, registry: FunctionRegistry = REGISTRY) -> None:
+    def __init__(self, store: Store, registry: FunctionRegistry = REGISTRY, limits: Limits = Limits()) -> None:
         self.store = store
         self.registry = registry
+        self.limits = limits
 
     # identity
     def create_user(self, name: str) -> User:
@@ -61,6 +88,27 @@ class BlockService:
 
     def authenticate(self, token: str | None) -> User | None:
         return self.store.user_for_token_hash(hash_token(token)) if token else None
+
+    @staticmethod
+    def token_id(token: str) -> str:
+        """The id a token is listed and revoked by."""
+        return public_token_id(hash_token(token))
+
+    def tokens(self, user: User) -> list[TokenInfo]:
+        return self.store.tokens_of(user.id)
+
+    def revoke_token(self, user: User, token_id: str) -> None:
+        """Revoke one of `user`'s own tokens by id; another user's token is not found."""
+        if not self.store.revoke_token(user.id, token_id):
+            raise NotFound(f"{user.name} has no token {token_id}")
+
+    def revoke_device(self, user: User, device: str) -> int:
+        """Revoke every token `user` issued for `device`; returns how many."""
+        return self.store.revoke_tokens(user.id, device)
+
+    def revoke_presented(self, token: str) -> bool:
+        """Revoke the token itself (signing out with it)."""
+        return self.store.revoke_token_hash(hash_token(token))
 
     # blocks
     def create_block(
@@ -81,9 +129,9 @@ class BlockService:
             table, rows = split_table_input(content)
             new = [NewBlock(block_id, "table", title, table, parent, index)]
             new += [NewBlock(new_id("blk"), "row", "", row, block_id) for row in rows]
-            return self.store.insert_blocks(owner, new)[0]
+            return self._insert(owner, new)[0]
         checked = self._checked_content(user, kind, content, parent)
-        return self.store.insert_blocks(owner, [NewBlock(block_id, kind, title, checked, parent, index)])[0]
+        return self._insert(owner, [NewBlock(block_id, kind, title, checked, parent, index)])[0]
 
     def add_rows(self, user: User, table_id: str, rows: list[Mapping[str, Any]], index: int | None = None) -> list[Block]:
         """Append rows (cells by field name) to a table in one write; at `index` when given."""
@@ -97,7 +145,26 @@ class BlockService:
             NewBlock(new_id("blk"), "row", "", c, table_id, None if index is None else index + i)
             for i, c in enumerate(contents)
         ]
-        return self.store.insert_blocks(table.owner, new)
+        return self._insert(table.owner, new)
+
+    def _insert(self, owner: str, blocks: Sequence[NewBlock]) -> list[Block]:
+        for new in blocks:
+            self._check_size(new.title, new.content)
+        return self.store.insert_blocks(owner, blocks)
+
+    def _check_size(self, title: str, content: Any) -> None:
+        limits = self.limits
+        if len(title) > limits.max_title_chars:
+            raise TooLarge(
+                f"the title is {len(title):,} characters, over the limit of {limits.max_title_chars:,}"
+                " (max_title_chars)", "max_title_chars",
+            )
+        size = len(json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > limits.max_block_content_bytes:
+            raise TooLarge(
+                f"the content is {size:,} bytes as JSON, over the limit of {limits.max_block_content_bytes:,}"
+                " (max_block_content_bytes)", "max_block_content_bytes",
+            )
 
     def _check_placement(self, kind: str, parent: Block) -> None:
         if (kind == "row") != (parent.kind == "table"):
@@ -148,9 +215,9 @@ class BlockService:
         new_content = (
             current.content if content is None else self._checked_content(user, current.kind, content, current.parent)
         )
-        updated = self.store.update_block(
-            block_id, current.title if title is None else title, new_content, current.version
-        )
+        new_title = current.title if title is None else title
+        self._check_size(new_title, new_content)
+        updated = self.store.update_block(block_id, new_title, new_content, current.version)
         if updated is None:
             raise VersionConflict(f"block {block_id} changed while it was being edited; read it again")
         return updated
@@ -204,6 +271,23 @@ class BlockService:
             raise PermissionDenied(f"a share's role is 'read' or 'write', not {role!r}")
         self.store.set_share(block_id, target.id, role)
 
+    def unshare_block(self, user: User, block_id: str, with_user: str) -> None:
+        """Take back a share; from the next frame on, that user's overlays of the block are removed."""
+        self._require(user, block_id, ("owner",))
+        target = self.store.find_user(with_user)
+        if target is None or not self.store.remove_share(block_id, target.id):
+            raise NotFound(f"block {block_id} is not shared with a user named {with_user!r}")
+
+    def set_public(self, user: User, block_id: str, public: bool) -> None:
+        """Make a block (and what is under it) readable by every signed-in user, or private again."""
+        self._require(user, block_id, ("owner",))
+        self.store.set_public(block_id, public)
+
+    def access(self, user: User, block_id: str) -> Access:
+        self._require(user, block_id, ("owner",))
+        block = self._block(block_id)
+        return Access(block_id, block.owner, block.public, self.store.shares_of(block_id))
+
     def stamp(self, block_id: str) -> tuple[int, int]:
         """Changes whenever the block, or its set of children or any child, changes (access not checked)."""
         return self.store.stamp(block_id)
@@ -214,7 +298,14 @@ class BlockService:
     # anchors
     def attach(self, user: User, block_id: str, object_id: str, pose: Any = IDENTITY_POSE) -> Anchor:
         self._require(user, block_id, WRITE)
-        return self.store.insert_anchor(block_id, object_id, validate_pose(pose), user.id)
+        limit = self.limits.max_blocks_per_object
+        anchor = self.store.insert_anchor(block_id, object_id, validate_pose(pose), user.id, limit)
+        if anchor is None:
+            raise TooManyBlocks(
+                f"{user.name} already has {limit} blocks pinned to {object_id}, the limit (max_blocks_per_object)",
+                "max_blocks_per_object",
+            )
+        return anchor
 
     def detach(self, user: User, anchor_id: str) -> None:
         anchor = self.store.get_anchor(anchor_id)

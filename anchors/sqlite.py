@@ -8,6 +8,7 @@ which is never stored here.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -28,7 +29,7 @@ from anchors.crypto import (
     seal,
 )
 from anchors.model import ROLE_RANK, Anchor, Block, Role, User
-from anchors.store import NewBlock, Store, TokenInfo, new_id
+from anchors.store import TOKEN_ID_HEX, TOKEN_ID_PREFIX, NewBlock, Store, TokenInfo, new_id, token_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -107,15 +108,6 @@ def _anchor(row: sqlite3.Row) -> Anchor:
     )
 
 
-TOKEN_ID_PREFIX = "tok_"
-TOKEN_ID_HEX = 16
-
-
-def token_id(token_hash: str) -> str:
-    """A token's public name: the start of its hash (which itself cannot be turned back into the token)."""
-    return TOKEN_ID_PREFIX + token_hash[:TOKEN_ID_HEX]
-
-
 class StoreFormatError(RuntimeError):
     """The file was written by an incompatible version of this store."""
 
@@ -135,6 +127,8 @@ class SQLiteStore(Store):
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            if not os.path.exists(self.path):
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # so its WAL is 0600 too
         self._lock = threading.Lock()
         self._data_keys: dict[str, AESGCM] = {}
         self.created_key_file: Path | None = None
@@ -494,7 +488,7 @@ class SQLiteStore(Store):
         return [(User(r["id"], r["name"]), r["role"]) for r in rows]
 
     def set_public(self, block_id: str, public: bool) -> None:
-        self._write(("UPDATE blocks SET public = ?, seq = " + _NEXT_SEQ + " WHERE id = ?", (int(public), block_id)))
+        self._write(("UPDATE blocks SET public = ? WHERE id = ?", (int(public), block_id)))
 
     def role_of(self, block_id: str, user_id: str) -> Role | None:
         rows = self._query(

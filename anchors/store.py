@@ -19,6 +19,15 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
 
 
+TOKEN_ID_PREFIX = "tok_"
+TOKEN_ID_HEX = 16
+
+
+def token_id(token_hash: str) -> str:
+    """A token's public name: the start of its hash (which itself cannot be turned back into the token)."""
+    return TOKEN_ID_PREFIX + token_hash[:TOKEN_ID_HEX]
+
+
 @dataclass(frozen=True)
 class NewBlock:
     """A block to insert; it goes after its parent's last child (or at `index`)."""
@@ -29,6 +38,15 @@ class NewBlock:
     content: Any
     parent: str | None = None
     index: int | None = None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What may be shown about a token: never the token, nor its hash."""
+
+    id: str
+    device: str
+    created_at: float
 
 
 class Store(ABC):
@@ -44,6 +62,16 @@ class Store(ABC):
 
     @abstractmethod
     def revoke_tokens(self, user_id: str, label: str) -> int: ...
+
+    @abstractmethod
+    def revoke_token(self, user_id: str, token_id: str) -> bool:
+        """Revoke one of `user_id`'s tokens by its id; False when they have no such token."""
+
+    @abstractmethod
+    def revoke_token_hash(self, token_hash: str) -> bool: ...
+
+    @abstractmethod
+    def tokens_of(self, user_id: str) -> list[TokenInfo]: ...
 
     @abstractmethod
     def user_for_token_hash(self, token_hash: str) -> User | None: ...
@@ -92,12 +120,25 @@ class Store(ABC):
     def set_share(self, block_id: str, user_id: str, role: Role) -> None: ...
 
     @abstractmethod
+    def remove_share(self, block_id: str, user_id: str) -> bool: ...
+
+    @abstractmethod
+    def shares_of(self, block_id: str) -> list[tuple[User, Role]]: ...
+
+    @abstractmethod
+    def set_public(self, block_id: str, public: bool) -> None: ...
+
+    @abstractmethod
     def role_of(self, block_id: str, user_id: str) -> Role | None:
-        """The user's best role on the block: owner or share of the block or of any ancestor."""
+        """The user's best role on the block: owner or share of the block or of any ancestor,
+        else `read` when the block or an ancestor is public."""
 
     # anchors
     @abstractmethod
-    def insert_anchor(self, block_id: str, object_id: str, pose: tuple[float, ...], owner: str) -> Anchor: ...
+    def insert_anchor(
+        self, block_id: str, object_id: str, pose: tuple[float, ...], owner: str, max_per_owner: int | None = None
+    ) -> Anchor | None:
+        """The new anchor; None (and nothing written) when `owner` already has `max_per_owner` on the object."""
 
     @abstractmethod
     def get_anchor(self, anchor_id: str) -> Anchor | None: ...

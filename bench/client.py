@@ -113,7 +113,8 @@ def attach_eight_more(server: Server) -> str:
             reply.raise_for_status()
             return reply.json()["id"]
 
-        blocks = [create("markdown", f"Note {i}", f"Line one of note {i}\n- a point\n- another point") for i in range(3)]
+        note = "Line one of note {}\n- a point\n- another point"
+        blocks = [create("markdown", f"Note {i}", note.format(i)) for i in range(3)]
         blocks += [create("json", f"Reading {i}", {"temp_c": 21.5 + i, "humidity": 40 + i}) for i in range(2)]
         table = create("table", "Parts", {
             "fields": [{"name": "item", "type": "text"}, {"name": "qty", "type": "number"},
@@ -228,15 +229,18 @@ def ms(values: list[float]) -> str:
     return f"{min(values):.2f} | {statistics.median(values):.2f} | {percentile(values, 95):.2f}"
 
 
-def report(browser: dict[str, Any], traffic: dict[str, Traffic], raster: dict[str, Any], command: str, load: float) -> str:
+def report(
+    browser: dict[str, Any], traffic: dict[str, Traffic], raster: dict[str, Any], command: str, load: float
+) -> str:
     capture, paint_ms = browser["capture"], browser["paint"]
     width, height = browser["size"]
     lines = [
         SECTION,
         "",
-        f"Measured {machine()}. Command: `{command}`. Load average when it started:",
-        f"{load:.1f} (other jobs were sharing the 2 cores when it is above about 1). `min` is the best run;",
-        "the median and p95 include the waits for the CPU.",
+        f"Measured {machine()}. Command: `{command}`.",
+        f"Load average when it started: {load:.1f}"
+        + (", so other jobs were sharing the cores: medians and p95 include waits for the CPU, `min` is the best run."
+           if load > (os.cpu_count() or 1) / 2 else "; `min` is the best run."),
         "",
         "Per frame in headless Chromium (Debian's `chromium`, software rendering), fake camera playing the",
         f"sample video at {width}x{height}: the client's own code (`webxr_client/camera.js`: draw the video",
@@ -253,12 +257,14 @@ def report(browser: dict[str, Any], traffic: dict[str, Traffic], raster: dict[st
         "flight, marker 7 always in view with 10 blocks pinned (3 notes and the demo note, 2 JSON, the demo",
         f"table, a 20-row table, a kanban and a list view). Steady state is after the first {WARM_UP_S:g} s.",
         "",
-        "| client asks for | overlays visible | initial burst KB | steady overlays KB/s | steady `objects` KB/s | target |",
+        "| client asks for | overlays visible | initial burst KB | steady overlays KB/s | steady `objects` KB/s "
+        "| target |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for name, t in traffic.items():
         lines.append(
-            f"| {name} | {t.overlays_visible} | {t.burst['overlays'] / 1024:.1f} | {t.per_second('overlays') / 1024:.2f} | "
+            f"| {name} | {t.overlays_visible} | {t.burst['overlays'] / 1024:.1f} | "
+            f"{t.per_second('overlays') / 1024:.2f} | "
             f"{t.per_second('objects') / 1024:.2f} | <= 20 KB/s overlays |"
         )
     w, h = raster["size"]
@@ -286,14 +292,16 @@ def report(browser: dict[str, Any], traffic: dict[str, Traffic], raster: dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="streaming time per traffic run (default: %(default)s)")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="streaming time per traffic run (default: %(default)s)")
     parser.add_argument("--samples", type=int, default=100, help="frames timed in the browser (default: %(default)s)")
     parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
     args = parser.parse_args()
 
     load = os.getloadavg()[0]
     raster = layout_and_raster(repeats=60)
-    print(f"layout+raster median {statistics.median(raster['paint']):.2f} ms, cached {statistics.median(raster['cached']):.4f} ms")
+    print(f"layout+raster median {statistics.median(raster['paint']):.2f} ms, "
+          f"cached {statistics.median(raster['cached']):.4f} ms")
     with tempfile.TemporaryDirectory() as tmp:
         make_sample = load_make_sample()
         frames, _ = make_sample.render_frames()

@@ -1,15 +1,17 @@
-"""The `spatial` command: serve, replay, token."""
+"""The `spatial` command: serve, replay, token, keys."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from spatial.config import DEFAULT_STORE, Settings
+from spatial.config import DEFAULT_STORE, SERVICE_KEY_ENV, Settings, open_store
 
 LOCAL_USER = "local"
 
@@ -41,7 +43,23 @@ def _settings(args: argparse.Namespace) -> Settings:
         detect_every=args.detect_every,
         max_frames_per_second=getattr(args, "max_fps", Settings.max_frames_per_second),
         ray_address=getattr(args, "ray_address", None),
+        service_key_file=args.service_key_file,
+        service_key=os.environ.get(SERVICE_KEY_ENV) or None,
+        record_dir=getattr(args, "record", None),
     )
+
+
+def _store_settings(args: argparse.Namespace) -> Settings:
+    return Settings(
+        store=Path(args.store), service_key_file=args.service_key_file,
+        service_key=os.environ.get(SERVICE_KEY_ENV) or None,
+    )
+
+
+def _say_key_created(path: Path | None) -> None:
+    if path is not None:
+        print(f"Created the service key {path} (readable by you only). Keep it, and keep it apart from copies of"
+              " the store: without it the blocks cannot be read.")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -53,12 +71,15 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     services = Services.build(settings)
+    _say_key_created(services.store.created_key_file)
     owner = services.blocks.ensure_user(LOCAL_USER)
     if settings.demo and seed_demo(services.blocks, owner):
         print("Loaded the demo: a note and a table pinned to ArUco marker 7 (print data/marker_sheet.pdf).")
     token = services.blocks.issue_token(owner, label="serve", replace=True)
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     print(f"Store: {settings.store}   detector: {settings.detector}")
+    if settings.record_dir is not None:
+        print(f"Recording every stream's frames, faces blurred, into {settings.record_dir}")
     print(f"Open http://{shown_host}:{settings.port}/#token={token}", flush=True)
     uvicorn.run(
         create_app(services),
@@ -96,12 +117,63 @@ def replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def token(args: argparse.Namespace) -> int:
-    from anchors import BlockService, SQLiteStore
+TOKEN_ACTIONS = ("issue", "list", "revoke")
 
-    blocks = BlockService(SQLiteStore(args.store))
-    user = blocks.ensure_user(args.user)
-    print(blocks.issue_token(user, label=args.label))
+
+def token(args: argparse.Namespace) -> int:
+    """`token USER` or `token issue USER` issues; `token list USER` lists; `token revoke USER` revokes."""
+    from anchors import BlockService
+
+    if args.second is None:
+        action, name = "issue", args.first
+    elif args.first in TOKEN_ACTIONS:
+        action, name = args.first, args.second
+    else:
+        raise SystemExit(f"error: expected `spatial token [{'|'.join(TOKEN_ACTIONS)}] USER`, got {args.first!r} first")
+    store = open_store(_store_settings(args))
+    _say_key_created(store.created_key_file)
+    blocks = BlockService(store)
+    try:
+        user = blocks.ensure_user(name) if action == "issue" else blocks.store.find_user(name)
+        if user is None:
+            print(f"error: no user named {name!r}", file=sys.stderr)
+            return 2
+        if action == "issue":
+            print(blocks.issue_token(user, label=args.device or "cli"))
+        elif action == "list":
+            for info in blocks.tokens(user):
+                print(f"{info.id}  {info.device}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(info.created_at))}")
+        elif args.id:
+            blocks.revoke_token(user, args.id)
+            print(f"Revoked {args.id} of {name}")
+        elif args.device:
+            print(f"Revoked {blocks.revoke_device(user, args.device)} token(s) of {name} on device {args.device!r}")
+        else:
+            raise SystemExit("error: say which token to revoke: --device NAME or --id TOKEN_ID")
+    finally:
+        store.close()
+    return 0
+
+
+def keys(args: argparse.Namespace) -> int:
+    """`keys rotate`: rewrap every owner's data key under a new service key."""
+    from anchors import ServiceKey
+
+    store = open_store(_store_settings(args))
+    new_file = Path(args.new_key_file)
+    try:
+        if new_file.exists():
+            new_key = ServiceKey.from_file(new_file)
+        else:
+            new_key = ServiceKey.generate()
+            new_key.save(new_file)
+            print(f"Created the new service key {new_file} (readable by you only).")
+        count = store.rotate_service_key(new_key)
+    finally:
+        store.close()
+    print(f"Rewrapped {count} owner key(s) of {args.store} under {new_file}; block content was not touched.")
+    print(f"From now on start with --service-key-file {new_file} (or {SERVICE_KEY_ENV} set to its content);"
+          " the old key no longer opens the store and can be destroyed.")
     return 0
 
 
@@ -111,6 +183,11 @@ def parser() -> argparse.ArgumentParser:
 
     def with_store(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--store", default=str(DEFAULT_STORE), help="SQLite file (default: %(default)s)")
+        p.add_argument(
+            "--service-key-file", type=Path, default=None,
+            help=f"the key that opens the store's encrypted blocks ({SERVICE_KEY_ENV}, the key itself, wins over it;"
+                 " default: <store>.key, created with a new store)",
+        )
         return p
 
     def with_detector(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -137,6 +214,9 @@ def parser() -> argparse.ArgumentParser:
         help="run compute on Ray: a cluster address (ray://host:10001, auto) or 'local' to start one here"
              " (default: in-process)",
     )
+    p.add_argument("--record", type=Path, default=None, metavar="DIR",
+                   help="write every processed stream frame, faces blurred, as JPEG with a JSON line each into DIR"
+                        " (default: frames are never written)")
     p.set_defaults(run=serve)
 
     p = with_detector(with_store(commands.add_parser("replay", help="run the pipeline over a video file")))
@@ -147,21 +227,38 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--intrinsics", help="fx,fy,cx,cy in pixels (default: a 60 degree vertical field of view)")
     p.set_defaults(run=replay)
 
-    p = with_store(commands.add_parser("token", help="issue an access token for a user (created if new)"))
-    p.add_argument("user")
-    p.add_argument("--label", default="cli", help="a name for the token (default: %(default)s)")
+    p = with_store(commands.add_parser(
+        "token", help="issue (a user is created if new), list or revoke a user's access tokens",
+        description="spatial token USER | token issue USER [--device NAME] | token list USER |"
+                    " token revoke USER (--device NAME | --id TOKEN_ID)",
+    ))
+    p.add_argument("first", metavar="ACTION|USER", help="issue (the default), list or revoke; or the user")
+    p.add_argument("second", nargs="?", metavar="USER", help="the user, after an action")
+    p.add_argument("--device", help="the device a token is for, a name (issue default: cli); revoke: all its tokens")
+    p.add_argument("--id", help="revoke: the token with this id (tok_..., from `token list`)")
     p.set_defaults(run=token)
+
+    keys_parser = commands.add_parser("keys", help="manage the service key")
+    key_commands = keys_parser.add_subparsers(dest="keys_command", required=True)
+    p = with_store(key_commands.add_parser(
+        "rotate", help="rewrap the owners' data keys under a new service key (block content is not re-encrypted)",
+    ))
+    p.add_argument("--new-key-file", required=True, type=Path,
+                   help="the new key: read if the file exists, else a new key is created in it (mode 0600)")
+    p.set_defaults(run=keys)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from anchors import NotFound, ServiceKeyError
+    from anchors.sqlite import StoreFormatError
     from vision.detection import DetectorConfigError
 
     try:
         return args.run(args)
-    except DetectorConfigError as exc:
+    except (DetectorConfigError, ServiceKeyError, StoreFormatError, NotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

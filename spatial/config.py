@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from anchors import SQLiteStore
 
 DEFAULT_STORE = Path.home() / ".local" / "share" / "spatial" / "store.db"
+SERVICE_KEY_ENV = "SPATIAL_SERVICE_KEY"
 
 
 @dataclass
@@ -27,6 +31,20 @@ class Settings:
     max_frames_per_second: float = 60.0
     """Per session; faster frames are refused with a `rate_limited` error (at most one a second)."""
     max_sessions_per_user: int = 16
+    max_request_bytes: int = 8 * 1024 * 1024
+    """A REST request body; larger ones are refused with 413 before they are read."""
+    max_title_chars: int = 200
+    max_block_content_bytes: int = 256 * 1024
+    """One block's content as compact JSON; a table's rows are blocks of their own."""
+    max_blocks_per_object: int = 64
+    """Anchors one user may put on one object (or one `class:` key)."""
+    service_key_file: Path | None = None
+    """The file holding the key that wraps the owners' data keys; None: `<store>.key` beside the store,
+    created with a new store."""
+    service_key: str | None = field(default=None, repr=False)
+    """The service key itself (from SPATIAL_SERVICE_KEY); wins over the file."""
+    record_dir: Path | None = None
+    """Record the frames of every stream here (faces blurred first); None records nothing."""
     default_fov_y_deg: float = 60.0
     """Used for a client that gives neither intrinsics nor a field of view."""
     overlay_linger_s: float = 0.5
@@ -39,3 +57,11 @@ class Settings:
     def transport_max_bytes(self) -> int:
         """The WebSocket layer's own limit, above ours so oversized frames get a clear error."""
         return 4 * max(self.max_frame_bytes, self.max_text_bytes)
+
+
+def open_store(settings: Settings) -> SQLiteStore:
+    """The store, opened with the service key from SPATIAL_SERVICE_KEY, the key file, or `<store>.key`."""
+    from anchors import ServiceKey, SQLiteStore
+
+    key = ServiceKey.from_text(settings.service_key, SERVICE_KEY_ENV) if settings.service_key else None
+    return SQLiteStore(settings.store, key, settings.service_key_file)

@@ -21,6 +21,9 @@ from vision.identity import Gallery, Signature
 from vision.recognition import Recogniser, teach
 from vision.tracking import Tracker
 
+NOT_REMEMBERED = frozenset({"person"})
+"""Classes whose appearance is never written to the store: people are not objects to recognise later."""
+
 STABLE_ID_BACKENDS = ("markers",)
 """Backends whose ids already name the physical object and that run on every frame: no tracker needed."""
 
@@ -45,7 +48,8 @@ class ObjectMemory:
 
     def save_new_views(self) -> None:
         for signature in self.gallery.take_updates():
-            self.store.add(signature.instance_id, signature.label, signature.to_bytes())
+            if signature.label not in NOT_REMEMBERED:
+                self.store.add(signature.instance_id, signature.label, signature.to_bytes())
 
     def teach(
         self, user: User, image: np.ndarray, box: Sequence[float], label: str, size_m: float | Sequence[float] | None

@@ -219,11 +219,7 @@ class AnchorIndex:
     def _candidates(self, rotation: np.ndarray, eye: np.ndarray, intrinsics: Intrinsics,
                     max_distance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(slots, (3, M) positions, radii) of the anchors under the frustum's bounding box, and of the pending ones."""
-        k = intrinsics
-        rays = np.array([[-k.cx / k.fx, -k.cy / k.fy, 1.0], [(k.width - k.cx) / k.fx, -k.cy / k.fy, 1.0],
-                         [-k.cx / k.fx, (k.height - k.cy) / k.fy, 1.0],
-                         [(k.width - k.cx) / k.fx, (k.height - k.cy) / k.fy, 1.0]])
-        hull = np.vstack([eye, eye + (rays * max_distance) @ rotation.T])  # the pyramid up to z = max_distance
+        hull = np.vstack([eye, eye + (_corner_rays(intrinsics) * max_distance) @ rotation.T])  # pyramid to z = max
         low = self._cells((hull.min(axis=0) - self._max_radius)[:, None])[:, 0]
         high = self._cells((hull.max(axis=0) + self._max_radius)[:, None])[:, 0]
         at = self._grid_range(low, high)
@@ -267,6 +263,13 @@ def _cell_keys(cells: np.ndarray) -> np.ndarray:
     """One sortable int64 per (3, N) cell, ordered by x, then y, then z."""
     shifted = np.clip(cells + _OFFSET, 0, (1 << _BITS) - 1)
     return (shifted[0] << (2 * _BITS)) | (shifted[1] << _BITS) | shifted[2]
+
+
+@lru_cache(maxsize=32)
+def _corner_rays(intrinsics: Intrinsics) -> np.ndarray:
+    """Camera-frame rays (z = 1) through the four image corners."""
+    k = intrinsics
+    return np.array([[(u - k.cx) / k.fx, (v - k.cy) / k.fy, 1.0] for u in (0, k.width) for v in (0, k.height)])
 
 
 @lru_cache(maxsize=32)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import open3d as o3d
+from scipy.spatial import cKDTree
 
 from vision.poses import check_pose, invert_pose, make_pose, pose_difference, rotation_about, transform_points
 
@@ -34,6 +35,10 @@ class RelocalisationError(ValueError):
 class PreparedCloud:
     """A cloud ready for registration: `fine` (voxel_size, with normals) for ICP, `coarse` and its FPFH for RANSAC.
 
+    `features` holds one 33-number FPFH descriptor per coarse point, and
+    `feature_index` a k-d tree over them, so that matching a device against
+    a map does not rebuild the map's side.
+
     A space's map is prepared once and reused for every device that
     relocalises into it. To store it, keep `np.asarray(fine.points)` (about
     40,000 points for a furnished room at 5 cm) and prepare that again on load.
@@ -41,7 +46,8 @@ class PreparedCloud:
 
     fine: o3d.geometry.PointCloud
     coarse: o3d.geometry.PointCloud
-    features: reg.Feature
+    features: np.ndarray
+    feature_index: cKDTree
     voxel_size: float
     coarse_voxel_size: float
 
@@ -68,7 +74,7 @@ class Relocalisation:
         return invert_pose(self.space_from_device)
 
 
-def prepare_cloud(points: Any, voxel_size: float = 0.05, coarse_factor: float = 3.0,
+def prepare_cloud(points: Any, voxel_size: float = 0.05, coarse_factor: float = 3.5,
                   fine_normals: bool = True) -> PreparedCloud:
     """Downsample (N, 3) points, estimate normals and compute FPFH features for registration.
 
@@ -89,10 +95,9 @@ def prepare_cloud(points: Any, voxel_size: float = 0.05, coarse_factor: float = 
     coarse_voxel = coarse_factor * voxel_size
     coarse = fine.voxel_down_sample(coarse_voxel)
     coarse.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=2.0 * coarse_voxel, max_nn=30))
-    features = reg.compute_fpfh_feature(
-        coarse, o3d.geometry.KDTreeSearchParamHybrid(radius=5.0 * coarse_voxel, max_nn=100)
-    )
-    return PreparedCloud(fine, coarse, features, voxel_size, coarse_voxel)
+    fpfh = reg.compute_fpfh_feature(coarse, o3d.geometry.KDTreeSearchParamHybrid(radius=5.0 * coarse_voxel, max_nn=100))
+    features = np.ascontiguousarray(np.asarray(fpfh.data).T)
+    return PreparedCloud(fine, coarse, features, cKDTree(features), voxel_size, coarse_voxel)
 
 
 def relocalise(
@@ -115,8 +120,8 @@ def relocalise(
     Rooms are nearly symmetric boxes, and RANSAC on wall-dominated features
     can lock onto the room turned by a quarter or half turn. When the first
     answer fails, it is turned by 180, 90 and 270 degrees about the vertical
-    (`up`, in the space frame), each turn placed where most feature matches
-    agree, and refined again; the best is kept.
+    (`up`, in the space frame), about the map's centre and where most feature
+    matches agree, and refined again; the first to pass, or the best, is kept.
     `seed` seeds open3d's RANSAC so the same input gives the same answer
     (up to rounding in open3d's parallel sums); None leaves it random.
     """
@@ -127,6 +132,8 @@ def relocalise(
         raise RelocalisationError(
             f"device cloud prepared at {device.voxel_size} m but the map at {space_map.voxel_size} m"
         )
+    if not space_map.fine.has_normals():
+        raise RelocalisationError("the map must be prepared with fine_normals=True: ICP fits to its surface")
     max_rmse = space_map.voxel_size if max_rmse is None else max_rmse
     if len(device.coarse.points) < 3 or len(space_map.coarse.points) < 3:
         return Relocalisation(np.eye(4), 0.0, float("inf"), False, "registration", "too few points to register")
@@ -134,11 +141,15 @@ def relocalise(
     def passes(fitness: float, rmse: float) -> bool:
         return fitness >= min_fitness and rmse <= max_rmse
 
+    pairs = _feature_matches(device, space_map)
+    if len(pairs) < 3:
+        return Relocalisation(np.eye(4), 0.0, float("inf"), False, "registration",
+                              "no features of the device's view match the map")
     if seed is not None:
         o3d.utility.random.seed(seed)
-    best = _refine(device, space_map, _global_registration(device, space_map, max_iterations, confidence))
+    best = _refine(device, space_map, _global_registration(device, space_map, pairs, max_iterations, confidence))
     if not passes(*best[1:]):
-        for turned in _turned_guesses(device, space_map, best[0], np.asarray(up, dtype=np.float64)):
+        for turned in _turned_guesses(device, space_map, pairs, best[0], np.asarray(up, dtype=np.float64)):
             candidate = _refine(device, space_map, turned)
             if candidate[1] > best[1]:
                 best = candidate
@@ -154,12 +165,20 @@ def relocalise(
     return Relocalisation(transform, fitness, rmse, not detail, "registration", detail)
 
 
-def _global_registration(device: PreparedCloud, space_map: PreparedCloud, max_iterations: int,
+def _feature_matches(device: PreparedCloud, space_map: PreparedCloud) -> np.ndarray:
+    """(K, 2) indices of coarse device and map points whose FPFH descriptors are each other's nearest."""
+    _, in_map = space_map.feature_index.query(device.features)
+    _, back = cKDTree(device.features).query(space_map.features[in_map])
+    mutual = back == np.arange(len(device.features))
+    return np.column_stack((np.flatnonzero(mutual), in_map[mutual])).astype(np.int32)
+
+
+def _global_registration(device: PreparedCloud, space_map: PreparedCloud, pairs: np.ndarray, max_iterations: int,
                          confidence: float) -> np.ndarray:
-    """The coarse space_from_device from FPFH correspondences (mutually nearest in feature space) and RANSAC."""
+    """The coarse space_from_device by RANSAC over feature matches, with edge-length and distance checks."""
     distance = 1.5 * space_map.coarse_voxel_size
-    result = reg.registration_ransac_based_on_feature_matching(
-        device.coarse, space_map.coarse, device.features, space_map.features, True, distance,
+    result = reg.registration_ransac_based_on_correspondence(
+        device.coarse, space_map.coarse, o3d.utility.Vector2iVector(pairs), distance,
         reg.TransformationEstimationPointToPoint(False), 3,
         [reg.CorrespondenceCheckerBasedOnEdgeLength(0.9), reg.CorrespondenceCheckerBasedOnDistance(distance)],
         reg.RANSACConvergenceCriteria(max_iterations, confidence),
@@ -167,26 +186,29 @@ def _global_registration(device: PreparedCloud, space_map: PreparedCloud, max_it
     return np.array(result.transformation)
 
 
-def _turned_guesses(device: PreparedCloud, space_map: PreparedCloud, transform: np.ndarray,
+def _turned_guesses(device: PreparedCloud, space_map: PreparedCloud, pairs: np.ndarray, transform: np.ndarray,
                     up: np.ndarray) -> Iterator[np.ndarray]:
-    """`transform` turned by 180, 90 and 270 degrees about `up`, each with the translation most matches agree on.
+    """`transform` turned by 180, 90 and 270 degrees about the vertical, each placed two ways.
 
-    For a turned rotation R, every FPFH match (p, q) proposes the translation
-    q - R p; the densest cluster of proposals (within two coarse voxels) wins.
+    A room's symmetry turns about the vertical through the room's centre, so
+    the first placement turns about the map's centre. The second keeps the
+    turned rotation R and takes the translation most feature matches agree
+    on: every match (p, q) proposes q - R p, and the densest cluster of
+    proposals (within two coarse voxels) wins.
     """
-    pairs = np.asarray(reg.correspondences_from_features(device.features, space_map.features, True))
-    if len(pairs) == 0:
-        return
+    centre = space_map.coarse.get_axis_aligned_bounding_box().get_center()
     source = np.asarray(device.coarse.points)[pairs[:, 0]]
     target = np.asarray(space_map.coarse.points)[pairs[:, 1]]
     radius = 2.0 * space_map.coarse_voxel_size
     for degrees in (180.0, 90.0, 270.0):
-        rotation = rotation_about(up, degrees) @ transform[:3, :3]
+        turn = rotation_about(up, degrees)
+        yield make_pose(turn, centre - turn @ centre) @ transform
+        rotation = turn @ transform[:3, :3]
         proposals = target - source @ rotation.T
         cells, counts = np.unique(np.floor(proposals / radius), axis=0, return_counts=True)
-        centre = (cells[counts.argmax()] + 0.5) * radius
-        near = proposals[np.linalg.norm(proposals - centre, axis=1) <= radius]
-        yield make_pose(rotation, near.mean(axis=0) if len(near) else centre)
+        densest = (cells[counts.argmax()] + 0.5) * radius
+        near = proposals[np.linalg.norm(proposals - densest, axis=1) <= radius]
+        yield make_pose(rotation, near.mean(axis=0) if len(near) else densest)
 
 
 def _refine(device: PreparedCloud, space_map: PreparedCloud, initial: np.ndarray) -> tuple[np.ndarray, float, float]:

@@ -239,7 +239,9 @@ function drawWindow() {
 }
 
 async function startXR() {
-  const { XRMode } = await import('./xr_mode.js');
+  const { XRMode } = await import('./xr_mode.js').catch((err) => {
+    throw new Error(`could not load the XR client (${err.message}); is three.js installed on the server (make client)?`);
+  });
   xrMode = new XRMode({
     root: ui.root,
     tapLayer: ui.tapLayer,

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 import spatial
+from spatial.api.body_limit import BodySizeLimit
 from spatial.api.errors import install_error_handlers
 from spatial.api.compute import router as compute_router
 from spatial.api.objects import router as objects_router
@@ -57,6 +58,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_request_bytes)
     app.include_router(router)
     app.include_router(views_router)
     app.include_router(compute_router)

@@ -10,7 +10,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from anchors import AnchorsError, BlockShapeError, NotFound, PermissionDenied, VersionConflict
+from anchors import (
+    AnchorsError,
+    BlockShapeError,
+    LimitExceeded,
+    NotFound,
+    PermissionDenied,
+    TooLarge,
+    TooManyBlocks,
+    VersionConflict,
+)
 
 
 class Unauthorized(Exception):
@@ -28,13 +37,19 @@ STATUS = {
     PermissionDenied: 403,
     VersionConflict: 409,
     BlockShapeError: 422,
+    TooLarge: 413,
+    TooManyBlocks: 409,
     Unauthorized: 401,
     BadRequest: 422,
 }
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": message}}
+def error_body(code: str, message: str, limit: str | None = None) -> dict[str, dict[str, str]]:
+    """The body of every error; an error over a limit names the limit's setting too."""
+    body = {"code": code, "message": message}
+    if limit is not None:
+        body["limit"] = limit
+    return {"error": body}
 
 
 def _status(exc: Exception) -> int:
@@ -46,7 +61,8 @@ def _status(exc: Exception) -> int:
 
 async def _typed(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    return JSONResponse(error_body(exc.code, str(exc)), status_code=_status(exc), headers=headers)  # type: ignore[attr-defined]
+    limit = exc.limit if isinstance(exc, LimitExceeded) else None
+    return JSONResponse(error_body(exc.code, str(exc), limit), status_code=_status(exc), headers=headers)  # type: ignore[attr-defined]
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

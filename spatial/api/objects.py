@@ -64,7 +64,7 @@ def taught(user: Me, memory: Objects) -> list[TaughtOut]:
     return [TaughtOut(**t) for t in memory.taught(user)]
 
 
-@router.delete("/{instance_id}", status_code=204)
+@router.delete("/{instance_id:path}", status_code=204)
 def forget(instance_id: str, user: Me, memory: Objects) -> Response:
     if not memory.forget(user, instance_id):
         raise NotFound(f"you taught no object {instance_id}")

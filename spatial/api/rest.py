@@ -21,12 +21,17 @@ def blocks(request: Request) -> BlockService:
     return request.app.state.services.blocks
 
 
-def current_user(request: Request, service: Annotated[BlockService, Depends(blocks)]) -> User:
-    """The user named by the `Authorization: Bearer <token>` header."""
+def bearer_token(request: Request) -> str:
+    """The token of the `Authorization: Bearer <token>` header."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send an 'Authorization: Bearer <token>' header")
-    user = service.authenticate(token.strip())
+    return token.strip()
+
+
+def current_user(token: Annotated[str, Depends(bearer_token)], service: Annotated[BlockService, Depends(blocks)]) -> User:
+    """The user the token belongs to; checked on every call, so a revoked token stops at once."""
+    user = service.authenticate(token)
     if user is None:
         raise Unauthorized("the token is unknown or revoked")
     return user
@@ -34,6 +39,7 @@ def current_user(request: Request, service: Annotated[BlockService, Depends(bloc
 
 Service = Annotated[BlockService, Depends(blocks)]
 Me = Annotated[User, Depends(current_user)]
+Token = Annotated[str, Depends(bearer_token)]
 
 
 @router.get("/health", tags=["service"])
@@ -86,6 +92,53 @@ def delete_block(block_id: str, user: Me, service: Service) -> Response:
 @router.post("/blocks/{block_id}/shares", status_code=204, tags=["blocks"])
 def share_block(block_id: str, body: s.ShareIn, user: Me, service: Service) -> Response:
     service.share_block(user, block_id, body.user, body.role)
+    return Response(status_code=204)
+
+
+@router.delete("/blocks/{block_id}/shares/{user_name}", status_code=204, tags=["blocks"])
+def unshare_block(block_id: str, user_name: str, user: Me, service: Service) -> Response:
+    """Take a share back (owner only); the user's overlays of the block go with their next frame."""
+    service.unshare_block(user, block_id, user_name)
+    return Response(status_code=204)
+
+
+@router.put("/blocks/{block_id}/public", tags=["blocks"])
+def set_public(block_id: str, body: s.PublicIn, user: Me, service: Service) -> s.AccessOut:
+    """Make a block, with everything under it, readable by every signed-in user, or private again (owner only)."""
+    service.set_public(user, block_id, body.public)
+    return s.AccessOut.of(service.access(user, block_id))
+
+
+@router.get("/blocks/{block_id}/access", tags=["blocks"])
+def access(block_id: str, user: Me, service: Service) -> s.AccessOut:
+    """Who may read and write the block (owner only)."""
+    return s.AccessOut.of(service.access(user, block_id))
+
+
+@router.get("/tokens", tags=["tokens"])
+def tokens(user: Me, service: Service) -> list[s.TokenOut]:
+    """Your tokens, one or more a device: their ids and names, never the tokens themselves."""
+    return [s.TokenOut(id=t.id, device=t.device, created_at=t.created_at) for t in service.tokens(user)]
+
+
+@router.post("/tokens", status_code=201, tags=["tokens"])
+def issue_token(body: s.TokenIn, user: Me, service: Service) -> s.NewTokenOut:
+    """A new token for one of your devices; it is shown once, here, and stored only as a hash."""
+    token = service.issue_token(user, label=body.device)
+    return s.NewTokenOut(id=service.token_id(token), device=body.device, token=token)
+
+
+@router.delete("/tokens/current", status_code=204, tags=["tokens"])
+def revoke_current(token: Token, user: Me, service: Service) -> Response:
+    """Revoke the token this request was made with (sign out)."""
+    service.revoke_presented(token)
+    return Response(status_code=204)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
+def revoke_token(token_id: str, user: Me, service: Service) -> Response:
+    """Revoke one of your tokens by id (a lost phone's, say); another user's token is not found."""
+    service.revoke_token(user, token_id)
     return Response(status_code=204)
 
 

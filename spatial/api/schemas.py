@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from anchors import Anchor, Block
+from anchors import Access, Anchor, Block
 from anchors.model import IDENTITY_POSE
 
 Pose = list[float]
@@ -19,7 +19,7 @@ Kind = Literal["page", "markdown", "json", "table", "row", "view", "compute"]
 class BlockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Kind
-    title: str = Field(default="", max_length=200)
+    title: str = Field(default="", description="At most 200 characters (the service's max_title_chars).")
     content: Any = Field(
         default=None,
         description="page: {} ; markdown: a string; json: any JSON value; table: {fields, rows?} or {columns, rows};"
@@ -31,7 +31,7 @@ class BlockIn(BaseModel):
 
 class BlockPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str | None = Field(default=None, max_length=200)
+    title: str | None = None
     content: Any = None
     version: int | None = Field(default=None, description="The version this edit is based on; a stale one is refused (409).")
 
@@ -47,6 +47,7 @@ class BlockOut(BaseModel):
     updated_at: float
     parent: str | None = None
     children: list[str] = []
+    public: bool = Field(default=False, description="Made readable by every signed-in user, with what is under it.")
 
     @classmethod
     def of(cls, block: Block) -> BlockOut:
@@ -153,3 +154,44 @@ class AttachedOut(BaseModel):
 class UserOut(BaseModel):
     id: str
     name: str
+
+
+class PublicIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    public: bool = Field(description="true: every signed-in user may read the block and what is under it.")
+
+
+class ShareOut(BaseModel):
+    user: str
+    role: Literal["read", "write"]
+
+
+class AccessOut(BaseModel):
+    block_id: str
+    owner: str
+    public: bool
+    shares: list[ShareOut]
+
+    @classmethod
+    def of(cls, access: Access) -> AccessOut:
+        return cls(
+            block_id=access.block_id, owner=access.owner, public=access.public,
+            shares=[ShareOut(user=u.name, role=role) for u, role in access.shares],  # type: ignore[arg-type]
+        )
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    device: str = Field(min_length=1, max_length=64, description="A name for the device the token is for.")
+
+
+class TokenOut(BaseModel):
+    id: str
+    device: str
+    created_at: float
+
+
+class NewTokenOut(BaseModel):
+    id: str
+    device: str
+    token: str = Field(description="Shown once; the service keeps only its hash.")

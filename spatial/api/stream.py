@@ -3,6 +3,8 @@
 The receive loop never waits for processing: frames go into the session's
 one-slot mailbox, and a worker task processes the latest one in a thread.
 Every bad message is answered with an `error` and the connection stays open.
+The session's token is checked again before each frame (one indexed lookup),
+so a revoked token gets no overlay after the frame in flight.
 """
 
 from __future__ import annotations
@@ -56,6 +58,13 @@ def overlays_message(
     }
 
 
+REVOKED = "the access token was revoked; send hello again with a valid token"
+
+
+class TokenRevoked(Exception):
+    """The session's token stopped working after its hello (checked before each frame)."""
+
+
 def frame_ref(data: bytes) -> str | None:
     """`frame:<id>` when the fixed header is there to read the id from."""
     if len(data) >= FIXED_HEADER_SIZE:
@@ -71,6 +80,7 @@ class StreamConnection:
         self.session = Session(frame_rate=RateLimit(self.settings.max_frames_per_second))
         self.content_format = VECTOR
         self._send_lock = asyncio.Lock()
+        self._token: str | None = None
         self._last_stats = 0.0
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -119,6 +129,9 @@ class StreamConnection:
         viewer, objects = self.session.viewer, self.services.objects
         if viewer is None:
             raise ProtocolError("not_ready", "send hello (with a valid token) before teach", teach.id)
+        if not await asyncio.to_thread(self._signed_in, self._token, viewer):
+            self._sign_out()
+            raise ProtocolError("unauthorized", REVOKED, teach.id)
         image = self.session.recent.get(teach.frame_id)
         if image is None:
             kept = ", ".join(map(str, self.session.recent)) or "none yet"
@@ -151,6 +164,7 @@ class StreamConnection:
                 self.services.sessions.leave(previous.user.id)
         if previous is None:
             self.session.tracker = self.services.pipeline.new_tracker()
+        self._token = hello.token
         self.session.viewer = Viewer(user, self.settings.overlay_linger_s, self.settings.panel_metres_per_pixel)
         self.session.camera = camera_intrinsics(hello)
         self.session.capabilities = tuple(hello.capabilities)
@@ -201,13 +215,20 @@ class StreamConnection:
             header, image_bytes = await self.session.frames.take()
             session = self.session
             viewer = session.viewer
-            assert viewer is not None
+            if viewer is None:
+                continue
+            recorder, token = self.services.recorder, self._token
 
             def work() -> tuple[FrameResult, OverlayDelta]:
+                if not self._signed_in(token, viewer):
+                    raise TokenRevoked
                 image, decode_ms = pipeline.decode(image_bytes)
                 session.remember(header.frame_id, image)
                 result = pipeline.process_image(header, image, session.camera, session.tracker)
                 result.add_timing("decode", decode_ms)
+                if recorder is not None:
+                    recorder.record(session.id, header.frame_id, header.timestamp_ms, image,
+                                    result.objects_message()["objects"])
                 return result, viewer.overlay_delta(pipeline, result, time.monotonic())
 
             try:
@@ -215,11 +236,29 @@ class StreamConnection:
             except FrameDecodeError as exc:
                 await self.error(ProtocolError("bad_image", str(exc), f"frame:{header.frame_id}"))
                 continue
+            except TokenRevoked:
+                if self.session.viewer is not viewer:
+                    continue  # a new hello came in meanwhile; it was checked on its own
+                self._sign_out()
+                await self.error(ProtocolError("unauthorized", REVOKED, f"frame:{header.frame_id}"))
+                continue
             self.session.stats.processed += 1
             await self.send(result.objects_message())
             if delta:
                 await self.send(await self._overlays_message(header.frame_id, delta))
             await self._maybe_send_stats()
+
+    def _signed_in(self, token: str | None, viewer: Viewer) -> bool:
+        """The session's token still names its viewer (one indexed lookup; called in a worker thread)."""
+        user = self.services.blocks.authenticate(token)
+        return user is not None and user.id == viewer.user.id
+
+    def _sign_out(self) -> None:
+        """Forget the viewer: no more frames are processed until a new hello is accepted."""
+        if self.session.viewer is not None:
+            self.services.sessions.leave(self.session.viewer.user.id)
+        self.session.viewer = None
+        self._token = None
 
     async def _overlays_message(self, frame_id: int, delta: OverlayDelta) -> dict[str, Any]:
         """Vector content is built here; images are painted (or taken from the cache) in the pool."""

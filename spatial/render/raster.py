@@ -27,7 +27,9 @@ def _mask(text: str, size: int, stroke: int) -> tuple[np.ndarray | None, int, in
     if right <= left or bottom <= top:
         return None, left, top
     tile = Image.new("L", (right - left, bottom - top), 0)
-    ImageDraw.Draw(tile).text((-left, -top), text, font=face, fill=255, anchor="la", stroke_width=stroke, stroke_fill=255)
+    ImageDraw.Draw(tile).text(
+        (-left, -top), text, font=face, fill=255, anchor="la", stroke_width=stroke, stroke_fill=255
+    )
     return np.asarray(tile), left, top
 
 
@@ -58,7 +60,7 @@ class _Glyphs:
         advance = self._advances.get(key)
         if advance is None:
             face = font(size)
-            advance = face.getlength(char + following) - face.getlength(following) if following else face.getlength(char)
+            advance = face.getlength(char + following) - face.getlength(following)
             with self._lock:
                 self._advances[key] = advance
         return advance

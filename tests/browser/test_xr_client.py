@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import (
-    FLIP, MARKER, StreamTap, client, freeze_video, install_iwer, luminance, matrix, new_page, next_paint,
+    FLIP, MARKER, StreamTap, client, freeze_video, install_iwer, matrix, new_page, next_paint,
     panel_samples, project, save_screenshot, screenshot, translation,
 )
 
@@ -83,7 +83,8 @@ def panel_colours(video: np.ndarray) -> np.ndarray:
 
 def drawn_like_a_panel(shot: np.ndarray, bare: np.ndarray, points: np.ndarray) -> tuple[float, float]:
     """At these screen points: the share of pixels showing a panel colour, and the share of
-    bare-video pixels that already look like one."""
+    bare-video pixels that already look like one. Text covers part of a panel, so about half
+    its points show the background or a cell; without the panel, next to none would."""
     inside = [(x, y) for x, y in points if 0 <= x < shot.shape[1] and 0 <= y < shot.shape[0]]
     assert len(inside) > 0.8 * len(points), "the panel is off screen"
     drawn = np.array([shot[y, x] for x, y in inside])
@@ -152,7 +153,7 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
     for overlay_id, centre in centres.items():
         points = panel_samples(centre, panels[overlay_id]["size"], snap["view"], SCREEN)
         on_panel, video_alike = drawn_like_a_panel(shot, bare, points)
-        assert on_panel > 0.4 and video_alike < 0.2, f"panel {overlay_id} is not drawn where it projects"
+        assert on_panel > 0.3 and video_alike < 0.1, f"panel {overlay_id} is not drawn where it projects"
 
     # The device moves (8 cm right, turned 6 degrees right) while no server update arrives.
     frames_before = snap["xrFrames"]
@@ -175,7 +176,7 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
         assert np.linalg.norm(shift) > 40, "the panel must move on screen as the head moves"
         points = panel_samples(centre, panel["size"], moved["view"], SCREEN)
         on_panel, video_alike = drawn_like_a_panel(shot, bare, points)
-        assert on_panel > 0.4 and video_alike < 0.2, "the panel is not drawn at its world pose after the move"
+        assert on_panel > 0.3 and video_alike < 0.1, "the panel is not drawn at its world pose after the move"
     tap.hold = False
 
 

@@ -38,8 +38,8 @@ def jpeg(image) -> bytes:
 
 
 def moving(label: str, count: int, photo_name: str) -> list[Scene]:
-    """`count` frames of one object sliding to the right."""
-    return [scene([(label, (200 + 25 * i, 230), 170)], photo_name=photo_name, seed=i) for i in range(count)]
+    """`count` frames of one object sliding to the right over a fixed background."""
+    return [scene([(label, (200 + 12 * i, 230), 170)], photo_name=photo_name, seed=0) for i in range(count)]
 
 
 def box_iou(a, b) -> float:
@@ -54,7 +54,7 @@ def test_a_block_pinned_to_a_class_follows_the_detected_clock(d2_server: Server)
     block = rest.post("/v1/blocks", json={"kind": "markdown", "title": "Clock", "content": "Wind me on Sundays"}).json()
     anchor = rest.post("/v1/objects/class:clock/anchors", json={"block_id": block["id"]})
     assert anchor.status_code == 201, anchor.text
-    frames = moving("clock", 6, "chelsea")
+    frames = moving("clock", 12, "rocket")
 
     async def scenario() -> tuple[dict, StreamClient]:
         client = await StreamClient.open(d2_server.ws_url, d2_server.token, CAMERA)
@@ -62,30 +62,34 @@ def test_a_block_pinned_to_a_class_follows_the_detected_clock(d2_server: Server)
         for index, frame in enumerate(frames):
             reply = await client.frame(index, jpeg(frame.image))
             assert reply["type"] == "objects", reply
-        await client.send_json({"type": "stats"})
-        await client.next_of("stats")
+        await asyncio.sleep(0.2)
         await client.close()
         return welcome, client
 
     welcome, client = asyncio.run(scenario())
     assert welcome["detector"] == "detectron2"
     objects = client.of_type("objects")
-    assert [m["frame_id"] for m in objects] == list(range(6))
-    for message, frame in zip(objects, frames):
-        clocks = [o for o in message["objects"] if o["class"] == "clock"]
-        assert [o["id"] for o in clocks] == ["detectron2:clock/0"], message["objects"]
-        assert box_iou(clocks[0]["box"], frame.instances[0].box) > 0.7
-        assert clocks[0]["backend"] == "detectron2"
+    assert [m["frame_id"] for m in objects] == list(range(12))
+    seen = [(m, frames[m["frame_id"]]) for m in objects if m["objects"]]
+    assert len(seen) >= 6, "the tracker reports a detectron2 object from its second detection on"
+    ids = set()
+    for message, frame in seen:
+        [clock] = message["objects"]
+        assert clock["class"] == "clock" and clock["backend"] == "detectron2"
+        if clock["source"] == "detection":  # between detections the tracker moves the box
+            assert box_iou(clock["box"], frame.instances[0].box) > 0.7
+        ids.add(clock["id"])
+    [clock_id] = ids
 
     added = [o for m in client.of_type("overlays") for o in m["added"]]
     [overlay] = [o for o in added if o["block_id"] == block["id"]]
-    assert overlay["object_id"] == "detectron2:clock/0"
-    assert overlay["id"] == f"{anchor.json()['id']}@detectron2:clock/0"
+    assert overlay["object_id"] == clock_id
+    assert overlay["id"] == f"{anchor.json()['id']}@{clock_id}"
     assert any(op.get("text") == "Wind me on Sundays" for op in overlay["content"]["ops"])
 
 
 def test_concurrent_sessions_share_the_model_and_each_gets_its_own_objects_in_order(d2_server: Server) -> None:
-    streams = {"clock": moving("clock", 5, "rocket"), "stop sign": moving("stop sign", 5, "stereo_motorcycle")}
+    streams = {"clock": moving("clock", 12, "chelsea"), "stop sign": moving("stop sign", 12, "rocket")}
 
     async def session(frames: list[Scene]) -> list[dict]:
         client = await StreamClient.open(d2_server.ws_url, d2_server.token, CAMERA)
@@ -98,9 +102,9 @@ def test_concurrent_sessions_share_the_model_and_each_gets_its_own_objects_in_or
         return await asyncio.gather(*(session(frames) for frames in streams.values()))
 
     for label, objects in zip(streams, asyncio.run(both())):
-        assert [m["frame_id"] for m in objects] == list(range(5))
-        for message in objects:
-            assert {o["class"] for o in message["objects"]} == {label}, (label, message["objects"])
+        assert [m["frame_id"] for m in objects] == list(range(12))
+        reported = [o["class"] for m in objects for o in m["objects"]]
+        assert len(reported) >= 6 and set(reported) == {label}, (label, reported)
 
 
 def test_a_bad_detectron2_config_stops_the_server_with_a_clear_error(tmp_path) -> None:

@@ -37,10 +37,11 @@ def test_frames_over_the_rate_limit_are_refused_with_one_error(slow_server: Serv
 
     client = asyncio.run(scenario())
     errors = client.of_type("error")
-    assert [e["code"] for e in errors] == ["rate_limited"]
+    assert errors and {e["code"] for e in errors} == {"rate_limited"}
+    assert len(errors) <= 5, "at most one rate_limited error a second (the test lasts under 5 s)"
     assert "5 frames a second" in errors[0]["message"]
     stats = client.of_type("stats")[-1]
-    assert stats["refused"] >= 15 and stats["received"] == 21
+    assert stats["refused"] >= 10 and stats["received"] == 21
 
 
 def test_sessions_per_user_are_capped(server: Server) -> None:

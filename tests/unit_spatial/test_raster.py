@@ -35,8 +35,10 @@ def reference_paint(display, scale: float) -> Image.Image:
             box = [op["x"] * scale, op["y"] * scale, (op["x"] + op["w"]) * scale, (op["y"] + op["h"]) * scale]
             draw.rounded_rectangle(box, radius=op.get("radius", 0) * scale, fill=rgba(op["fill"]))
         elif op["op"] == "text":
-            draw.text((round(op["x"] * scale), round(op["y"] * scale)), op["text"], font=font(round(op["size"] * scale)),
-                      fill=rgba(op["color"]), stroke_width=1 if op.get("bold") else 0, stroke_fill=rgba(op["color"]))
+            draw.text(
+                (round(op["x"] * scale), round(op["y"] * scale)), op["text"], font=font(round(op["size"] * scale)),
+                fill=rgba(op["color"]), stroke_width=1 if op.get("bold") else 0, stroke_fill=rgba(op["color"]),
+            )
         else:
             x0, y0 = op["x"] * scale, op["y"] * scale
             x1, y1 = x0 + op["w"] * scale, y0 + op["h"] * scale
@@ -109,7 +111,9 @@ def test_rasters_are_painted_once_per_content_hash() -> None:
         (["hologram"], True, None, ["vector"]),
     ],
 )
-def test_content_format_from_capabilities(capabilities: list[str], vector: bool, raster: str | None, named: list[str]) -> None:
+def test_content_format_from_capabilities(
+    capabilities: list[str], vector: bool, raster: str | None, named: list[str]
+) -> None:
     fmt = ContentFormat.from_capabilities(capabilities)
     assert (fmt.vector, fmt.raster, fmt.capabilities()) == (vector, raster, named)
 

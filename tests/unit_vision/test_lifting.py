@@ -184,6 +184,8 @@ def test_bad_input_gets_named_errors() -> None:
         lift(depth, K, box=box, camera_to_world=np.ones((4, 4)))
     with pytest.raises(LiftingError, match="at least 8"):
         fit_box(np.zeros((3, 3)))
+    with pytest.raises(LiftingError, match="non-zero"):
+        lift(depth, K, box=box, up=(0.0, 0.0, 0.0))
     # NaN and negative depths count as missing, not as points.
     holes = depth.copy()
     holes[150:, :] = np.nan

@@ -91,13 +91,15 @@ def test_a_device_in_another_room_is_told_it_failed(space_map: PreparedCloud) ->
     assert "match the map" in result.detail
 
 
-def test_too_little_to_register_is_a_failure_not_a_crash(space_map: PreparedCloud) -> None:
+def test_too_little_to_register_is_a_failure_not_a_crash(space_map: PreparedCloud, device_points: np.ndarray) -> None:
     result = relocalise(np.array([[0.0, 1.0, 0.0], [0.1, 1.0, 0.0]]), space_map)
     assert not result.success and "too few points" in result.detail
     with pytest.raises(RelocalisationError, match="finite"):
         relocalise(np.full((10, 3), np.nan), space_map)
     with pytest.raises(RelocalisationError, match="prepared at"):
         relocalise(prepare_cloud(np.random.default_rng(0).random((500, 3)), voxel_size=0.1), space_map)
+    with pytest.raises(RelocalisationError, match="fine_normals"):
+        relocalise(device_points, prepare_cloud(np.random.default_rng(0).random((500, 3)), fine_normals=False))
 
 
 def test_two_devices_share_anchors_and_moves(room: Room, space_map: PreparedCloud, device_points: np.ndarray) -> None:
