@@ -9,8 +9,8 @@ with one frame in flight, batched by `Detectron2Detector`.
 
 Models: `small`, the project's R18-FPN (data/models/shapes_r18_fpn), at its own
 input size unless `--min-size` says otherwise; `r50`, model-zoo Mask R-CNN
-R50-FPN with random weights whose box and class outputs are zeroed, so every
-frame yields exactly `--detections` boxes and masks, as a trained model would.
+R50-FPN with random weights set up to give exactly `--detections` boxes and
+masks per frame, as a trained model would (`steady_outputs`).
 
     python -m bench.detectron2 --model small --batch 1,4 --write            # CPU, into docs/benchmarks.md
     python -m bench.detectron2 --model r50 --min-size 480 --batch 1,8,16,32 \\

@@ -60,7 +60,7 @@ class Scene:
     instances: list[Instance]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def photo(name: str) -> np.ndarray:
     """A scikit-image sample photo as BGR uint8."""
     image = getattr(skimage.data, name)()

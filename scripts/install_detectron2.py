@@ -130,12 +130,13 @@ def patch_source(root: Path) -> None:
         text = source.read_text()
         if any(re.search(pattern, text) for pattern in NUMPY_ALIASES):
             edit(source, *NUMPY_ALIASES.items(), regex=True)
-    edit(package / "model_zoo" / "model_zoo.py",
-         ("import pkg_resources\n", "import importlib.resources\n"),
-         ('cfg_file = pkg_resources.resource_filename(\n        "detectron2.model_zoo", os.path.join("configs", config_path)\n    )',
-          'cfg_file = str(importlib.resources.files("detectron2.model_zoo").joinpath("configs", config_path))'))
-    edit(package / "export" / "__init__.py",
-         ("from .api import *\n", "try:\n    from .api import *  # needs caffe2, which torch 2 no longer ships\nexcept ImportError:\n    pass\n"))
+    zoo_lookup = (
+        'cfg_file = pkg_resources.resource_filename(\n        "detectron2.model_zoo", os.path.join("configs", config_path)\n    )',
+        'cfg_file = str(importlib.resources.files("detectron2.model_zoo").joinpath("configs", config_path))',
+    )
+    edit(package / "model_zoo" / "model_zoo.py", ("import pkg_resources\n", "import importlib.resources\n"), zoo_lookup)
+    guarded_api = "try:\n    from .api import *  # needs caffe2, which torch 2 no longer ships\nexcept ImportError:\n    pass\n"
+    edit(package / "export" / "__init__.py", ("from .api import *\n", guarded_api))
 
 
 def main() -> int:

@@ -47,6 +47,7 @@ class Services:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.pipeline.detector.close()
         self.compute.close()
         self.objects.store.close()
         self.store.close()

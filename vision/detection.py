@@ -50,6 +50,9 @@ class Detector(ABC):
     def detect(self, image: np.ndarray, intrinsics: Intrinsics) -> list[Detection]:
         """All objects found in `image`, taken by a camera with `intrinsics`."""
 
+    def close(self) -> None:
+        """Release threads or devices the detector holds; nothing by default."""
+
 
 class DetectorConfigError(ValueError):
     """A detector cannot be built as configured (unknown name, bad option, missing weights)."""

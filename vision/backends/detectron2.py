@@ -109,7 +109,9 @@ def load_config(config: str) -> tuple[Any, Path, bool]:
 
     path = Path(config).expanduser()
     if path.suffix == ".py":
-        raise DetectorConfigError(f"detectron2 config {config!r}: Python (LazyConfig) configs are not supported; use a .yaml config")
+        raise DetectorConfigError(
+            f"detectron2 config {config!r}: Python (LazyConfig) configs are not supported; use a .yaml config"
+        )
     from_zoo = not path.is_file()
     if from_zoo:
         name = config if config.endswith(".yaml") else f"{config}.yaml"
@@ -317,7 +319,7 @@ class Detectron2Model:
         import torch
         import torch.nn.functional as F
 
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
             raise ValueError(f"detectron2 takes HxWx3 uint8 BGR images, got shape {image.shape} of {image.dtype}")
         height, width = image.shape[:2]
         pixels = torch.from_numpy(np.ascontiguousarray(image))
