@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import threading
@@ -20,6 +21,8 @@ import time
 from pathlib import Path
 
 from bench.report import machine, write_section
+
+from websockets.exceptions import ConnectionClosed
 
 from spatial.client import StreamClient
 from spatial.protocol import pack_frame
@@ -40,8 +43,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-async def steady_client(server: Server, frames: list[bytes], fps: float, seconds: float) -> dict:
-    client = await StreamClient.open(server.ws_url, server.token, sample_camera())
+async def steady_client(server: Server, token: str, frames: list[bytes], fps: float, seconds: float) -> dict:
+    client = await StreamClient.open(server.ws_url, token, sample_camera())
     sent_at: dict[int, float] = {}
     rtts: list[float] = []
     errors: list[dict] = []
@@ -64,6 +67,8 @@ async def steady_client(server: Server, frames: list[bytes], fps: float, seconds
         await asyncio.sleep(max(0.0, start + i / fps - time.perf_counter()))
     await asyncio.sleep(1.0)
     reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
     await client.send_json({"type": "stats"})
     stats = None
     while stats is None:
@@ -73,15 +78,18 @@ async def steady_client(server: Server, frames: list[bytes], fps: float, seconds
     return {"sent": i, "rtts": rtts, "errors": errors, "stats": stats}
 
 
-async def stalled_client(server: Server, frames: list[bytes], seconds: float) -> None:
+async def stalled_client(server: Server, token: str, frames: list[bytes], seconds: float) -> None:
     """Sends frames at 15 fps and never reads a reply."""
-    client = await StreamClient.open(server.ws_url, server.token, sample_camera())
+    client = await StreamClient.open(server.ws_url, token, sample_camera())
     start = time.perf_counter()
     i = 0
-    while time.perf_counter() - start < seconds:
-        await asyncio.wait_for(client.ws.send(pack_frame(i, 0.0, frames[i % len(frames)])), 5)
-        i += 1
-        await asyncio.sleep(1 / 15)
+    try:
+        while time.perf_counter() - start < seconds:
+            await asyncio.wait_for(client.ws.send(pack_frame(i, 0.0, frames[i % len(frames)])), 5)
+            i += 1
+            await asyncio.sleep(1 / 15)
+    except (ConnectionClosed, asyncio.TimeoutError):
+        return  # its own socket gave up (it never reads, so pings go unanswered): expected
     client.ws.transport.abort()
 
 
@@ -113,10 +121,12 @@ async def run(server: Server, clients: int, fps: float, seconds: float) -> tuple
             await asyncio.sleep(1.0)
 
     sampler = asyncio.create_task(sample_memory())
+    # Sessions per user are capped (16), so the clients sign in as several users, ten each.
+    tokens = [server.new_token(f"load{i}") for i in range(clients // 10 + 1)]
     try:
         results = await asyncio.gather(
-            stalled_client(server, frames, seconds),
-            *(steady_client(server, frames, fps, seconds) for _ in range(clients)),
+            stalled_client(server, server.new_token("stalled"), frames, seconds),
+            *(steady_client(server, tokens[i // 10], frames, fps, seconds) for i in range(clients)),
         )
     finally:
         sampler.cancel()

@@ -1,7 +1,7 @@
 """The default detector: real objects (MediaPipe) and fiducial markers in one pass.
 
 Options pass through to the backend that declares them: `size_m`,
-`families`, `min_perimeter_rate` to `markers`; `min_score`, `max_objects`,
+`families`, `min_side_ratio` to `markers`; `min_score`, `max_objects`,
 `classes`, `objectron`, `object_sizes_m` to `mediapipe`. Each detection keeps
 the name of the backend that found it.
 """
