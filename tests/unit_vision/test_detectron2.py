@@ -130,3 +130,8 @@ def test_the_core_imports_without_torch_and_a_missing_detectron2_says_how_to_ins
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "make detectron2" in done.stdout
+
+
+def test_a_model_zoo_config_without_weights_is_refused_rather_than_downloaded() -> None:
+    with pytest.raises(DetectorConfigError, match="never fetched at run time"):
+        create_detector("detectron2", config=ZOO_CONFIG, device="cpu")

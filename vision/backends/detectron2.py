@@ -140,9 +140,10 @@ def resolve_weights(weights: str | None, cfg: Any, config: str, config_path: Pat
         return None
     if weights is None:
         if from_zoo:
-            from detectron2 import model_zoo
-
-            return model_zoo.get_checkpoint_url(config if config.endswith(".yaml") else f"{config}.yaml")
+            raise DetectorConfigError(
+                f"model-zoo config {config!r} needs weights=PATH: weights are never fetched at run time; download "
+                "the checkpoint named in detectron2's MODEL_ZOO.md where you have internet, or pass weights=random"
+            )
         weights = cfg.MODEL.WEIGHTS
         if not weights:
             raise DetectorConfigError(f"detectron2 config {config_path} names no weights; pass weights=PATH_OR_URL")
