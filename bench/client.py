@@ -23,7 +23,7 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 from anchors import Block
-from bench.report import machine, write_section
+from bench.report import machine, percentile, write_section
 from spatial.client import StreamClient
 from spatial.overlays import LayoutCache
 from spatial.protocol import pack_frame
@@ -37,11 +37,6 @@ MARKER = "marker:aruco/7"
 CAMERA_FPS = 15  # the sample video's rate; the client sends one frame in flight, at most this often
 WARM_UP_S = 2.0  # traffic before this is the initial burst, not steady state
 FRAME_TIMEOUT_S = 1.0  # the web client's wait for a frame's answer
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def timed(run: Callable[[], Any], repeats: int) -> list[float]:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.report import machine, write_section
+from bench.report import machine, percentile, write_section
 from scripts.train_detector import load_shapes
 from vision import Intrinsics
 
@@ -143,11 +143,6 @@ def run_streams(detector: Any, images: list[np.ndarray], streams: int, seconds: 
     for t in threads:
         t.join()
     return latencies, len(latencies)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def table(rows: list[Row]) -> list[str]:

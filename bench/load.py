@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.report import machine, write_section
+from bench.report import machine, percentile, write_section
 
 from websockets.exceptions import ConnectionClosed
 
@@ -36,11 +36,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
 
 
 async def steady_client(server: Server, token: str, frames: list[bytes], fps: float, seconds: float) -> dict:

@@ -10,6 +10,14 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The `q`-th percentile (0-100) of `values`, nearest rank; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
 def machine() -> str:
     """Today's date and this machine, for a result's heading line."""
     return (

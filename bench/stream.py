@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.report import machine, write_section
+from bench.report import machine, percentile, write_section
 
 from spatial.client import StreamClient
 from tests.support import sample_camera, sample_jpegs, start_server, stop_server
@@ -29,11 +29,6 @@ class ClientRun:
     server_ms: list[float] = field(default_factory=list)
     dropped: int = 0
     seconds: float = 0.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 async def stream_client(url: str, token: str, frames: list[bytes], count: int) -> ClientRun:

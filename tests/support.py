@@ -21,6 +21,8 @@ import cv2
 import httpx
 import numpy as np
 
+from vision.poses import pose_difference
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 SAMPLE_VIDEO = DATA / "sample.mp4"
@@ -126,6 +128,4 @@ def sample_jpegs(quality: int = 85) -> Iterator[bytes]:
 
 def pose_errors(found: list[float], truth: list[float]) -> tuple[float, float]:
     """Translation error in metres and rotation error in degrees between two row-major 4x4 poses."""
-    a, b = np.asarray(found).reshape(4, 4), np.asarray(truth).reshape(4, 4)
-    cos = (np.trace(a[:3, :3].T @ b[:3, :3]) - 1) / 2
-    return float(np.linalg.norm(a[:3, 3] - b[:3, 3])), float(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+    return pose_difference(np.asarray(found).reshape(4, 4), np.asarray(truth).reshape(4, 4))

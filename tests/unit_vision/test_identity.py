@@ -17,6 +17,7 @@ from vision.identity import (
     similarity,
 )
 from vision.recognition import Recogniser, teach
+from vision.poses import pose_difference
 
 K = Intrinsics(525.0, 525.0, 319.5, 239.5, 640, 480)
 POSTER_WIDTH_M = 0.20
@@ -60,11 +61,6 @@ def bounding_box(corners: np.ndarray) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1), float(y1)
 
 
-def rotation_error_deg(a: np.ndarray, b: np.ndarray) -> float:
-    cos = (np.trace(a[:3, :3].T @ b[:3, :3]) - 1) / 2
-    return float(np.degrees(np.arccos(np.clip(cos, -1, 1))))
-
-
 def test_taught_object_is_recognised_with_its_pose_by_a_new_recogniser() -> None:
     frame, corners = render(poster_pose(0, 0, 0.5))
     size = (POSTER_WIDTH_M, POSTER_WIDTH_M * poster().shape[0] / poster().shape[1])
@@ -81,7 +77,7 @@ def test_taught_object_is_recognised_with_its_pose_by_a_new_recogniser() -> None
     assert (poster_found.label, poster_found.backend) == ("poster", "taught")
     assert np.abs(poster_found.corners - true_corners).max() < 3.0
     assert np.linalg.norm(poster_found.pose[:3, 3] - truth[:3, 3]) < 0.01
-    assert rotation_error_deg(poster_found.pose, truth) < 2.0
+    assert pose_difference(poster_found.pose, truth)[1] < 2.0
 
 
 def test_recogniser_finds_nothing_where_the_object_is_not() -> None:

@@ -4,6 +4,7 @@ import pytest
 
 from vision import FrameDecodeError, Intrinsics, create_detector, decode_image
 from vision.detection import UnknownDetectorError
+from vision.poses import pose_difference
 
 K = Intrinsics(525.0, 525.0, 319.5, 239.5, 640, 480)
 
@@ -36,11 +37,6 @@ def look_at_pose(rx_deg: float, ry_deg: float, distance: float) -> np.ndarray:
     return pose
 
 
-def rotation_error_deg(a: np.ndarray, b: np.ndarray) -> float:
-    cos = (np.trace(a[:3, :3].T @ b[:3, :3]) - 1) / 2
-    return float(np.degrees(np.arccos(np.clip(cos, -1, 1))))
-
-
 @pytest.mark.parametrize(
     "rx, ry, distance, max_rotation_deg",
     # Seen head-on, a square's tilt is least constrained, so its tolerance is wider.
@@ -52,7 +48,7 @@ def test_aruco_pose_matches_ground_truth(rx: float, ry: float, distance: float, 
     assert [d.object_id for d in found] == ["marker:aruco/7"]
     pose = found[0].pose
     assert np.linalg.norm(pose[:3, 3] - truth[:3, 3]) < 0.01
-    assert rotation_error_deg(pose, truth) < max_rotation_deg
+    assert pose_difference(pose, truth)[1] < max_rotation_deg
     x0, y0, x1, y1 = found[0].box
     assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 480
 
