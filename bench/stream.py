@@ -92,7 +92,8 @@ def main() -> None:
     args = parser.parse_args()
     frames = list(sample_jpegs())
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "store.db")
+        # The frame-rate limit (60/s by default) would cap a single client: lift it to measure capacity.
+        server = start_server(Path(tmp) / "store.db", "--max-fps", "1000")
         try:
             asyncio.run(measure(server.ws_url, server.token, frames, 1, 30))  # warm-up
             rows = []
