@@ -36,7 +36,7 @@ from anchors.executors import (
     create_executor,
 )
 from anchors.formulas import FormulaSyntaxError
-from anchors.model import Anchor, Block, BlockKind, User, validate_content
+from anchors.model import Anchor, Block, BlockKind, Space, User, space_place, validate_content
 from anchors.service import Access, BlockService, Limits
 from anchors.sheet import Sheet
 from anchors.sqlite import SQLiteStore
@@ -67,6 +67,7 @@ __all__ = [
     "ServiceKey",
     "ServiceKeyError",
     "Sheet",
+    "Space",
     "SignalTracker",
     "Signals",
     "Store",
@@ -79,5 +80,6 @@ __all__ = [
     "VersionConflict",
     "compute_function",
     "create_executor",
+    "space_place",
     "validate_content",
 ]

@@ -139,3 +139,7 @@ def open_sealed(aead: AESGCM, sealed: bytes, aad: bytes) -> bytes:
         return aead.decrypt(sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :], aad)
     except InvalidTag:
         raise SealedDataError("a sealed value failed its integrity check") from None
+
+
+def space_aad(space_id: str) -> bytes:
+    return b"spatial/space-map/" + space_id.encode()

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from anchors.compute import REGISTRY, FunctionRegistry, validate_compute
 from anchors.errors import BlockShapeError, NotFound, PermissionDenied, TooLarge, TooManyBlocks, VersionConflict
 from anchors.model import (
@@ -26,10 +28,16 @@ from anchors.model import (
     Anchor,
     Block,
     Role,
+    Space,
     User,
     check_kind,
     validate_content,
+    validate_landmarks,
+    validate_map_points,
     validate_pose,
+    validate_rigid_pose,
+    validate_space_name,
+    validate_voxel_size,
 )
 from anchors.store import NewBlock, Store, TokenInfo, new_id
 from anchors.store import token_id as public_token_id
@@ -53,6 +61,8 @@ class Limits:
     """A block's content as compact JSON (UTF-8); a table's rows count one by one."""
     max_blocks_per_object: int = 64
     """Anchors one user may put on one object (or one `class:` key)."""
+    max_map_points: int = 200_000
+    """Points in one space's map (12 bytes each stored)."""
 
 
 @dataclass(frozen=True)
@@ -307,12 +317,19 @@ class BlockService:
             )
         return anchor
 
-    def detach(self, user: User, anchor_id: str) -> None:
+    def detach(self, user: User, anchor_id: str) -> int | None:
+        """Remove an anchor; for one in a space, returns the space's anchor revision after it."""
         anchor = self.store.get_anchor(anchor_id)
         if anchor is None or self.store.role_of(anchor.block_id, user.id) is None:
             raise NotFound(f"no anchor {anchor_id}")
         self._require(user, anchor.block_id, WRITE)
-        self.store.delete_anchor(anchor_id)
+        return self.store.delete_anchor(anchor_id)
+
+    def get_anchor(self, user: User, anchor_id: str) -> Anchor:
+        anchor = self.store.get_anchor(anchor_id)
+        if anchor is None or self.store.role_of(anchor.block_id, user.id) is None:
+            raise NotFound(f"no anchor {anchor_id}")
+        return anchor
 
     def attached(self, user: User, object_ids: Iterable[str]) -> list[tuple[Anchor, Block]]:
         """What `user` may see pinned to any of `object_ids`."""
@@ -324,6 +341,106 @@ class BlockService:
             if readable[block.id]:
                 pinned.append((anchor, block))
         return pinned
+
+    # spaces
+    def create_space(self, user: User, name: str) -> Space:
+        return self.store.insert_space(user.id, validate_space_name(name))
+
+    def get_space(self, user: User, space_id: str) -> Space:
+        self._require_space(user, space_id, READ)
+        return self._space(space_id)
+
+    def list_spaces(self, user: User) -> list[Space]:
+        return self.store.spaces_of(user.id)
+
+    def rename_space(self, user: User, space_id: str, name: str) -> Space:
+        self._require_space(user, space_id, WRITE)
+        return self.store.rename_space(space_id, validate_space_name(name)) or self._space(space_id)
+
+    def set_space_map(self, user: User, space_id: str, points: Any, voxel_size: float = 0.05,
+                      landmarks: Any = None) -> Space:
+        """Replace the space's map points (N, 3, metres, space frame) and, when given, its landmarks."""
+        self._require_space(user, space_id, WRITE)
+        checked = validate_map_points(points)
+        limit = self.limits.max_map_points
+        if len(checked) > limit:
+            raise TooLarge(
+                f"the map has {len(checked):,} points, over the limit of {limit:,} (max_map_points);"
+                " downsample it to a coarser voxel size", "max_map_points",
+            )
+        marks = None if landmarks is None else validate_landmarks(landmarks)
+        updated = self.store.set_space_map(space_id, checked, validate_voxel_size(voxel_size), marks)
+        if updated is None:
+            raise NotFound(f"no space {space_id}")
+        return updated
+
+    def space_points(self, user: User, space_id: str) -> np.ndarray:
+        self._require_space(user, space_id, READ)
+        points = self.store.space_points(space_id)
+        if points is None:
+            raise NotFound(f"no space {space_id}")
+        return points
+
+    def delete_space(self, user: User, space_id: str) -> None:
+        """Delete a space with the anchors placed in it (owner only); the blocks stay."""
+        self._require_space(user, space_id, ("owner",))
+        self.store.delete_space(space_id)
+
+    def share_space(self, user: User, space_id: str, with_user: str, role: Role) -> None:
+        self._require_space(user, space_id, ("owner",))
+        target = self.store.find_user(with_user)
+        if target is None:
+            raise NotFound(f"no user named {with_user!r}")
+        if role not in ("read", "write"):
+            raise PermissionDenied(f"a share's role is 'read' or 'write', not {role!r}")
+        self.store.set_space_share(space_id, target.id, role)
+
+    def unshare_space(self, user: User, space_id: str, with_user: str) -> None:
+        self._require_space(user, space_id, ("owner",))
+        target = self.store.find_user(with_user)
+        if target is None or not self.store.remove_space_share(space_id, target.id):
+            raise NotFound(f"space {space_id} is not shared with a user named {with_user!r}")
+
+    def attach_in_space(self, user: User, block_id: str, space_id: str, space_pose: Any) -> tuple[Anchor, int]:
+        """Place a block at `space_pose` in the space's frame; returns the anchor and the space's revision."""
+        self._require(user, block_id, WRITE)
+        self._require_space(user, space_id, WRITE)
+        return self.store.insert_space_anchor(block_id, space_id, validate_rigid_pose(space_pose), user.id)
+
+    def move_anchor(self, user: User, anchor_id: str, space_pose: Any) -> tuple[Anchor, int]:
+        """Move an anchor placed in a space; returns it and the space's revision after the move."""
+        anchor = self.get_anchor(user, anchor_id)
+        if anchor.space_id is None:
+            raise BlockShapeError(f"anchor {anchor_id} is pinned to an object, not placed in a space")
+        self._require(user, anchor.block_id, WRITE)
+        self._require_space(user, anchor.space_id, WRITE)
+        moved = self.store.move_space_anchor(anchor_id, validate_rigid_pose(space_pose))
+        if moved is None:
+            raise NotFound(f"no anchor {anchor_id}")
+        return moved
+
+    def space_anchors(self, user: User, space_id: str) -> list[tuple[Anchor, Block]]:
+        """The anchors placed in a space whose blocks `user` may read, with the blocks."""
+        self._require_space(user, space_id, READ)
+        _, anchors = self.store.space_anchors(space_id)
+        pinned = self.attached(user, [a.object_id for a in anchors])
+        return [(anchor, block) for anchor, block in pinned if anchor.space_id == space_id]
+
+    def space_role(self, user: User, space_id: str) -> Role | None:
+        return self.store.space_role(space_id, user.id)
+
+    def _space(self, space_id: str) -> Space:
+        space = self.store.get_space(space_id)
+        if space is None:
+            raise NotFound(f"no space {space_id}")
+        return space
+
+    def _require_space(self, user: User, space_id: str, roles: tuple[str, ...]) -> None:
+        role = self.store.space_role(space_id, user.id)
+        if role is None:
+            raise NotFound(f"no space {space_id}")
+        if role not in roles:
+            raise PermissionDenied(f"{user.name} may not do this to space {space_id} (their access: {role})")
 
     def _block(self, block_id: str) -> Block:
         block = self.store.get_block(block_id)

@@ -24,11 +24,14 @@ from anchors.crypto import (
     ServiceKeyError,
     block_aad,
     default_key_file,
+    space_aad,
     new_data_key,
     open_sealed,
     seal,
 )
-from anchors.model import ROLE_RANK, Anchor, Block, Role, User
+import numpy as np
+
+from anchors.model import IDENTITY_POSE, ROLE_RANK, Anchor, Block, Role, Space, User, space_place
 from anchors.store import TOKEN_ID_HEX, TOKEN_ID_PREFIX, NewBlock, Store, TokenInfo, new_id, token_id
 
 SCHEMA = """
@@ -84,9 +87,49 @@ CREATE INDEX IF NOT EXISTS anchors_by_object ON anchors(object_id, owner);
 CREATE INDEX IF NOT EXISTS shares_by_user ON shares(user_id);
 """
 
-SCHEMA_VERSION = 3
+SPACES_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS spaces (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL REFERENCES users(id),
+        name TEXT NOT NULL,
+        voxel_size REAL NOT NULL DEFAULT 0.05,
+        point_count INTEGER NOT NULL DEFAULT 0,
+        points BLOB,
+        landmarks TEXT NOT NULL DEFAULT '{}',
+        map_version INTEGER NOT NULL DEFAULT 0,
+        revision INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS space_shares (
+        space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('read', 'write')),
+        PRIMARY KEY (space_id, user_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS spaces_by_owner ON spaces(owner)",
+    "CREATE INDEX IF NOT EXISTS space_shares_by_user ON space_shares(user_id)",
+)
+ANCHOR_SPACE_COLUMNS = (
+    ("space_id", "TEXT REFERENCES spaces(id) ON DELETE CASCADE"),
+    ("space_pose", "TEXT"),
+)
+SPACE_TRIGGERS = (
+    "CREATE INDEX IF NOT EXISTS anchors_by_space ON anchors(space_id)",
+    # Any change to a space's anchors, however made (a block deleted with its anchors too), bumps its revision.
+    """CREATE TRIGGER IF NOT EXISTS space_anchor_added AFTER INSERT ON anchors WHEN NEW.space_id IS NOT NULL
+       BEGIN UPDATE spaces SET revision = revision + 1 WHERE id = NEW.space_id; END""",
+    """CREATE TRIGGER IF NOT EXISTS space_anchor_moved AFTER UPDATE OF space_pose ON anchors
+       WHEN NEW.space_id IS NOT NULL
+       BEGIN UPDATE spaces SET revision = revision + 1 WHERE id = NEW.space_id; END""",
+    """CREATE TRIGGER IF NOT EXISTS space_anchor_removed AFTER DELETE ON anchors WHEN OLD.space_id IS NOT NULL
+       BEGIN UPDATE spaces SET revision = revision + 1 WHERE id = OLD.space_id; END""",
+)
+
+SCHEMA_VERSION = 4
 """Version 1 had no block tree; its files are refused rather than guessed at. Version 2 stored
-titles and content in plain text; it is encrypted in place when opened (`_encrypt_format_2`)."""
+titles and content in plain text; it is encrypted in place when opened (`_encrypt_format_2`).
+Version 3 had no spaces; they are added when it is opened (`_add_spaces`)."""
 
 _NEXT_SEQ = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM blocks)"
 _CHAIN = """
@@ -97,15 +140,36 @@ WITH RECURSIVE chain(id, parent, owner, public) AS (
 """
 
 
-def _anchor(row: sqlite3.Row) -> Anchor:
+def _anchor(row: sqlite3.Row, prefix: str = "") -> Anchor:
+    space_pose = row["space_pose"]
     return Anchor(
-        id=row["id"],
+        id=row[prefix + "id"],
         block_id=row["block_id"],
         object_id=row["object_id"],
         pose=tuple(json.loads(row["pose"])),
-        owner=row["owner"],
-        created_at=row["created_at"],
+        owner=row[prefix + "owner"],
+        created_at=row[prefix + "created_at"],
+        space_id=row["space_id"],
+        space_pose=tuple(json.loads(space_pose)) if space_pose is not None else None,
     )
+
+
+def _space(row: sqlite3.Row) -> Space:
+    return Space(
+        id=row["id"],
+        owner=row["owner"],
+        name=row["name"],
+        voxel_size=row["voxel_size"],
+        point_count=row["point_count"],
+        landmarks={k: tuple(v) for k, v in json.loads(row["landmarks"]).items()},
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        map_version=row["map_version"],
+        revision=row["revision"],
+    )
+
+
+_SPACE_COLUMNS = "id, owner, name, voxel_size, point_count, landmarks, created_at, updated_at, map_version, revision"
 
 
 class StoreFormatError(RuntimeError):
@@ -147,7 +211,7 @@ class SQLiteStore(Store):
     def _open(self, service_key: ServiceKey | None, key_file: str | Path | None) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if version not in (0, 2, SCHEMA_VERSION) or (version == 0 and "blocks" in tables):
+        if version not in (0, 2, 3, SCHEMA_VERSION) or (version == 0 and "blocks" in tables):
             raise StoreFormatError(
                 f"{self.path} holds store format {version or 1}; this version reads format {SCHEMA_VERSION}."
                 " Start with a new store file."
@@ -165,6 +229,8 @@ class SQLiteStore(Store):
                     f"the service key given does not open {self.path}: it was encrypted under another key."
                     " Give the key it was created or last rotated with (--service-key-file or SPATIAL_SERVICE_KEY)."
                 )
+            if version == 3:
+                self._transaction(self._add_spaces)
 
     def _key_from_file(self, key_file: str | Path | None, fresh: bool) -> ServiceKey:
         if self.path == ":memory:" and key_file is None:
@@ -187,6 +253,19 @@ class SQLiteStore(Store):
             if statement.strip():
                 db.execute(statement)
         db.execute("INSERT INTO key_check (id, sealed) VALUES (1, ?)", (self._service_key.key_check(),))
+        self._add_spaces(db)
+
+    @staticmethod
+    def _add_spaces(db: sqlite3.Connection) -> None:
+        """Spaces, their shares, and the anchor columns that place anchors in them (format 3 to 4)."""
+        for statement in SPACES_SCHEMA:
+            db.execute(statement)
+        present = {r[1] for r in db.execute("PRAGMA table_info(anchors)")}
+        for column, declaration in ANCHOR_SPACE_COLUMNS:
+            if column not in present:
+                db.execute(f"ALTER TABLE anchors ADD COLUMN {column} {declaration}")
+        for statement in SPACE_TRIGGERS:
+            db.execute(statement)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _encrypt_format_2(self) -> None:
@@ -208,7 +287,7 @@ class SQLiteStore(Store):
             db.execute("ALTER TABLE blocks DROP COLUMN title")
             db.execute("ALTER TABLE blocks DROP COLUMN content")
             db.execute("INSERT INTO key_check (id, sealed) VALUES (1, ?)", (self._service_key.key_check(),))
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._add_spaces(db)
 
         self._transaction(run)
         self._db.execute("VACUUM")
@@ -525,8 +604,13 @@ class SQLiteStore(Store):
         row = self._query_one("SELECT * FROM anchors WHERE id = ?", (anchor_id,))
         return _anchor(row) if row else None
 
-    def delete_anchor(self, anchor_id: str) -> None:
-        self._write(("DELETE FROM anchors WHERE id = ?", (anchor_id,)))
+    def delete_anchor(self, anchor_id: str) -> int | None:
+        def run(db: sqlite3.Connection) -> int | None:
+            row = db.execute("SELECT space_id FROM anchors WHERE id = ?", (anchor_id,)).fetchone()
+            db.execute("DELETE FROM anchors WHERE id = ?", (anchor_id,))
+            return self._revision(db, row["space_id"]) if row is not None and row["space_id"] else None
+
+        return self._transaction(run)
 
     def anchors_on(self, object_ids: Iterable[str]) -> list[tuple[Anchor, Block]]:
         ids = list(dict.fromkeys(object_ids))
@@ -534,19 +618,143 @@ class SQLiteStore(Store):
             return []
         marks = ", ".join("?" * len(ids))
         rows = self._query(
-            "SELECT a.id AS a_id, a.block_id, a.object_id, a.pose, a.owner AS a_owner, a.created_at AS a_created,"
-            f" b.* FROM anchors a JOIN blocks b ON b.id = a.block_id WHERE a.object_id IN ({marks})"
+            "SELECT a.id AS a_id, a.block_id, a.object_id, a.pose, a.owner AS a_owner, a.created_at AS a_created_at,"
+            f" a.space_id, a.space_pose, b.* FROM anchors a JOIN blocks b ON b.id = a.block_id WHERE a.object_id IN ({marks})"
             " ORDER BY a.created_at",
             ids,
         )
         blocks = {b.id: b for b in self._with_children(list({r["id"]: r for r in rows}.values()))}
-        return [
-            (
-                Anchor(r["a_id"], r["block_id"], r["object_id"], tuple(json.loads(r["pose"])), r["a_owner"], r["a_created"]),
-                blocks[r["id"]],
+        return [(_anchor(r, "a_"), blocks[r["id"]]) for r in rows]
+
+    # spaces
+    def insert_space(self, owner: str, name: str) -> Space:
+        now = time.time()
+        space = Space(new_id("spc"), owner, name, 0.05, 0, {}, now, now)
+        self._write((
+            "INSERT INTO spaces (id, owner, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (space.id, owner, name, now, now),
+        ))
+        return space
+
+    def get_space(self, space_id: str) -> Space | None:
+        row = self._query_one(f"SELECT {_SPACE_COLUMNS} FROM spaces WHERE id = ?", (space_id,))
+        return _space(row) if row else None
+
+    def spaces_of(self, user_id: str) -> list[Space]:
+        rows = self._query(
+            f"SELECT {_SPACE_COLUMNS} FROM spaces s WHERE s.owner = :user"
+            " OR EXISTS (SELECT 1 FROM space_shares h WHERE h.space_id = s.id AND h.user_id = :user)"
+            " ORDER BY created_at",
+            {"user": user_id},
+        )
+        return [_space(r) for r in rows]
+
+    def rename_space(self, space_id: str, name: str) -> Space | None:
+        self._write(("UPDATE spaces SET name = ?, updated_at = ? WHERE id = ?", (name, time.time(), space_id)))
+        return self.get_space(space_id)
+
+    def set_space_map(self, space_id: str, points: np.ndarray, voxel_size: float,
+                      landmarks: dict[str, tuple[float, ...]] | None) -> Space | None:
+        row = self._query_one("SELECT owner FROM spaces WHERE id = ?", (space_id,))
+        if row is None:
+            return None
+        raw = np.ascontiguousarray(points, dtype="<f4").tobytes()
+        sealed = seal(self._owner_key(row["owner"], create=True), raw, space_aad(space_id))
+        statements: list[tuple[str, Any]] = [(
+            "UPDATE spaces SET points = ?, point_count = ?, voxel_size = ?, map_version = map_version + 1,"
+            " updated_at = ? WHERE id = ?",
+            (sealed, len(points), voxel_size, time.time(), space_id),
+        )]
+        if landmarks is not None:
+            statements.append((
+                "UPDATE spaces SET landmarks = ? WHERE id = ?", (json.dumps({k: list(v) for k, v in landmarks.items()}), space_id)
+            ))
+        self._write(*statements)
+        return self.get_space(space_id)
+
+    def space_points(self, space_id: str) -> np.ndarray | None:
+        row = self._query_one("SELECT owner, points FROM spaces WHERE id = ?", (space_id,))
+        if row is None:
+            return None
+        if row["points"] is None:
+            return np.empty((0, 3), dtype=np.float32)
+        try:
+            raw = open_sealed(self._owner_key(row["owner"]), row["points"], space_aad(space_id))
+        except SealedDataError as exc:
+            raise SealedDataError(f"space {space_id}: {exc}") from None
+        return np.frombuffer(raw, dtype="<f4").reshape(-1, 3).astype(np.float32)
+
+    def delete_space(self, space_id: str) -> None:
+        self._write(("DELETE FROM spaces WHERE id = ?", (space_id,)))
+
+    def set_space_share(self, space_id: str, user_id: str, role: Role) -> None:
+        self._write((
+            "INSERT INTO space_shares (space_id, user_id, role) VALUES (?, ?, ?)"
+            " ON CONFLICT (space_id, user_id) DO UPDATE SET role = excluded.role",
+            (space_id, user_id, role),
+        ))
+
+    def remove_space_share(self, space_id: str, user_id: str) -> bool:
+        return self._write(("DELETE FROM space_shares WHERE space_id = ? AND user_id = ?", (space_id, user_id))) > 0
+
+    def space_role(self, space_id: str, user_id: str) -> Role | None:
+        row = self._query_one(
+            "SELECT CASE WHEN s.owner = :user THEN 'owner' ELSE"
+            " (SELECT role FROM space_shares h WHERE h.space_id = s.id AND h.user_id = :user) END AS role"
+            " FROM spaces s WHERE s.id = :space",
+            {"user": user_id, "space": space_id},
+        )
+        return row["role"] if row is not None else None
+
+    @staticmethod
+    def _revision(db: sqlite3.Connection, space_id: str) -> int:
+        row = db.execute("SELECT revision FROM spaces WHERE id = ?", (space_id,)).fetchone()
+        return row[0] if row is not None else 0
+
+    def space_revision(self, space_id: str) -> int | None:
+        row = self._query_one("SELECT revision FROM spaces WHERE id = ?", (space_id,))
+        return row[0] if row is not None else None
+
+    def insert_space_anchor(self, block_id: str, space_id: str, space_pose: tuple[float, ...],
+                            owner: str) -> tuple[Anchor, int]:
+        anchor_id = new_id("anc")
+        anchor = Anchor(anchor_id, block_id, space_place(space_id, anchor_id), IDENTITY_POSE, owner, time.time(),
+                        space_id, tuple(space_pose))
+
+        def run(db: sqlite3.Connection) -> int:
+            db.execute(
+                "INSERT INTO anchors (id, block_id, object_id, pose, owner, created_at, space_id, space_pose)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (anchor.id, block_id, anchor.object_id, json.dumps(list(IDENTITY_POSE)), owner, anchor.created_at,
+                 space_id, json.dumps(list(space_pose))),
             )
-            for r in rows
-        ]
+            return self._revision(db, space_id)
+
+        return anchor, self._transaction(run)
+
+    def move_space_anchor(self, anchor_id: str, space_pose: tuple[float, ...]) -> tuple[Anchor, int] | None:
+        def run(db: sqlite3.Connection) -> int | None:
+            row = db.execute("SELECT space_id FROM anchors WHERE id = ?", (anchor_id,)).fetchone()
+            if row is None or row["space_id"] is None:
+                return None
+            db.execute("UPDATE anchors SET space_pose = ? WHERE id = ?", (json.dumps(list(space_pose)), anchor_id))
+            return self._revision(db, row["space_id"])
+
+        revision = self._transaction(run)
+        anchor = self.get_anchor(anchor_id) if revision is not None else None
+        return (anchor, revision) if anchor is not None else None
+
+    def space_anchors(self, space_id: str) -> tuple[int, list[Anchor]]:
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                row = self._db.execute("SELECT revision FROM spaces WHERE id = ?", (space_id,)).fetchone()
+                rows = self._db.execute(
+                    "SELECT * FROM anchors WHERE space_id = ? ORDER BY created_at", (space_id,)
+                ).fetchall()
+            finally:
+                self._db.execute("COMMIT")
+        return (row[0] if row is not None else 0), [_anchor(r) for r in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anchors.model import Anchor, Block, Role, User
+import numpy as np
+
+from anchors.model import Anchor, Block, Role, Space, User
 
 
 def new_id(prefix: str) -> str:
@@ -144,11 +146,65 @@ class Store(ABC):
     def get_anchor(self, anchor_id: str) -> Anchor | None: ...
 
     @abstractmethod
-    def delete_anchor(self, anchor_id: str) -> None: ...
+    def delete_anchor(self, anchor_id: str) -> int | None:
+        """Delete the anchor; for an anchor in a space, the space's anchor revision after the delete."""
 
     @abstractmethod
     def anchors_on(self, object_ids: Iterable[str]) -> list[tuple[Anchor, Block]]:
         """Anchors on `object_ids` with their blocks, oldest first (access is not checked)."""
+
+    # spaces
+    @abstractmethod
+    def insert_space(self, owner: str, name: str) -> Space: ...
+
+    @abstractmethod
+    def get_space(self, space_id: str) -> Space | None: ...
+
+    @abstractmethod
+    def spaces_of(self, user_id: str) -> list[Space]:
+        """Spaces `user_id` owns or that are shared with them."""
+
+    @abstractmethod
+    def rename_space(self, space_id: str, name: str) -> Space | None: ...
+
+    @abstractmethod
+    def set_space_map(self, space_id: str, points: np.ndarray, voxel_size: float,
+                      landmarks: dict[str, tuple[float, ...]] | None) -> Space | None:
+        """Replace the map points (and the landmarks, unless None); `map_version` grows by one."""
+
+    @abstractmethod
+    def space_points(self, space_id: str) -> np.ndarray | None:
+        """The map's (N, 3) float32 points, None for no such space."""
+
+    @abstractmethod
+    def delete_space(self, space_id: str) -> None:
+        """Delete the space with its anchors and shares."""
+
+    @abstractmethod
+    def set_space_share(self, space_id: str, user_id: str, role: Role) -> None: ...
+
+    @abstractmethod
+    def remove_space_share(self, space_id: str, user_id: str) -> bool: ...
+
+    @abstractmethod
+    def space_role(self, space_id: str, user_id: str) -> Role | None: ...
+
+    @abstractmethod
+    def space_revision(self, space_id: str) -> int | None:
+        """Grows with every change to the space's anchors, whatever made it (a block deleted with its anchors too)."""
+
+    @abstractmethod
+    def insert_space_anchor(self, block_id: str, space_id: str, space_pose: tuple[float, ...],
+                            owner: str) -> tuple[Anchor, int]:
+        """The new anchor and the space's revision after it, read in the same transaction."""
+
+    @abstractmethod
+    def move_space_anchor(self, anchor_id: str, space_pose: tuple[float, ...]) -> tuple[Anchor, int] | None:
+        """The moved anchor and the space's revision after the move; None for no anchor in a space."""
+
+    @abstractmethod
+    def space_anchors(self, space_id: str) -> tuple[int, list[Anchor]]:
+        """The space's revision and all its anchors, read together (access is not checked)."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -151,7 +151,7 @@ def main() -> int:
         patch_source(source)
         pip("install", "--no-build-isolation", str(source))
     if importlib.util.find_spec("cv2") is None:
-        pip("install", "opencv-python-headless")
+        pip("install", "opencv-python-headless>=4.10,<5")
     if not detectron2_ready():
         raise SystemExit("detectron2 did not install as expected")
     print(f"Installed detectron2 ({SDIST[0]}=={SDIST[1]}, pure Python) in {time.monotonic() - start:.0f} s")

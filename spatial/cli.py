@@ -41,11 +41,14 @@ def _settings(args: argparse.Namespace) -> Settings:
         detector=args.detector,
         detector_options=options,
         detect_every=args.detect_every,
+        batch_size=args.batch_size,
+        batch_wait_ms=args.batch_wait_ms,
         max_frames_per_second=getattr(args, "max_fps", Settings.max_frames_per_second),
         ray_address=getattr(args, "ray_address", None),
         service_key_file=args.service_key_file,
         service_key=os.environ.get(SERVICE_KEY_ENV) or None,
         record_dir=getattr(args, "record", None),
+        max_view_distance_m=getattr(args, "max_view_distance", Settings.max_view_distance_m),
     )
 
 
@@ -197,6 +200,10 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--detect-every", type=int, default=Settings.detect_every,
                        help="run the detector every Nth frame, tracking objects in between (default: %(default)s)")
         p.add_argument("--marker-size", type=float, default=0.10, help="printed marker side in metres (default: %(default)s)")
+        p.add_argument("--batch-size", type=int, default=Settings.batch_size,
+                       help="detectron2: most frames, from all sessions, run as one batch (default: %(default)s)")
+        p.add_argument("--batch-wait-ms", type=float, default=Settings.batch_wait_ms,
+                       help="detectron2: how long a frame waits for others to join its batch (default: %(default)s)")
         p.add_argument(
             "--detector-option", action="append", default=[], metavar="KEY=VALUE",
             help="an option of the detector backend, repeatable (e.g. weights=model.pth)",
@@ -217,6 +224,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--record", type=Path, default=None, metavar="DIR",
                    help="write every processed stream frame, faces blurred, as JPEG with a JSON line each into DIR"
                         " (default: frames are never written)")
+    p.add_argument("--max-view-distance", type=float, default=Settings.max_view_distance_m, metavar="METRES",
+                   help="space anchors farther than this from the camera get no overlay and no compute"
+                        " (default: %(default)s)")
     p.set_defaults(run=serve)
 
     p = with_detector(with_store(commands.add_parser("replay", help="run the pipeline over a video file")))

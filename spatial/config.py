@@ -22,6 +22,10 @@ class Settings:
     detect_every: int = 5
     """Run the detector every Nth frame of a stream; a tracker carries objects in between."""
     detector_options: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 8
+    """Backends behind the shared batching queue (detectron2): most frames, from all sessions, in one batch."""
+    batch_wait_ms: float = 10.0
+    """The latency budget: how long the oldest queued frame waits for others to fill its batch."""
     ray_address: str | None = None
     """Run compute on Ray: a cluster address, `auto`, or `local` to start one here; None runs it in-process."""
     demo: bool = True
@@ -52,6 +56,10 @@ class Settings:
     stats_interval_s: float = 1.0
     panel_metres_per_pixel: float = 0.0005
     """Size of a world-locked panel: a 320-pixel-wide panel is 16 cm wide."""
+    max_view_distance_m: float = 10.0
+    """Space anchors farther from the camera than this are culled: no overlay, no compute."""
+    max_map_points: int = 200_000
+    """Points in one space's map upload; more are refused with 413 (`max_map_points`)."""
 
     @property
     def transport_max_bytes(self) -> int:

@@ -40,11 +40,17 @@ class ObjectMemory:
             else:
                 self.gallery.add(signature)
 
-    def tracker_for(self, detector: Detector, detect_every: int) -> Tracker | None:
-        """A tracker for one stream, or None for detectors that need none."""
+    def tracker_for(self, detector: Detector, detect_every: int, asynchronous: bool | None = None) -> Tracker | None:
+        """A tracker for one stream, or None for detectors that need none.
+
+        `asynchronous` as `vision.tracking.Tracker` takes it: None lets a queued detector run
+        asynchronously (live streams); False waits for every detection (replay, where frames
+        are not paced and the output must not depend on the machine's speed).
+        """
         if detector.name in STABLE_ID_BACKENDS and not len(self.recogniser):
             return None
-        return Tracker(detector, detect_every=detect_every, gallery=self.gallery, recogniser=self.recogniser)
+        return Tracker(detector, detect_every=detect_every, gallery=self.gallery, recogniser=self.recogniser,
+                       asynchronous=asynchronous)
 
     def save_new_views(self) -> None:
         for signature in self.gallery.take_updates():

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from anchors import Anchor, Block
 from spatial.render import DisplayList, content_hash, layout_block
 from spatial.render.raster import RASTER_SCALE, RasterCache
@@ -52,6 +54,8 @@ class Overlay:
     size_m: tuple[float, float]
     content: DisplayList
     hash: str
+    frame: str = "object"
+    """What `pose` is relative to: `object` (the object's frame) or `device` (the client's reference space)."""
 
     def to_json(self, fmt: ContentFormat = VECTOR, rasters: RasterCache | None = None) -> dict[str, Any]:
         """The overlay as the protocol sends it; a raster `fmt` needs `rasters` to paint or reuse images."""
@@ -68,7 +72,7 @@ class Overlay:
             "id": self.id,
             "object_id": self.object_id,
             "block_id": self.block_id,
-            "placement": {"pose": list(self.pose), "size_m": list(self.size_m), "slot": self.slot},
+            "placement": {"frame": self.frame, "pose": list(self.pose), "size_m": list(self.size_m), "slot": self.slot},
             "content": content,
             "hash": self.hash,
         }
@@ -116,13 +120,17 @@ def build_overlays(
     in_view: Mapping[str, str],
     layouts: LayoutCache,
     metres_per_pixel: float,
+    placed: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Overlay]:
     """Overlays for anchors on objects in view (`in_view` maps object id to class label).
 
     An anchor on an object gives one overlay; an anchor on a class gives one per
     object of that class in view, with the id `<anchor id>@<object id>`. Panels
-    on the same object are stacked in slots in anchor order.
+    on the same object are stacked in slots in anchor order. An anchor placed
+    in a space gives an overlay when `placed` has its place key, posed in the
+    device's reference space (`frame` "device").
     """
+    placed = placed or {}
     by_class: dict[str, list[str]] = {}
     for object_id, label in in_view.items():
         by_class.setdefault(class_key(label), []).append(object_id)
@@ -131,6 +139,14 @@ def build_overlays(
     for anchor, block in pinned:
         display, digest = layouts.get(block)
         size_m = (round(display.width * metres_per_pixel, 4), round(display.height * metres_per_pixel, 4))
+        if anchor.space_id is not None:
+            pose = placed.get(anchor.object_id)
+            if pose is not None:
+                in_device = tuple(round(float(v), 6) for v in np.asarray(pose).reshape(16))
+                overlays[anchor.id] = Overlay(
+                    anchor.id, anchor.object_id, block.id, 0, in_device, size_m, display, digest, "device"
+                )
+            continue
         if anchor.object_id.startswith(CLASS_PREFIX):
             targets = [(f"{anchor.id}@{oid}", oid) for oid in by_class.get(anchor.object_id, [])]
         else:

@@ -77,9 +77,12 @@ class FramePipeline:
         self.default_fov_y_deg = default_fov_y_deg
         self.layouts = LayoutCache()
 
-    def new_tracker(self) -> Tracker | None:
-        """A tracker for one stream (None when the detector's ids are stable and it runs every frame)."""
-        return self.objects.tracker_for(self.detector, self.detect_every) if self.objects else None
+    def new_tracker(self, asynchronous: bool | None = None) -> Tracker | None:
+        """A tracker for one stream (None when the detector's ids are stable and it runs every frame);
+        `asynchronous=False` makes it wait for each detection (see `ObjectMemory.tracker_for`)."""
+        if self.objects is None:
+            return None
+        return self.objects.tracker_for(self.detector, self.detect_every, asynchronous)
 
     def decode(self, image_bytes: bytes) -> tuple[np.ndarray, float]:
         """The BGR image and the time decoding took; raises vision.FrameDecodeError for a bad image."""
@@ -125,13 +128,19 @@ class Viewer:
         self.last_seen = {oid: seen for oid, seen in self.last_seen.items() if now - seen[0] <= self.linger_s}
         return {oid: label for oid, (_, label) in self.last_seen.items()}
 
-    def overlay_delta(self, pipeline: FramePipeline, result: FrameResult, now: float) -> OverlayDelta:
-        """What changed in this viewer's overlays; its time is added to the frame's timing."""
+    def overlay_delta(self, pipeline: FramePipeline, result: FrameResult, now: float,
+                      placed: dict[str, np.ndarray] | None = None) -> OverlayDelta:
+        """What changed in this viewer's overlays; its time is added to the frame's timing.
+
+        `placed` maps the place keys of the space anchors in view to their
+        poses in the device's frame: only those are computed and shown.
+        """
         start = time.perf_counter()
         in_view = self.in_view(result, now)
-        keys = [*in_view, *{class_key(label) for label in in_view.values()}]
+        placed = placed or {}
+        keys = [*in_view, *{class_key(label) for label in in_view.values()}, *placed]
         signals = self.signals.observe(in_view, {d.object_id: d.pose for d in result.detections}, now, time.time())
         pinned = pipeline.compute.evaluate_visible(self.user, keys, signals)
-        delta = self.outbox.delta(build_overlays(pinned, in_view, pipeline.layouts, self.metres_per_pixel))
+        delta = self.outbox.delta(build_overlays(pinned, in_view, pipeline.layouts, self.metres_per_pixel, placed))
         result.add_timing("overlays", (time.perf_counter() - start) * 1e3)
         return delta

@@ -19,13 +19,23 @@ FRAME_MAGIC = b"SPF1"
 
 FLAG_INTRINSICS = 1
 FLAG_POSE = 2
-_KNOWN_FLAGS = FLAG_INTRINSICS | FLAG_POSE
+FLAG_DEPTH = 4
+_KNOWN_FLAGS = FLAG_INTRINSICS | FLAG_POSE | FLAG_DEPTH
 
 # magic, flags, 3 reserved bytes, frame id, capture timestamp (ms)
 _FIXED = struct.Struct("<4sB3xId")
 _INTRINSICS = struct.Struct("<4f")
 _POSE = struct.Struct("<16f")
+# depth map: width, height, sample format, 3 reserved bytes; then width x height samples, row by row
+_DEPTH = struct.Struct("<HHB3s")
 FIXED_HEADER_SIZE = _FIXED.size
+
+DEPTH_FLOAT32 = 0
+"""Depth samples as float32 metres (0 or non-finite: no measurement)."""
+DEPTH_UINT16_MM = 1
+"""Depth samples as uint16 millimetres (0: no measurement)."""
+_DEPTH_SAMPLE = {DEPTH_FLOAT32: np.dtype("<f4"), DEPTH_UINT16_MM: np.dtype("<u2")}
+MAX_DEPTH_SIDE = 1024
 
 
 class ProtocolError(Exception):
@@ -44,6 +54,7 @@ class FrameHeader:
     timestamp_ms: float
     intrinsics: tuple[float, float, float, float] | None = None  # fx, fy, cx, cy
     device_pose: np.ndarray | None = None  # camera-to-world 4x4 in the client's reference space
+    depth: np.ndarray | None = None  # HxW float32 z-depth in metres, 0 where nothing was measured
 
 
 def pack_frame(
@@ -52,16 +63,57 @@ def pack_frame(
     image: bytes,
     intrinsics: tuple[float, float, float, float] | None = None,
     device_pose: np.ndarray | None = None,
+    depth: np.ndarray | None = None,
+    depth_format: int = DEPTH_FLOAT32,
 ) -> bytes:
-    """Encode a binary `frame` message."""
-    flags = (FLAG_INTRINSICS if intrinsics is not None else 0) | (FLAG_POSE if device_pose is not None else 0)
+    """Encode a binary `frame` message; `depth` (HxW metres) is sent as float32 or uint16 millimetres."""
+    flags = (
+        (FLAG_INTRINSICS if intrinsics is not None else 0)
+        | (FLAG_POSE if device_pose is not None else 0)
+        | (FLAG_DEPTH if depth is not None else 0)
+    )
     parts = [_FIXED.pack(FRAME_MAGIC, flags, frame_id, timestamp_ms)]
     if intrinsics is not None:
         parts.append(_INTRINSICS.pack(*intrinsics))
     if device_pose is not None:
         parts.append(_POSE.pack(*np.asarray(device_pose, dtype=np.float64).reshape(16)))
+    if depth is not None:
+        metres = np.asarray(depth, dtype=np.float32)
+        height, width = metres.shape
+        parts.append(_DEPTH.pack(width, height, depth_format, bytes(3)))
+        if depth_format == DEPTH_UINT16_MM:
+            valid = np.isfinite(metres) & (metres > 0)
+            samples = np.zeros(metres.shape)
+            samples[valid] = np.clip(np.round(metres[valid] * 1000.0), 0, 65535)
+        else:
+            samples = metres
+        parts.append(samples.astype(_DEPTH_SAMPLE[depth_format]).tobytes())
     parts.append(image)
     return b"".join(parts)
+
+
+def _parse_depth(data: bytes, offset: int, ref: str) -> tuple[np.ndarray, int]:
+    """The depth section at `offset`: the map in metres and the offset after it."""
+    if len(data) < offset + _DEPTH.size:
+        raise ProtocolError("bad_header", f"frame header is truncated: the depth section needs {_DEPTH.size} bytes"
+                            f" at offset {offset}, got {max(0, len(data) - offset)}", ref)
+    width, height, sample_format, reserved = _DEPTH.unpack_from(data, offset)
+    offset += _DEPTH.size
+    if sample_format not in _DEPTH_SAMPLE:
+        raise ProtocolError("bad_header", f"depth sample format {sample_format} is unknown; expected 0 (float32 metres)"
+                            " or 1 (uint16 millimetres)", ref)
+    if reserved != bytes(3):
+        raise ProtocolError("bad_header", "the depth section's reserved bytes must be zero", ref)
+    if not (2 <= width <= MAX_DEPTH_SIDE and 2 <= height <= MAX_DEPTH_SIDE):
+        raise ProtocolError("bad_header", f"depth map is {width}x{height}; each side must be 2 to {MAX_DEPTH_SIDE}", ref)
+    dtype = _DEPTH_SAMPLE[sample_format]
+    size = width * height * dtype.itemsize
+    if len(data) < offset + size:
+        raise ProtocolError("bad_header", f"frame is truncated: a {width}x{height} depth map needs {size} bytes,"
+                            f" {max(0, len(data) - offset)} are left", ref)
+    samples = np.frombuffer(data, dtype=dtype, count=width * height, offset=offset).reshape(height, width)
+    metres = samples.astype(np.float32) * (np.float32(0.001) if sample_format == DEPTH_UINT16_MM else np.float32(1.0))
+    return metres, offset + size
 
 
 def parse_frame(data: bytes) -> tuple[FrameHeader, bytes]:
@@ -89,9 +141,12 @@ def parse_frame(data: bytes) -> tuple[FrameHeader, bytes]:
         offset += _POSE.size
         if not np.all(np.isfinite(pose)):
             raise ProtocolError("bad_header", "frame device pose must be 16 finite numbers", ref)
+    depth = None
+    if flags & FLAG_DEPTH:
+        depth, offset = _parse_depth(data, offset, ref)
     if offset == len(data):
         raise ProtocolError("bad_image", "frame has a header but no image bytes", ref)
-    return FrameHeader(frame_id, timestamp, intrinsics, pose), data[offset:]
+    return FrameHeader(frame_id, timestamp, intrinsics, pose, depth), data[offset:]
 
 
 class Camera(BaseModel):
@@ -124,6 +179,7 @@ class Hello(BaseModel):
     token: str | None = None
     capabilities: list[str] = Field(default_factory=lambda: ["vector"], max_length=32)
     camera: Camera | None = None
+    space: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class StatsRequest(BaseModel):

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from anchors import User
 from spatial.overlays import Overlay, OverlayDelta
 from spatial.pipeline import FramePipeline, FrameResult, Viewer
-from spatial.protocol import FrameHeader, pose_to_list
+from spatial.protocol import FrameHeader
 from spatial.render import paint
 from spatial.render.placement import stack_above
 from vision import Intrinsics
@@ -89,7 +89,7 @@ def replay(
     out_video.parent.mkdir(parents=True, exist_ok=True)
     out_log.parent.mkdir(parents=True, exist_ok=True)
     painter = OverlayPainter()
-    tracker = pipeline.new_tracker()
+    tracker = pipeline.new_tracker(asynchronous=False)
     writer: cv2.VideoWriter | None = None
     current: dict[str, Overlay] = {}
     processed = 0
@@ -115,11 +115,7 @@ def replay(
 def frame_log(index: int, result: FrameResult, current: dict[str, Overlay], delta: OverlayDelta) -> dict[str, Any]:
     return {
         "frame": index,
-        "objects": [
-            {"id": d.object_id, "class": d.label, "score": round(d.score, 4),
-             "box": [round(v, 1) for v in d.box], "pose": pose_to_list(d.pose)}
-            for d in result.detections
-        ],
+        "objects": result.objects_message()["objects"],
         "overlays": [{"id": o.id, "object_id": o.object_id, "block_id": o.block_id, "hash": o.hash} for o in current.values()],
         "sent": {"added": len(delta.added), "updated": len(delta.updated), "removed": len(delta.removed)},
         "timing_ms": {k: round(v, 2) for k, v in result.timing_ms.items()},

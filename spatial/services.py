@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from anchors import BlockService, ComputeService, Limits, SQLiteStore, create_executor
 from spatial.config import Settings, open_store
@@ -13,7 +14,21 @@ from spatial.objects import ObjectMemory
 from spatial.pipeline import FramePipeline
 from spatial.recording import FrameRecorder
 from spatial.session import SessionCounter
-from vision import create_detector
+from spatial.spaces import SpaceRegistry
+from vision import DETECTORS, create_detector
+from vision.batching import BatchingDetector
+
+
+def backend_options(settings: Settings) -> dict[str, Any]:
+    """The backend's options; a backend behind the shared batching queue also gets the batch size and wait
+    (where its own options do not set them)."""
+    import vision.backends  # noqa: F401  (registers the built-in backends)
+
+    options = dict(settings.detector_options)
+    if issubclass(DETECTORS.get(settings.detector), BatchingDetector):
+        options.setdefault("batch_size", settings.batch_size)
+        options.setdefault("batch_wait_ms", settings.batch_wait_ms)
+    return options
 
 
 @dataclass
@@ -26,15 +41,18 @@ class Services:
     sessions: SessionCounter
     compute: ComputeService
     objects: ObjectMemory
+    spaces: SpaceRegistry
     recorder: FrameRecorder | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         store = open_store(settings)
         blocks = BlockService(store, limits=Limits(
-            settings.max_title_chars, settings.max_block_content_bytes, settings.max_blocks_per_object
+            settings.max_title_chars, settings.max_block_content_bytes, settings.max_blocks_per_object,
+            settings.max_map_points,
         ))
-        detector = create_detector(settings.detector, **settings.detector_options)
+        # One detector for all sessions; a batching one (detectron2) merges their frames into batches.
+        detector = create_detector(settings.detector, **backend_options(settings))
         compute = ComputeService(blocks, create_executor(settings.ray_address))
         objects = ObjectMemory(SignatureStore(settings.store))
         pipeline = FramePipeline(
@@ -43,7 +61,8 @@ class Services:
         executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="frames")
         sessions = SessionCounter(settings.max_sessions_per_user)
         recorder = FrameRecorder(settings.record_dir) if settings.record_dir is not None else None
-        return cls(settings, store, blocks, pipeline, executor, sessions, compute, objects, recorder)
+        spaces = SpaceRegistry(blocks, settings.max_view_distance_m)
+        return cls(settings, store, blocks, pipeline, executor, sessions, compute, objects, spaces, recorder)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

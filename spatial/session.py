@@ -15,6 +15,7 @@ import numpy as np
 
 from spatial.pipeline import Viewer
 from spatial.protocol import FrameHeader
+from spatial.spaces import SpaceSession
 from vision import Intrinsics
 from vision.tracking import Tracker
 
@@ -109,6 +110,8 @@ class Session:
     last_rate_error: float = float("-inf")
     tracker: Tracker | None = None
     recent: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
+    space: SpaceSession | None = None
+    """The space named in `hello`, and how this device's frame sits in it."""
 
     def remember(self, frame_id: int, image: np.ndarray) -> None:
         self.recent[frame_id] = image

@@ -1,18 +1,21 @@
 """One inference queue for every stream: frames from all sessions, run in batches.
 
-The service calls `detect` from a pool of worker threads, one call per session
-frame. `BatchingDetector` puts each call's frame into one shared queue; a single
-inference thread takes up to `max_batch` frames, or what has arrived
-`max_wait_ms` after the oldest waiting frame, whichever comes first, runs them
-as one batch and hands each caller its own result.
+`BatchingDetector` puts every frame it is given, from any thread, into one
+shared queue; a single inference thread takes up to `max_batch` frames, or
+what has arrived `max_wait_ms` after the oldest waiting frame, whichever comes
+first, runs them as one batch and hands each caller its own result.
+`submit` queues a frame and returns a future of its detections without waiting
+for them; `detect` waits. The service's trackers (`vision.tracking.Tracker`)
+submit their streams' due frames and keep tracking while the batch runs.
 
 A frame never waits for other sessions longer than the latency budget: the
 budget starts when the frame arrives, so a frame that queued while a batch was
 running leaves with the next batch at once. The queue is bounded: with
 `max_pending` frames waiting, a caller blocks until there is room. Each
-session holds at most one frame in flight and keeps only its latest frame
-meanwhile (`spatial.session.LatestFrame`), so a stream that sends faster than
-the model runs is thinned there rather than queued here.
+stream's tracker has at most one frame in flight and skips the frames that
+fall due meanwhile, and each session keeps only its latest frame waiting
+(`spatial.session.LatestFrame`), so a stream that sends faster than the model
+runs is thinned there rather than queued here.
 """
 
 from __future__ import annotations
@@ -39,6 +42,16 @@ class BatchDetector(Protocol):
 
     def detect_batch(self, images: Sequence[np.ndarray], intrinsics: Sequence[Intrinsics]) -> list[list[Detection]]:
         """The detections of each image, in the order given."""
+
+
+@runtime_checkable
+class QueuedDetector(Protocol):
+    """A detector that takes frames without waiting for their detections (a tracker runs it asynchronously)."""
+
+    name: str
+
+    def submit(self, image: np.ndarray, intrinsics: Intrinsics) -> Future[list[Detection]]:
+        """Queue one frame; the future holds its detections."""
 
 
 class OneByOne:

@@ -19,6 +19,22 @@ twice, so two mugs side by side stay two objects, and an object that comes
 back into view, in this stream or another sharing the gallery, gets its old id.
 
 Masks are passed on in the frames where the detector found the object only.
+
+A detector that queues frames (`vision.batching.QueuedDetector`: `submit`
+returns a future, as the shared detectron2 queue does) runs asynchronously:
+on a due frame the tracker hands the frame over and goes on tracking every
+following frame without waiting; `update` never blocks on the model. At most
+one detection per stream is in flight; frames that fall due meanwhile are
+skipped (the stream's detections are thinned to what the detector keeps up
+with). The result is taken on the first frame after it arrives and brought up
+to that frame before it is matched to the tracks: at submission the tracker
+seeds probe points all over the frame and follows them, frame by frame, in the
+same optical-flow call that moves the tracks; a detection moves by the
+similarity fitted to the probes that started inside its box (by the motion of
+all probes, the camera's, when too few did). So a detection that took ten
+frames lands where its object is now, and ids, tentative tracks and
+confirmation work as with a synchronous detector. Detectors without `submit`
+(markers, MediaPipe) run synchronously on the due frame, as before.
 """
 
 from __future__ import annotations
@@ -27,13 +43,15 @@ import math
 import time
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from vision.batching import QueuedDetector
 from vision.boxes import clip_box, iou_matrix, visible_fraction
 from vision.camera import Intrinsics
 from vision.detection import Detection, Detector
@@ -52,6 +70,7 @@ MIN_VISIBLE = 0.4  # below this share of its box in the frame, an object counts 
 MIN_MATCH_IOU = 0.3
 HEALTHY_CONFIDENCE = 0.8  # a track the detector missed survives only with this share of its points
 RECENTLY_LOST_FRAMES = 15  # a track lost this recently can take its object back by box overlap
+PROBE_POINTS = 500  # points followed while a detection is in flight, to bring it up to date when it lands
 
 
 @dataclass
@@ -92,13 +111,44 @@ class Track:
         )
 
 
+@dataclass
+class PendingDetection:
+    """A detection running on an earlier frame, and probe points following that frame's content since."""
+
+    result: Future[list[Detection]]
+    submitted: float
+    """time.perf_counter() when the frame was handed over."""
+    origins: np.ndarray
+    """(N, 2) probe points in the submitted frame, frame pixels."""
+    points: np.ndarray
+    """(N, 2) where those points are in the latest frame."""
+
+    def motion_of(self, box: np.ndarray) -> np.ndarray | None:
+        """The 2x3 similarity that brings `box` from its frame to the latest frame.
+
+        Fitted to the probes that started in the middle 80% of the box, else to
+        all probes (the camera's motion); None when too few probes survived.
+        """
+        x0, y0, x1, y1 = box
+        mx, my = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+        inside = (
+            (self.origins[:, 0] >= x0 + mx) & (self.origins[:, 0] <= x1 - mx)
+            & (self.origins[:, 1] >= y0 + my) & (self.origins[:, 1] <= y1 - my)
+        )
+        if inside.sum() >= MIN_POINTS:
+            return similarity(self.origins[inside], self.points[inside])
+        return similarity(self.origins, self.points)
+
+
 class Tracker:
     """Detection when due, optical-flow tracking on every frame, stable ids. One per stream.
 
     `gallery` is shared between streams for identities that outlive a
     stream (a private one otherwise); `recogniser`, if given, is a second
-    detector run alongside (taught objects). Not thread-safe: feed one
-    stream's frames in order.
+    detector run alongside (taught objects; synchronous, on the frame a
+    detection lands on). `asynchronous`: run the detector without waiting for
+    it; None (the default) does when the detector queues frames
+    (`QueuedDetector`). Not thread-safe: feed one stream's frames in order.
     """
 
     def __init__(
@@ -114,10 +164,16 @@ class Tracker:
         max_lost_frames: int = 90,
         points_per_object: int = 40,
         view_every: int = 30,
+        asynchronous: bool | None = None,
     ) -> None:
         if detect_every < 1:
             raise ValueError(f"detect_every must be at least 1, got {detect_every}")
+        if asynchronous is None:
+            asynchronous = isinstance(detector, QueuedDetector)
+        elif asynchronous and not isinstance(detector, QueuedDetector):
+            raise ValueError(f"the {detector.name} detector has no submit(): it cannot run asynchronously")
         self.detector = detector
+        self.asynchronous = asynchronous
         self.detect_every = detect_every
         self.min_confidence = min_confidence
         self.gallery = gallery if gallery is not None else Gallery()
@@ -132,9 +188,18 @@ class Tracker:
         self.timing_ms: dict[str, float] = {}
         self._last_detection: int | None = None
         self._previous: np.ndarray | None = None
+        self._pending: PendingDetection | None = None
 
     def update(self, image: np.ndarray, intrinsics: Intrinsics) -> list[Detection]:
-        """The objects in this BGR frame, each with `source` "detection" or "tracking"."""
+        """The objects in this BGR frame, each with `source` "detection" or "tracking".
+
+        `timing_ms` then holds this frame's stages: `track` always; `detect`
+        and `associate` where a synchronous detector ran; for an asynchronous
+        one, `detect_submit` where the frame was handed over (it blocks only
+        while the shared queue is full), and `associate` and `detect_age` (how
+        long ago its frame was handed over; not time spent on this frame)
+        where a detection landed.
+        """
         self.frame_index += 1
         start = time.perf_counter()
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -142,7 +207,7 @@ class Tracker:
         small = cv2.pyrDown(gray)
         if self._previous is not None and self._previous.shape != small.shape:
             # The stream changed resolution: boxes are no longer comparable, so start afresh.
-            self._previous = self._last_detection = None
+            self._previous = self._last_detection = self._pending = None
             for track in self._active():
                 self._lose(track)
         for track in self._active():
@@ -151,21 +216,55 @@ class Tracker:
             self._follow(self._previous, small, intrinsics)
         self._previous = small
         self.timing_ms = {"track": (time.perf_counter() - start) * 1e3}
+        if self._pending is not None and self._pending.result.done():
+            self._land(image, gray, intrinsics)
         if self._detection_due():
-            start = time.perf_counter()
-            detections = list(self.detector.detect(image, intrinsics))
-            if self.recogniser is not None:
-                detections.extend(self.recogniser.detect(image, intrinsics))
-            self.timing_ms["detect"] = (time.perf_counter() - start) * 1e3
-            start = time.perf_counter()
-            self._associate(detections, image, gray)
-            self._last_detection = self.frame_index
-            self.timing_ms["associate"] = (time.perf_counter() - start) * 1e3
+            if self.asynchronous:
+                self._submit(image, small, intrinsics)
+            else:
+                self._detect_now(image, gray, intrinsics)
         for track in self._active():
             if visible_fraction(track.box, width, height) < MIN_VISIBLE:
                 self._lose(track)
         self._forget_old()
         return [track.as_detection(width, height) for track in self._reported()]
+
+    def _detect_now(self, image: np.ndarray, gray: np.ndarray, intrinsics: Intrinsics) -> None:
+        start = time.perf_counter()
+        detections = list(self.detector.detect(image, intrinsics))
+        if self.recogniser is not None:
+            detections.extend(self.recogniser.detect(image, intrinsics))
+        self.timing_ms["detect"] = (time.perf_counter() - start) * 1e3
+        start = time.perf_counter()
+        self._associate(detections, image, gray)
+        self._last_detection = self.frame_index
+        self.timing_ms["associate"] = (time.perf_counter() - start) * 1e3
+
+    def _submit(self, image: np.ndarray, small: np.ndarray, intrinsics: Intrinsics) -> None:
+        """Hand this frame to the detector and seed the probe points that will bring its result up to date."""
+        start = time.perf_counter()
+        assert isinstance(self.detector, QueuedDetector)
+        result = self.detector.submit(image, intrinsics)
+        probes = cv2.goodFeaturesToTrack(small, PROBE_POINTS, 0.001, 6, blockSize=5)
+        probes = np.empty((0, 2), np.float32) if probes is None else 2 * probes.reshape(-1, 2)
+        self._pending = PendingDetection(result, start, probes, probes.copy())
+        self._last_detection = self.frame_index
+        self.timing_ms["detect_submit"] = (time.perf_counter() - start) * 1e3
+
+    def _land(self, image: np.ndarray, gray: np.ndarray, intrinsics: Intrinsics) -> None:
+        """Take the finished detection, move it to this frame, and match it to the tracks."""
+        pending, self._pending = self._pending, None
+        assert pending is not None
+        start = time.perf_counter()
+        self.timing_ms["detect_age"] = (start - pending.submitted) * 1e3
+        detections = []
+        for detection in pending.result.result():  # raises what the detector raised
+            motion = pending.motion_of(np.asarray(detection.box, np.float64))
+            detections.append(detection if motion is None else moved_detection(detection, motion, intrinsics))
+        if self.recogniser is not None:
+            detections.extend(self.recogniser.detect(image, intrinsics))
+        self._associate(detections, image, gray)
+        self.timing_ms["associate"] = (time.perf_counter() - start) * 1e3
 
     def _active(self) -> list[Track]:
         """Tracks of objects in view, including tentative ones."""
@@ -175,6 +274,8 @@ class Tracker:
         return [t for t in self._active() if not t.tentative]
 
     def _detection_due(self) -> bool:
+        if self._pending is not None:
+            return False  # one detection in flight per stream; frames due meanwhile are thinned out
         if self._last_detection is None:
             return True
         since = self.frame_index - self._last_detection
@@ -184,26 +285,30 @@ class Tracker:
         return since >= 2 and any(t.tentative or t.confidence < self.min_confidence for t in self._active())
 
     def _follow(self, previous: np.ndarray, current: np.ndarray, intrinsics: Intrinsics) -> None:
-        """Move every active track with the optical flow of its points between two half-size frames."""
+        """Move every active track, and the probes of a detection in flight, by the optical flow between
+        two half-size frames."""
         tracks = [t for t in self._active() if len(t.points)]
         for track in self._active():
             if not len(track.points):
                 track.confidence = 0.0
-        if not tracks:
+        groups = [t.points for t in tracks]
+        if self._pending is not None:
+            groups.append(self._pending.points)
+        if not sum(len(g) for g in groups):
             return
-        points = np.concatenate([t.points for t in tracks]).reshape(-1, 1, 2) / 2
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, current, points, None, **LK_PARAMS)
-        back, back_status, _ = cv2.calcOpticalFlowPyrLK(current, previous, moved, None, **LK_PARAMS)
-        error = 2 * np.linalg.norm((back - points).reshape(-1, 2), axis=1)
-        good = (status.ravel() == 1) & (back_status.ravel() == 1) & (error < MAX_FORWARD_BACKWARD_PX)
-        points, moved = 2 * points, 2 * moved
+        points = np.concatenate(groups).reshape(-1, 2)
+        moved, good = follow_points(previous, current, points)
         offset = 0
         for track in tracks:
             n = len(track.points)
             ok = good[offset:offset + n]
             before, after = points[offset:offset + n][ok], moved[offset:offset + n][ok]
             offset += n
-            self._move(track, before.reshape(-1, 2), after.reshape(-1, 2), intrinsics)
+            self._move(track, before, after, intrinsics)
+        if self._pending is not None:
+            ok = good[offset:]
+            self._pending.origins = self._pending.origins[ok]
+            self._pending.points = moved[offset:][ok]
 
     def _move(self, track: Track, before: np.ndarray, after: np.ndarray, intrinsics: Intrinsics) -> None:
         if len(before) < MIN_POINTS:
@@ -380,6 +485,43 @@ def corner_points(gray: np.ndarray, box: np.ndarray, count: int) -> np.ndarray:
     if found is None:
         return np.empty((0, 2), np.float32)
     return (found.reshape(-1, 2) + (left, top)).astype(np.float32)
+
+
+def follow_points(previous: np.ndarray, current: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where (N, 2) frame-pixel `points` went between two half-size frames, and which of them to trust:
+    pyramidal Lucas-Kanade, checked forwards and backwards."""
+    half = points.reshape(-1, 1, 2).astype(np.float32) / 2
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, current, half, None, **LK_PARAMS)
+    back, back_status, _ = cv2.calcOpticalFlowPyrLK(current, previous, moved, None, **LK_PARAMS)
+    error = 2 * np.linalg.norm((back - half).reshape(-1, 2), axis=1)
+    good = (status.ravel() == 1) & (back_status.ravel() == 1) & (error < MAX_FORWARD_BACKWARD_PX)
+    return 2 * moved.reshape(-1, 2), good
+
+
+def similarity(before: np.ndarray, after: np.ndarray) -> np.ndarray | None:
+    """The 2x3 similarity (RANSAC) taking (N, 2) points `before` to `after`; None for under MIN_POINTS points."""
+    if len(before) < MIN_POINTS:
+        return None
+    motion, _ = cv2.estimateAffinePartial2D(before, after, method=cv2.RANSAC, ransacReprojThreshold=2.0)
+    return motion
+
+
+def moved_detection(detection: Detection, motion: np.ndarray, intrinsics: Intrinsics) -> Detection:
+    """`detection` brought to a later frame by the 2x3 similarity its image moved by: box, corners, pose and mask."""
+    corners = detection.corners
+    if corners is not None:
+        corners = cv2.transform(corners.reshape(-1, 1, 2).astype(np.float32), motion).reshape(-1, 2)
+    mask = detection.mask
+    if mask is not None:
+        height, width = mask.shape[:2]
+        mask = cv2.warpAffine(mask.astype(np.uint8), motion, (width, height), flags=cv2.INTER_NEAREST).astype(bool)
+    return replace(
+        detection,
+        box=tuple(float(v) for v in moved_box(np.asarray(detection.box, np.float64), motion)),  # type: ignore[arg-type]
+        corners=corners,
+        pose=moved_pose(detection.pose, motion, intrinsics) if detection.pose is not None else None,
+        mask=mask,
+    )
 
 
 def moved_box(box: np.ndarray, motion: np.ndarray) -> np.ndarray:

@@ -45,13 +45,14 @@ const client = {
 window.spatialClient = client;
 
 let token = takeTokenFromUrl() || localStorage.getItem(TOKEN_KEY);
+const SPACE = new URLSearchParams(location.search).get('space'); // ?space=spc_…: share that space's anchors
 let windowMode = null;
 let xrMode = null;
 const objectTimes = []; // arrival times of recent `objects`, for the fps figure
 
 const connection = new Connection({
   url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/stream`,
-  hello: () => helloMessage(token, windowMode?.cameraInfo(), ['vector']),
+  hello: () => helloMessage(token, windowMode?.cameraInfo(), ['vector'], SPACE),
   onMessage,
   onChange: onConnectionChange,
 });
@@ -172,6 +173,10 @@ const handlers = {
     for (const overlay of [...message.added, ...message.updated]) client.overlays[overlay.id] = overlay;
     for (const id of message.removed) delete client.overlays[id];
     xrMode?.onOverlays();
+  },
+
+  relocalised(message) {
+    client.relocalised = message; // on failure, overlays stay pinned to objects only
   },
 
   stats(message) {

@@ -43,8 +43,8 @@ export function packFrame(frameId, timestampMs, imageBytes, intrinsics = null, d
  * The `hello` message. `camera` is {width, height, fov_y_deg} or
  * {width, height, fx, fy, cx, cy}; `capabilities` what this client draws.
  */
-export function helloMessage(token, camera, capabilities = ['vector']) {
-  return {
+export function helloMessage(token, camera, capabilities = ['vector'], space = null) {
+  const message = {
     type: 'hello',
     id: 'hello',
     protocol: PROTOCOL_VERSION,
@@ -52,4 +52,6 @@ export function helloMessage(token, camera, capabilities = ['vector']) {
     capabilities,
     camera,
   };
+  if (space) message.space = space; // relocalise into this space (docs/protocol.md)
+  return message;
 }

@@ -18,6 +18,7 @@ const HIT_TEST_FRAMES = 30; // give up on a hit test with no result after this m
 const HIT_TEST_INTERVAL_MS = 250; // at most this often per object
 const SELECTED_COLOR = 0xffd54a;
 const OUTLINE_COLOR = 0x4ade80;
+const IDENTITY = new Matrix4(); // the reference space itself, for panels placed in it
 
 export class XRMode {
   /**
@@ -239,8 +240,10 @@ export class XRMode {
       if (shown) entry.marker.place(entry.pose, entry.side);
     }
     for (const [objectId, panels] of byObject) {
+      // A space anchor's pose is already in the reference space; an object's panels follow the object.
       const entry = this.objects.get(objectId);
-      const shown = Boolean(entry && entry.pose !== null);
+      const base = panels[0].overlay.placement.frame === 'device' ? IDENTITY : entry?.pose ?? null;
+      const shown = base !== null;
       panels.forEach((panel) => { panel.mesh.visible = shown; });
       if (!shown) continue;
       const groups = new Map(); // panels sharing an anchor pose are stacked together
@@ -250,7 +253,7 @@ export class XRMode {
         groups.get(key).push(panel);
       }
       for (const group of groups.values()) {
-        const anchor = entry.pose.clone().multiply(fromRowMajor(group[0].overlay.placement.pose));
+        const anchor = base.clone().multiply(fromRowMajor(group[0].overlay.placement.pose));
         stackPanels(anchor, group.map((p) => p.size)).forEach((centre, i) => group[i].place(centre));
       }
     }

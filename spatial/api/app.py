@@ -17,6 +17,7 @@ from spatial.api.errors import install_error_handlers
 from spatial.api.compute import router as compute_router
 from spatial.api.objects import router as objects_router
 from spatial.api.rest import router
+from spatial.api.spaces import router as spaces_router
 from spatial.api.views import router as views_router
 from spatial.api.stream import stream_endpoint
 from spatial.services import Services
@@ -63,6 +64,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(views_router)
     app.include_router(compute_router)
     app.include_router(objects_router)
+    app.include_router(spaces_router)
     app.add_api_websocket_route("/v1/stream", stream_endpoint)
     app.add_api_route("/vendor/{path:path}", vendor_file, methods=["GET"], include_in_schema=False)
     app.mount("/", StaticFiles(directory=CLIENT_DIR, html=True), name="client")

@@ -156,6 +156,8 @@ def attached(object_id: str, user: Me, service: Service) -> list[s.AttachedOut]:
 
 
 @router.delete("/anchors/{anchor_id}", status_code=204, tags=["anchors"])
-def detach(anchor_id: str, user: Me, service: Service) -> Response:
-    service.detach(user, anchor_id)
+def detach(anchor_id: str, user: Me, service: Service, request: Request) -> Response:
+    anchor = service.get_anchor(user, anchor_id)
+    revision = service.detach(user, anchor_id)
+    request.app.state.services.spaces.removed(anchor, revision)
     return Response(status_code=204)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from anchors import Access, Anchor, Block
+from anchors import Access, Anchor, Block, Space
 from anchors.model import IDENTITY_POSE
 
 Pose = list[float]
@@ -136,14 +136,17 @@ class AnchorIn(BaseModel):
 class AnchorOut(BaseModel):
     id: str
     block_id: str
-    object_id: str
+    object_id: str = Field(description="The object it is pinned to; for an anchor in a space, its place: space:<space>/<anchor>.")
     pose: Pose
     owner: str
     created_at: float
+    space_id: str | None = Field(default=None, description="The space it is placed in, if any.")
+    space_pose: Pose | None = Field(default=None, description="Row-major 4x4 pose in the space's frame, metres.")
 
     @classmethod
     def of(cls, anchor: Anchor) -> AnchorOut:
-        return cls(**{**anchor.__dict__, "pose": list(anchor.pose)})
+        space_pose = list(anchor.space_pose) if anchor.space_pose is not None else None
+        return cls(**{**anchor.__dict__, "pose": list(anchor.pose), "space_pose": space_pose})
 
 
 class AttachedOut(BaseModel):
@@ -195,3 +198,57 @@ class NewTokenOut(BaseModel):
     id: str
     device: str
     token: str = Field(description="Shown once; the service keeps only its hash.")
+
+
+SPACE_POSE_DOC = "Row-major 4x4 rigid transform (16 numbers) placing the block in the space's frame, metres."
+
+
+class SpaceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(default="", max_length=200)
+
+
+class SpaceOut(BaseModel):
+    id: str
+    owner: str
+    name: str
+    voxel_size: float = Field(description="The map's point spacing in metres.")
+    point_count: int
+    landmarks: dict[str, Pose] = Field(description="Marker or taught-object ids to their poses in the space frame.")
+    map_version: int = Field(description="Grows by one with each map upload.")
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def of(cls, space: Space) -> SpaceOut:
+        fields = {k: v for k, v in space.__dict__.items() if k != "revision"}
+        return cls(**{**fields, "landmarks": {k: list(v) for k, v in space.landmarks.items()}})
+
+
+class SpaceMapIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    points: str = Field(
+        description="The map's points in the space frame: base64 of little-endian float32 x, y, z (12 bytes a point),"
+        " at most max_map_points (200,000) points.",
+    )
+    voxel_size: float = Field(default=0.05, ge=0.005, le=1.0, description="Point spacing in metres.")
+    landmarks: dict[str, Pose] | None = Field(
+        default=None, description="Marker or taught-object ids to poses in the space frame; null keeps the current ones.",
+    )
+
+
+class SpaceMapOut(BaseModel):
+    points: str = Field(description="Base64 of little-endian float32 x, y, z.")
+    voxel_size: float
+    landmarks: dict[str, Pose]
+
+
+class SpaceAnchorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    block_id: str
+    pose: Pose = Field(min_length=16, max_length=16, description=SPACE_POSE_DOC)
+
+
+class AnchorMoveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    space_pose: Pose = Field(min_length=16, max_length=16, description=SPACE_POSE_DOC)

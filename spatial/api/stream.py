@@ -4,7 +4,9 @@ The receive loop never waits for processing: frames go into the session's
 one-slot mailbox, and a worker task processes the latest one in a thread.
 Every bad message is answered with an `error` and the connection stays open.
 The session's token is checked again before each frame (one indexed lookup),
-so a revoked token gets no overlay after the frame in flight.
+so a revoked token gets no overlay after the frame in flight. A session in a
+space relocalises from its frames, registration running as a job of its own
+beside the frame loop (`spatial.spaces`).
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from fastapi import WebSocket, WebSocketDisconnect
 
+from anchors import NotFound
 from spatial.overlays import VECTOR, ContentFormat, OverlayDelta
-from spatial.pipeline import FrameResult, Viewer
+from spatial.pipeline import FrameResult, Viewer, frame_intrinsics
 from spatial.protocol import (
     FIXED_HEADER_SIZE,
     PROTOCOL_VERSION,
+    FrameHeader,
     Hello,
     ProtocolError,
     Teach,
@@ -31,8 +37,12 @@ from spatial.protocol import (
 from spatial.render.raster import RasterCache
 from spatial.services import Services
 from spatial.session import RateLimit, Session
+from spatial.spaces import SpaceSession, device_placements, register_views, relocalised_message
 from vision import FrameDecodeError, Intrinsics
+from vision.depth import DepthMapError, DepthView, check_depth
 from vision.identity import IdentityError
+from vision.poses import PoseError, check_pose
+from vision.relocalise import Relocalisation, RelocalisationError
 
 log = logging.getLogger("spatial.stream")
 
@@ -65,6 +75,16 @@ class TokenRevoked(Exception):
     """The session's token stopped working after its hello (checked before each frame)."""
 
 
+@dataclass
+class SpaceStep:
+    """What a frame did for the session's space: anchors placed, a relocalisation to report, a job to start."""
+
+    placed: dict[str, np.ndarray] = field(default_factory=dict)
+    relocalised: dict[str, Any] | None = None
+    register: list[DepthView] | None = None
+    error: ProtocolError | None = None
+
+
 def frame_ref(data: bytes) -> str | None:
     """`frame:<id>` when the fixed header is there to read the id from."""
     if len(data) >= FIXED_HEADER_SIZE:
@@ -82,6 +102,7 @@ class StreamConnection:
         self._send_lock = asyncio.Lock()
         self._token: str | None = None
         self._last_stats = 0.0
+        self._jobs: set[asyncio.Task[None]] = set()
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -111,6 +132,8 @@ class StreamConnection:
             return
         finally:
             worker.cancel()
+            for job in self._jobs:
+                job.cancel()
             if self.session.viewer is not None:
                 self.services.sessions.leave(self.session.viewer.user.id)
 
@@ -155,6 +178,12 @@ class StreamConnection:
         if user is None:
             why = "no access token was given" if not hello.token else "the access token is unknown or revoked"
             raise ProtocolError("unauthorized", f"{why}; send hello again with a valid token", hello.id)
+        space = None
+        if hello.space is not None:
+            try:
+                space = await asyncio.to_thread(self.services.blocks.get_space, user, hello.space)
+            except NotFound:
+                raise ProtocolError("unknown_space", f"no space {hello.space}", hello.id) from None
         previous = self.session.viewer
         if previous is None or previous.user.id != user.id:
             if not self.services.sessions.join(user.id):
@@ -164,6 +193,7 @@ class StreamConnection:
                 self.services.sessions.leave(previous.user.id)
         if previous is None:
             self.session.tracker = self.services.pipeline.new_tracker()
+        self.session.space = SpaceSession(space) if space is not None else None
         self._token = hello.token
         self.session.viewer = Viewer(user, self.settings.overlay_linger_s, self.settings.panel_metres_per_pixel)
         self.session.camera = camera_intrinsics(hello)
@@ -219,7 +249,9 @@ class StreamConnection:
                 continue
             recorder, token = self.services.recorder, self._token
 
-            def work() -> tuple[FrameResult, OverlayDelta]:
+            space_session = session.space
+
+            def work() -> tuple[FrameResult, OverlayDelta, SpaceStep]:
                 if not self._signed_in(token, viewer):
                     raise TokenRevoked
                 image, decode_ms = pipeline.decode(image_bytes)
@@ -229,10 +261,15 @@ class StreamConnection:
                 if recorder is not None:
                     recorder.record(session.id, header.frame_id, header.timestamp_ms, image,
                                     result.objects_message()["objects"])
-                return result, viewer.overlay_delta(pipeline, result, time.monotonic())
+                step = SpaceStep()
+                if space_session is not None:
+                    height, width = image.shape[:2]
+                    intrinsics = frame_intrinsics(header, session.camera, width, height, pipeline.default_fov_y_deg)
+                    step = self._space_step(space_session, header, result, intrinsics)
+                return result, viewer.overlay_delta(pipeline, result, time.monotonic(), step.placed), step
 
             try:
-                result, delta = await asyncio.get_running_loop().run_in_executor(self.services.executor, work)
+                result, delta, step = await asyncio.get_running_loop().run_in_executor(self.services.executor, work)
             except FrameDecodeError as exc:
                 await self.error(ProtocolError("bad_image", str(exc), f"frame:{header.frame_id}"))
                 continue
@@ -244,9 +281,63 @@ class StreamConnection:
                 continue
             self.session.stats.processed += 1
             await self.send(result.objects_message())
+            if step.error is not None:
+                await self.error(step.error)
+            if step.relocalised is not None:
+                await self.send(step.relocalised)
+            if step.register is not None and space_session is not None:
+                job = asyncio.create_task(self._register(space_session, viewer, step.register))
+                self._jobs.add(job)
+                job.add_done_callback(self._jobs.discard)
             if delta:
                 await self.send(await self._overlays_message(header.frame_id, delta))
             await self._maybe_send_stats()
+
+    def _space_step(self, space_session: SpaceSession, header: FrameHeader, result: FrameResult,
+                    intrinsics: Intrinsics) -> SpaceStep:
+        """Relocalise from this frame while the device's frame is not known yet; place the space anchors in view.
+
+        Runs in the worker thread of the frame. Markers relocalise here (a few
+        milliseconds); depth views are kept, and when enough are new, the
+        caller starts a registration job beside the frame loop.
+        """
+        step = SpaceStep()
+        ref = f"frame:{header.frame_id}"
+        device_pose = header.device_pose
+        if device_pose is not None:
+            try:
+                device_pose = check_pose(device_pose, "device pose")
+            except PoseError as exc:
+                return SpaceStep(error=ProtocolError("bad_header", str(exc), ref))
+        if space_session.device_from_space is None and device_pose is not None:
+            found = space_session.from_markers(result.detections, device_pose)
+            if found is not None and space_session.accept(found):
+                step.relocalised = relocalised_message(space_session.space.id, found)
+            if space_session.device_from_space is None and header.depth is not None:
+                try:
+                    depth = check_depth(header.depth, intrinsics)
+                except DepthMapError as exc:
+                    step.error = ProtocolError("bad_depth", str(exc), ref)
+                else:
+                    step.register = space_session.add_depth(depth, intrinsics, device_pose)
+        step.placed = device_placements(space_session, self.services.spaces, device_pose, intrinsics)
+        return step
+
+    async def _register(self, space_session: SpaceSession, viewer: Viewer, views: list[DepthView]) -> None:
+        """Relocalise from depth views in the worker pool, beside the frame loop; report the outcome."""
+        space = space_session.space
+        try:
+            found = await asyncio.get_running_loop().run_in_executor(
+                self.services.executor, register_views, self.services.spaces, viewer.user, space, views
+            )
+        except (RelocalisationError, DepthMapError, NotFound) as exc:
+            found = Relocalisation(np.eye(4), 0.0, float("inf"), False, "registration", str(exc))
+        finally:
+            space_session.registering = False
+        if self.session.space is space_session and space_session.accept(found):
+            log.info("session %s in %s: relocalised=%s fitness=%.2f %s", self.session.id, space.id, found.success,
+                     found.fitness, found.detail)
+            await self.send(relocalised_message(space.id, found))
 
     def _signed_in(self, token: str | None, viewer: Viewer) -> bool:
         """The session's token still names its viewer (one indexed lookup; called in a worker thread)."""

@@ -17,6 +17,10 @@ from tests.support import DATA, Server, free_port, start_server, stop_server
 CONFIG = DATA / "models" / "shapes_r18_fpn.yaml"
 WEIGHTS = DATA / "models" / "shapes_r18_fpn.pth"
 CAMERA = {"width": 640, "height": 480, "fov_y_deg": 60.0}
+FRAMES = 16
+FRAME_INTERVAL_S = 0.1
+"""Frames come at a camera's pace: detection runs asynchronously, so objects show from the second detection
+on, a few hundred milliseconds into a stream, however fast frames come."""
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +31,7 @@ def d2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "--detector-option", f"config={CONFIG}",
         "--detector-option", f"weights={WEIGHTS}",
         "--detector-option", "score_threshold=0.8",
-        "--detector-option", "batch_wait_ms=20",
+        "--batch-wait-ms", "20",
     )
     yield srv
     stop_server(srv)
@@ -54,7 +58,7 @@ def test_a_block_pinned_to_a_class_follows_the_detected_clock(d2_server: Server)
     block = rest.post("/v1/blocks", json={"kind": "markdown", "title": "Clock", "content": "Wind me on Sundays"}).json()
     anchor = rest.post("/v1/objects/class:clock/anchors", json={"block_id": block["id"]})
     assert anchor.status_code == 201, anchor.text
-    frames = moving("clock", 12, "rocket")
+    frames = moving("clock", FRAMES, "rocket")
 
     async def scenario() -> tuple[dict, StreamClient]:
         client = await StreamClient.open(d2_server.ws_url, d2_server.token, CAMERA)
@@ -62,6 +66,7 @@ def test_a_block_pinned_to_a_class_follows_the_detected_clock(d2_server: Server)
         for index, frame in enumerate(frames):
             reply = await client.frame(index, jpeg(frame.image))
             assert reply["type"] == "objects", reply
+            await asyncio.sleep(FRAME_INTERVAL_S)
         await asyncio.sleep(0.2)
         await client.close()
         return welcome, client
@@ -69,7 +74,7 @@ def test_a_block_pinned_to_a_class_follows_the_detected_clock(d2_server: Server)
     welcome, client = asyncio.run(scenario())
     assert welcome["detector"] == "detectron2"
     objects = client.of_type("objects")
-    assert [m["frame_id"] for m in objects] == list(range(12))
+    assert [m["frame_id"] for m in objects] == list(range(FRAMES))
     seen = [(m, frames[m["frame_id"]]) for m in objects if m["objects"]]
     assert len(seen) >= 6, "the tracker reports a detectron2 object from its second detection on"
     ids = set()
@@ -89,12 +94,13 @@ def test_a_block_pinned_to_a_class_follows_the_detected_clock(d2_server: Server)
 
 
 def test_concurrent_sessions_share_the_model_and_each_gets_its_own_objects_in_order(d2_server: Server) -> None:
-    streams = {"clock": moving("clock", 12, "chelsea"), "stop sign": moving("stop sign", 12, "rocket")}
+    streams = {"clock": moving("clock", FRAMES, "chelsea"), "stop sign": moving("stop sign", FRAMES, "rocket")}
 
     async def session(frames: list[Scene]) -> list[dict]:
         client = await StreamClient.open(d2_server.ws_url, d2_server.token, CAMERA)
         for index, frame in enumerate(frames):
             await client.frame(index, jpeg(frame.image))
+            await asyncio.sleep(FRAME_INTERVAL_S)
         await client.close()
         return client.of_type("objects")
 
@@ -102,7 +108,7 @@ def test_concurrent_sessions_share_the_model_and_each_gets_its_own_objects_in_or
         return await asyncio.gather(*(session(frames) for frames in streams.values()))
 
     for label, objects in zip(streams, asyncio.run(both())):
-        assert [m["frame_id"] for m in objects] == list(range(12))
+        assert [m["frame_id"] for m in objects] == list(range(FRAMES))
         reported = [o["class"] for m in objects for o in m["objects"]]
         assert len(reported) >= 6 and set(reported) == {label}, (label, reported)
 

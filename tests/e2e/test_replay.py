@@ -54,3 +54,34 @@ def test_replay_of_a_missing_video_fails_clearly(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=ROOT,
     )
     assert done.returncode == 2 and "cannot open video" in done.stderr
+
+
+def test_replay_with_detectron2_waits_for_each_detection(tmp_path: Path) -> None:
+    """Replay does not pace frames, so a detector that would run asynchronously in a live stream is waited for:
+    two runs log the same boxes, and the object is found, then carried by tracking between detections."""
+    from data.make_shapes_dataset import scene
+
+    video = tmp_path / "clock.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30, (640, 480))
+    for i in range(12):
+        writer.write(scene([("clock", (200 + 10 * i, 230), 170)], photo_name="rocket", seed=0).image)
+    writer.release()
+    models = ROOT / "data" / "models"
+    runs = []
+    for run in range(2):
+        log = tmp_path / f"run{run}.jsonl"
+        done = subprocess.run(
+            [sys.executable, "-m", "spatial.cli", "replay", str(video), "--out", str(tmp_path / f"run{run}.mp4"),
+             "--log", str(log), "--store", str(tmp_path / f"store{run}.db"), "--detector", "detectron2",
+             "--detector-option", f"config={models / 'shapes_r18_fpn.yaml'}",
+             "--detector-option", f"weights={models / 'shapes_r18_fpn.pth'}", "--detect-every", "5"],
+            capture_output=True, text=True, cwd=ROOT,
+        )
+        assert done.returncode == 0, done.stderr
+        runs.append([json.loads(line)["objects"] for line in log.read_text().splitlines()])
+    boxes = [[[(o["box"], o["source"]) for o in objects] for objects in run] for run in runs]
+    assert boxes[0] == boxes[1], "a replay does not depend on how fast the machine is"
+    found = [objects for objects in runs[0] if objects]
+    assert len(found) >= 8 and all(len(objects) == 1 for objects in found)
+    assert len({objects[0]["id"] for objects in found}) == 1
+    assert {objects[0]["source"] for objects in found} == {"detection", "tracking"}

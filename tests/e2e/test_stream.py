@@ -1,6 +1,7 @@
 """End to end: the sample video through a real server over a real WebSocket."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -19,7 +20,10 @@ def test_demo_overlays_pinned_to_marker_7_follow_the_camera_path(server) -> None
 
     async def scenario() -> StreamClient:
         client = await StreamClient.open(server.ws_url, server.token, sample_camera())
+        start = time.monotonic()
         for index, jpeg in enumerate(sample_jpegs()):
+            # At the video's 30 frames a second, as a camera sends them (faster would meet the frame-rate limit).
+            await asyncio.sleep(max(0.0, start + index / 30 - time.monotonic()))
             reply = await client.frame(index, jpeg)
             assert reply["type"] == "objects", reply
         await client.send_json({"type": "stats"})

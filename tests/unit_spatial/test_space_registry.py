@@ -1,0 +1,89 @@
+"""The service's space registry: an anchor index that follows the store, and per-session relocalisation state."""
+
+import numpy as np
+
+from anchors import BlockService, SQLiteStore
+from spatial.spaces import SpaceRegistry, SpaceSession, device_placements
+from vision.camera import Intrinsics
+from vision.detection import Detection
+from vision.poses import make_pose, pose_difference, rotation_about
+from vision.relocalise import Relocalisation
+from vision.scenes import look_at
+
+K = Intrinsics.from_fov(320, 240, 60)
+CAMERA = look_at((0.0, 1.5, 3.0), (0.0, 1.0, 0.0))  # looking down -z from z = 3
+
+
+def at(x: float, y: float, z: float) -> list[float]:
+    return [1, 0, 0, x, 0, 1, 0, y, 0, 0, 1, z, 0, 0, 0, 1]
+
+
+def setup() -> tuple[BlockService, SpaceRegistry, object, str, str]:
+    blocks = BlockService(SQLiteStore(":memory:"))
+    alice = blocks.create_user("alice")
+    space = blocks.create_space(alice, "room")
+    note = blocks.create_block(alice, "markdown", "", "note")
+    return blocks, SpaceRegistry(blocks, max_view_distance_m=10.0), alice, space.id, note.id
+
+
+def test_changes_through_the_registry_apply_in_place_and_others_reload() -> None:
+    blocks, registry, alice, space_id, note_id = setup()
+    front, revision = blocks.attach_in_space(alice, note_id, space_id, at(0.0, 1.0, 0.0))
+    registry.placed(front, revision)  # nothing loaded yet: ignored, the first query loads
+    assert set(registry.visible(space_id, CAMERA, K)) == {front.object_id}
+    loaded = registry.anchors(space_id)
+
+    behind, revision = blocks.attach_in_space(alice, note_id, space_id, at(0.0, 1.0, 5.0))
+    registry.placed(behind, revision)
+    moved, revision = blocks.move_anchor(alice, front.id, at(0.0, 1.0, -20.0))
+    registry.placed(moved, revision)
+    assert registry.anchors(space_id) is loaded, "applied in place, no reload"
+    assert loaded.revision == 3 and registry.visible(space_id, CAMERA, K) == {}, "one behind, one beyond 10 m"
+
+    blocks.move_anchor(alice, front.id, at(1.0, 1.0, 0.0))  # a change the registry does not hear of
+    assert registry.anchors(space_id) is not loaded
+    [(key, pose)] = registry.visible(space_id, CAMERA, K).items()
+    assert key == front.object_id and pose[0, 3] == 1.0
+
+    revision = blocks.detach(alice, front.id)
+    registry.removed(front, revision)
+    assert registry.visible(space_id, CAMERA, K) == {}
+    blocks.delete_block(alice, note_id)
+    assert registry.anchors(space_id).poses == {}, "anchors deleted with their block are dropped too"
+
+
+def test_a_relocalised_session_gets_anchors_in_its_own_frame() -> None:
+    blocks, registry, alice, space_id, note_id = setup()
+    anchor, _ = blocks.attach_in_space(alice, note_id, space_id, at(0.0, 1.0, 0.0))
+    device_from_space = make_pose(rotation_about((0, 1, 0), 90), (2.0, 0.0, 0.0))
+    landmark = make_pose(None, (0.0, 1.2, -1.0))
+    space = blocks.set_space_map(alice, space_id, np.zeros((0, 3)), landmarks={"marker:aruco/3": landmark.ravel()})
+    session = SpaceSession(space)
+    camera_in_device = device_from_space @ CAMERA
+    assert device_placements(session, registry, camera_in_device, K) == {}, "nothing before relocalisation"
+
+    seen = Detection(box=(0, 0, 10, 10), label="marker", score=1.0, object_id="marker:aruco/3", backend="markers",
+                     pose=np.linalg.inv(camera_in_device) @ device_from_space @ landmark)
+    failure = Relocalisation(np.eye(4), 0.0, 1.0, False, "markers", "markers disagree")
+    assert session.accept(failure) and not session.accept(failure), "one report for a run of marker failures"
+    assert session.accept(Relocalisation(np.eye(4), 0.1, 1.0, False, "registration", "only 10% match"))
+    found = session.from_markers([seen], camera_in_device)
+    assert found.success and session.accept(found)
+    assert not session.accept(Relocalisation(np.eye(4), 0.0, 1.0, False, "registration", "later")), "success stays"
+    [(key, pose)] = device_placements(session, registry, camera_in_device, K).items()
+    assert key == anchor.object_id
+    distance, angle = pose_difference(pose, device_from_space @ np.asarray(at(0.0, 1.0, 0.0)).reshape(4, 4))
+    assert distance < 1e-6 and angle < 1e-4
+
+
+def test_depth_views_are_handed_out_three_at_a_time_one_job_at_a_time() -> None:
+    blocks, _, alice, space_id, _ = setup()
+    session = SpaceSession(blocks.get_space(alice, space_id))
+    depth = np.ones((24, 32), np.float32)
+    assert session.add_depth(depth, K, np.eye(4)) is None
+    assert session.add_depth(depth, K, np.eye(4)) is None
+    assert len(session.add_depth(depth, K, np.eye(4))) == 3
+    for _ in range(4):
+        assert session.add_depth(depth, K, np.eye(4)) is None, "a job is running"
+    session.registering = False
+    assert len(session.add_depth(depth, K, np.eye(4))) == 6, "the newest views, at most six"
