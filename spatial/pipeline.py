@@ -1,8 +1,9 @@
-"""The frame pipeline: decode, detect, then the overlays of what is in view.
+"""The frame pipeline: decode, detect, place objects in 3D, then the overlays of what is in view.
 
 `process_image` is CPU work and runs in a worker thread; the only session
-state it touches is the session's own tracker, passed in. `Viewer` holds one viewer's view-dependent state (what is in view, what
-the client already has).
+state it touches is the session's own tracker and triangulator, passed in.
+`Viewer` holds one viewer's view-dependent state (what is in view, what the
+client already has).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from anchors import BlockService, ComputeService, SignalTracker, User
+from spatial.lifting import Placement, Triangulator, place_objects
 from spatial.overlays import LayoutCache, Outbox, OverlayDelta, build_overlays, class_key
 from spatial.protocol import FrameHeader, pose_to_list
 from spatial.objects import ObjectMemory
@@ -28,6 +30,8 @@ class FrameResult:
     image_size: tuple[int, int]
     detections: list[Detection]
     timing_ms: dict[str, float]
+    placements: dict[str, Placement] = field(default_factory=dict)
+    """Object id to its 3D box (from depth) or position (triangulated), for objects placed in this frame."""
 
     def add_timing(self, stage: str, ms: float) -> None:
         self.timing_ms[stage] = ms
@@ -39,19 +43,27 @@ class FrameResult:
             "frame_id": self.frame_id,
             "timestamp": self.timestamp_ms,
             "image_size": list(self.image_size),
-            "objects": [
-                {
-                    "id": d.object_id,
-                    "class": d.label,
-                    "score": round(d.score, 4),
-                    "box": [round(v, 1) for v in d.box],
-                    "pose": pose_to_list(d.pose),
-                    "backend": d.backend,
-                    "source": d.source,
-                }
-                for d in self.detections
-            ],
+            "objects": [self._object(d) for d in self.detections],
             "timing": {k: round(v, 2) for k, v in self.timing_ms.items()},
+        }
+
+    def _object(self, detection: Detection) -> dict[str, Any]:
+        """One object of the `objects` message; an object its backend gives no pose takes the lifted box's."""
+        placed = self.placements.get(detection.object_id)
+        pose, pose_source = detection.pose, "backend"
+        if pose is None:
+            pose = placed.object_to_camera if placed is not None else None
+            pose_source = placed.source if placed is not None else None
+        return {
+            "id": detection.object_id,
+            "class": detection.label,
+            "score": round(detection.score, 4),
+            "box": [round(v, 1) for v in detection.box],
+            "pose": pose_to_list(pose),
+            "pose_source": pose_source,
+            "backend": detection.backend,
+            "source": detection.source,
+            **(placed.to_json() if placed is not None else {}),
         }
 
 
@@ -68,12 +80,15 @@ class FramePipeline:
     def __init__(
         self, detector: Detector, blocks: BlockService, default_fov_y_deg: float = 60.0,
         compute: ComputeService | None = None, objects: ObjectMemory | None = None, detect_every: int = 5,
+        max_placed_objects: int = 8,
     ) -> None:
         self.detector = detector
         self.blocks = blocks
         self.compute = compute or ComputeService(blocks)
         self.objects = objects
         self.detect_every = detect_every
+        self.max_placed_objects = max_placed_objects
+        """Objects lifted (or triangulated) per frame at most, highest scores first: this bounds the frame's time."""
         self.default_fov_y_deg = default_fov_y_deg
         self.layouts = LayoutCache()
 
@@ -91,9 +106,11 @@ class FramePipeline:
         return image, (time.perf_counter() - start) * 1e3
 
     def process_image(
-        self, header: FrameHeader, image: np.ndarray, camera: Intrinsics | None, tracker: Tracker | None = None
+        self, header: FrameHeader, image: np.ndarray, camera: Intrinsics | None, tracker: Tracker | None = None,
+        triangulator: Triangulator | None = None,
     ) -> FrameResult:
-        """Objects in a decoded BGR image: detected, or carried by `tracker` between its detections."""
+        """Objects in a decoded BGR image: detected, or carried by `tracker` between its detections, and
+        placed in 3D from the frame's depth map, or by `triangulator` from the device poses of several frames."""
         start = time.perf_counter()
         height, width = image.shape[:2]
         intrinsics = frame_intrinsics(header, camera, width, height, self.default_fov_y_deg)
@@ -105,8 +122,13 @@ class FramePipeline:
             timing = dict(tracker.timing_ms)
             if self.objects is not None:
                 self.objects.save_new_views()
+        lift_start = time.perf_counter()
+        placements = place_objects(detections, intrinsics, header.depth, header.device_pose, triangulator,
+                                   self.max_placed_objects)
+        if placements is not None:
+            timing["lift"] = (time.perf_counter() - lift_start) * 1e3
         timing["total"] = (time.perf_counter() - start) * 1e3
-        return FrameResult(header.frame_id, header.timestamp_ms, (width, height), detections, timing)
+        return FrameResult(header.frame_id, header.timestamp_ms, (width, height), detections, timing, placements or {})
 
 
 @dataclass
@@ -117,6 +139,7 @@ class Viewer:
     linger_s: float
     metres_per_pixel: float
     last_seen: dict[str, tuple[float, str]] = field(default_factory=dict)
+    last_placed: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
     outbox: Outbox = field(default_factory=Outbox)
     signals: SignalTracker = field(default_factory=SignalTracker)
 
@@ -128,16 +151,24 @@ class Viewer:
         self.last_seen = {oid: seen for oid, seen in self.last_seen.items() if now - seen[0] <= self.linger_s}
         return {oid: label for oid, (_, label) in self.last_seen.items()}
 
+    def placed_in_view(self, placed: dict[str, np.ndarray], now: float) -> dict[str, np.ndarray]:
+        """Space anchors in this frame's view, plus those in view within the linger time at their last pose
+        (so a panel at the edge of the view does not flicker)."""
+        for key, pose in placed.items():
+            self.last_placed[key] = (now, pose)
+        self.last_placed = {key: seen for key, seen in self.last_placed.items() if now - seen[0] <= self.linger_s}
+        return {key: pose for key, (_, pose) in self.last_placed.items()}
+
     def overlay_delta(self, pipeline: FramePipeline, result: FrameResult, now: float,
                       placed: dict[str, np.ndarray] | None = None) -> OverlayDelta:
         """What changed in this viewer's overlays; its time is added to the frame's timing.
 
         `placed` maps the place keys of the space anchors in view to their
-        poses in the device's frame: only those are computed and shown.
+        poses in the device's frame: only those (and those lingering) are computed and shown.
         """
         start = time.perf_counter()
         in_view = self.in_view(result, now)
-        placed = placed or {}
+        placed = self.placed_in_view(placed or {}, now)
         keys = [*in_view, *{class_key(label) for label in in_view.values()}, *placed]
         signals = self.signals.observe(in_view, {d.object_id: d.pose for d in result.detections}, now, time.time())
         pinned = pipeline.compute.evaluate_visible(self.user, keys, signals)

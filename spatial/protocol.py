@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+from vision.poses import check_pose
 
 PROTOCOL_VERSION = 1
 FRAME_MAGIC = b"SPF1"
@@ -200,12 +202,43 @@ class Teach(BaseModel):
     size_m: float | list[float] | None = None
 
 
-ClientMessage = Annotated[Hello | StatsRequest | Teach, Field(discriminator="type")]
-_CLIENT_MESSAGE: TypeAdapter[Hello | StatsRequest | Teach] = TypeAdapter(ClientMessage)
-CLIENT_TYPES = ("hello", "stats", "teach")
+class Place(BaseModel):
+    """Put a block in the session's space (`block`), or move an anchor placed there (`anchor`).
+
+    `pose` is where, in the client's reference space: the frame its device
+    poses are in, as `placement.pose` of a `device` overlay.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["place"]
+    id: str | None = None
+    block: str | None = Field(default=None, min_length=1, max_length=100)
+    anchor: str | None = Field(default=None, min_length=1, max_length=100)
+    pose: list[float] = Field(min_length=16, max_length=16)
+
+    @field_validator("pose")
+    @classmethod
+    def _rigid(cls, pose: list[float]) -> list[float]:
+        check_pose(np.reshape(pose, (4, 4)), "pose")
+        return pose
+
+    @model_validator(mode="after")
+    def _block_or_anchor(self) -> Place:
+        if (self.block is None) == (self.anchor is None):
+            raise ValueError("give one of block (to place a block) and anchor (to move an anchor placed before)")
+        return self
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return np.asarray(self.pose, dtype=np.float64).reshape(4, 4)
 
 
-def parse_client_message(text: str) -> Hello | StatsRequest | Teach:
+ClientMessage = Annotated[Hello | StatsRequest | Teach | Place, Field(discriminator="type")]
+_CLIENT_MESSAGE: TypeAdapter[Hello | StatsRequest | Teach | Place] = TypeAdapter(ClientMessage)
+CLIENT_TYPES = ("hello", "stats", "teach", "place")
+
+
+def parse_client_message(text: str) -> Hello | StatsRequest | Teach | Place:
     """Parse a text message from a client, or raise ProtocolError naming what is wrong."""
     try:
         raw = json.loads(text)
@@ -226,7 +259,7 @@ def parse_client_message(text: str) -> Hello | StatsRequest | Teach:
 def _describe(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "message"
-    return f"{where}: {first['msg']}"
+    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
 
 
 def pose_to_list(pose: np.ndarray | None) -> list[float] | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spatial.lifting import Triangulator
 from spatial.pipeline import Viewer
 from spatial.protocol import FrameHeader
 from spatial.spaces import SpaceSession
@@ -109,6 +110,8 @@ class Session:
     frame_rate: RateLimit = field(default_factory=lambda: RateLimit(60.0))
     last_rate_error: float = float("-inf")
     tracker: Tracker | None = None
+    triangulator: Triangulator = field(default_factory=Triangulator)
+    """Recent views of the objects, to place them without depth (bounded)."""
     recent: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
     space: SpaceSession | None = None
     """The space named in `hello`, and how this device's frame sits in it."""

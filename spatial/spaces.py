@@ -10,6 +10,9 @@ A space's map is prepared for registration once per map version and shared.
 Relocalising a session is CPU work for the worker pool: from markers (cheap,
 inside the frame's work) or from the session's depth views fused in its own
 frame (`relocalise`, run as a job of its own, one at a time per session).
+
+A relocalised session may place and move the space's anchors at poses in its
+own frame (`place_from_device`), through the same access-checked calls as REST.
 """
 
 from __future__ import annotations
@@ -216,6 +219,42 @@ class SpaceSession:
         if found.success:
             self.views.clear()
         return True
+
+
+class PlaceError(Exception):
+    """A place request the session cannot act on; `code` is the stream error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def place_from_device(registry: SpaceRegistry, user: User, space_session: SpaceSession, pose_in_device: np.ndarray,
+                      block_id: str | None = None, anchor_id: str | None = None) -> Anchor:
+    """Place `block_id`, or move `anchor_id`, to a pose given in the device's frame; keeps the registry in step.
+
+    Store work (call it from a worker thread). Access is checked as REST
+    checks it: anchors.NotFound for blocks, anchors and spaces the user may not
+    read, PermissionDenied without write access to the block or the space.
+    """
+    space_id = space_session.space.id
+    device_from_space = space_session.device_from_space
+    if device_from_space is None:
+        raise PlaceError("not_relocalised", f"this session is not relocalised in space {space_id} yet;"
+                                            " place anchors after a successful `relocalised`")
+    space_pose = [float(v) for v in (invert_pose(device_from_space) @ pose_in_device).reshape(16)]
+    if anchor_id is None:
+        assert block_id is not None, "give a block to place or an anchor to move"
+        anchor, revision = registry.blocks.attach_in_space(user, block_id, space_id, space_pose)
+    else:
+        current = registry.blocks.get_anchor(user, anchor_id)
+        if current.space_id is None:
+            raise PlaceError("bad_place", f"anchor {anchor_id} is pinned to {current.object_id}, not placed in a space")
+        if current.space_id != space_id:  # which space is not said: the user may not be allowed to know it
+            raise PlaceError("bad_place", f"anchor {anchor_id} is not placed in this session's space {space_id}")
+        anchor, revision = registry.blocks.move_anchor(user, anchor_id, space_pose)
+    registry.placed(anchor, revision)
+    return anchor
 
 
 def register_views(registry: SpaceRegistry, user: User, space: Space, views: list[DepthView]) -> Relocalisation:

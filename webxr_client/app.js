@@ -5,7 +5,7 @@
 import { Api } from './api.js';
 import { Connection } from './connection.js';
 import { FramePump } from './frames.js';
-import { helloMessage } from './protocol.js';
+import { helloMessage, placeMessage } from './protocol.js';
 import { ObjectSheet } from './sheet.js';
 import { WindowMode } from './window_mode.js';
 
@@ -38,6 +38,9 @@ const client = {
   fps: 0,
   lastError: null,
   selected: null, // the object whose sheet is open
+  placeBlock: null, // the block a tap on nothing places in the space (`?place=blk_…`, or the sheet's "Place")
+  placedAnchors: {}, // block id -> the anchor this page placed it as: a later tap moves that anchor
+  lastPlaced: null, // the latest `placed` message
   get drawn() { return windowMode?.drawn || []; },
   get boxes() { return windowMode?.boxes || []; },
   xr: () => xrMode?.snapshot() || null,
@@ -46,6 +49,8 @@ window.spatialClient = client;
 
 let token = takeTokenFromUrl() || localStorage.getItem(TOKEN_KEY);
 const SPACE = new URLSearchParams(location.search).get('space'); // ?space=spc_…: share that space's anchors
+client.placeBlock = new URLSearchParams(location.search).get('place');
+let placeCount = 0;
 let windowMode = null;
 let xrMode = null;
 const objectTimes = []; // arrival times of recent `objects`, for the fps figure
@@ -69,7 +74,7 @@ const sheet = new ObjectSheet(api, (objectId) => {
   client.selected = objectId;
   windowMode?.select(objectId);
   xrMode?.select(objectId);
-});
+}, SPACE ? (block) => { client.placeBlock = block.id; } : null);
 
 // ---- token ----------------------------------------------------------------
 
@@ -155,6 +160,7 @@ const handlers = {
   welcome(message) {
     client.user = message.user;
     client.overlays = {}; // a new session: the server sends every overlay again
+    client.relocalised = null; // and relocalises again
     xrMode?.onOverlays();
     clearError();
     ui.form.hidden = true;
@@ -179,6 +185,11 @@ const handlers = {
     client.relocalised = message; // on failure, overlays stay pinned to objects only
   },
 
+  placed(message) {
+    client.placedAnchors[message.block] = message.anchor;
+    client.lastPlaced = message;
+  },
+
   stats(message) {
     client.stats = message;
     renderStatus();
@@ -192,6 +203,8 @@ const handlers = {
       askForToken(); // the socket stays open; a new hello can still succeed
     } else if (message.ref?.startsWith('frame:')) {
       pump.answered(Number(message.ref.slice(6)));
+    } else if (message.ref?.startsWith('place') && message.code === 'not_found') {
+      client.placedAnchors = {}; // an anchor placed before may be gone: the next tap places the block anew
     }
   },
 };
@@ -200,6 +213,18 @@ function countFps(now) {
   objectTimes.push(now);
   while (objectTimes.length && now - objectTimes[0] > 1000) objectTimes.shift();
   client.fps = objectTimes.length;
+}
+
+/**
+ * A tap on nothing in AR: put the chosen block there in the space, or move it
+ * there if this page placed it before. Only once the session is relocalised.
+ */
+function placeAt(pose) {
+  const block = client.placeBlock;
+  if (!block || !client.relocalised?.success) return;
+  const anchor = client.placedAnchors[block];
+  placeCount += 1;
+  connection.send(JSON.stringify(placeMessage(`place${placeCount}`, pose, anchor ? { anchor } : { block })));
 }
 
 // ---- modes ----------------------------------------------------------------
@@ -254,6 +279,7 @@ async function startXR() {
     pump,
     overlays: () => client.overlays,
     onSelect: (objectId, label) => sheet.open(objectId, label),
+    onPlace: placeAt,
     onEnd: () => {
       xrMode = null;
       client.mode = null;

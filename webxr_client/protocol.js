@@ -55,3 +55,13 @@ export function helloMessage(token, camera, capabilities = ['vector'], space = n
   if (space) message.space = space; // relocalise into this space (docs/protocol.md)
   return message;
 }
+
+/**
+ * The `place` message: put block `block` in the session's space, or move the
+ * anchor `anchor` placed before, at `pose` (16 numbers, row-major) in the
+ * reference space. Only after the session was relocalised (docs/protocol.md).
+ */
+export function placeMessage(id, pose, { block = null, anchor = null }) {
+  if (pose.length !== 16) throw new Error('a pose is 16 numbers');
+  return anchor ? { type: 'place', id, anchor, pose } : { type: 'place', id, block, pose };
+}

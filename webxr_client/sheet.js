@@ -38,10 +38,14 @@ export const TEMPLATES = {
 const $ = (id) => document.getElementById(id);
 
 export class ObjectSheet {
-  /** `api`: the REST client; `onChange(objectId)`: the sheet opened, closed (null) or changed something. */
-  constructor(api, onChange = () => {}) {
+  /**
+   * `api`: the REST client; `onChange(objectId)`: the sheet opened, closed (null) or changed something;
+   * `onPlace(block)`: where given (a page in a space), each block gets a "Place" button choosing it for taps to place.
+   */
+  constructor(api, onChange = () => {}, onPlace = null) {
     this.api = api;
     this.onChange = onChange;
+    this.onPlace = onPlace;
     this.objectId = null;
     this.label = null;
     this.items = []; // [{anchor, block, scope}]
@@ -125,6 +129,7 @@ export class ObjectSheet {
       if (item.block.kind === 'markdown') li.append(this._button('Edit', 'edit', () => this._showEdit(item.block)));
       if (item.block.kind === 'table' || item.block.kind === 'view') li.append(this._layoutChoice(item));
       li.append(this._button('Detach', 'detach', () => this._detach(item)));
+      if (this.onPlace) li.append(this._button('Place', 'place', () => this._choose(item.block)));
       list.append(li);
     }
   }
@@ -207,6 +212,12 @@ export class ObjectSheet {
     } catch (err) {
       this._fail(err);
     }
+  }
+
+  /** Choose a block for placing in the space: the next tap on nothing in AR puts it there. */
+  _choose(block) {
+    this.onPlace(block);
+    this._say(`tap where “${block.title || '(untitled)'}” should go`);
   }
 
   _showEdit(block) {

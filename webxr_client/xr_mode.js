@@ -19,16 +19,18 @@ const HIT_TEST_INTERVAL_MS = 250; // at most this often per object
 const SELECTED_COLOR = 0xffd54a;
 const OUTLINE_COLOR = 0x4ade80;
 const IDENTITY = new Matrix4(); // the reference space itself, for panels placed in it
+const PLACE_DISTANCE_M = 0.75; // a tap on nothing places the chosen block this far along the tap's ray
 
 export class XRMode {
   /**
    * `root`: the element shown over the XR view (DOM overlay); `video`: where
    * getUserMedia frames play; `pump`: the FramePump; `overlays()`: the overlays
    * the client holds; `onSelect(objectId)`: a tap on an object or its panel;
-   * `onEnd()`: the session ended.
+   * `onPlace(pose)`: a tap on nothing, with the pose (row-major, reference
+   * space) where a block chosen to place would go; `onEnd()`: the session ended.
    */
-  constructor({ root, tapLayer, video, pump, overlays, onSelect, onEnd }) {
-    Object.assign(this, { root, tapLayer, video, pump, overlays, onSelect, onEnd });
+  constructor({ root, tapLayer, video, pump, overlays, onSelect, onPlace, onEnd }) {
+    Object.assign(this, { root, tapLayer, video, pump, overlays, onSelect, onPlace, onEnd });
     this.session = null;
     // object id -> {pose (Matrix4 in the reference space), side (m), label, seenAt, inView, frameId,
     //              marker, source ('pose' | 'estimate' | 'hit-test'), hitAt}
@@ -326,6 +328,11 @@ export class XRMode {
     if (hit) {
       const entry = this.objects.get(hit.object.userData.objectId);
       this.onSelect(hit.object.userData.objectId, entry?.label);
+    } else {
+      // Upright and facing the viewer, PLACE_DISTANCE_M along the tap's ray.
+      const { origin, direction } = raycaster.ray;
+      const point = origin.clone().addScaledVector(direction, PLACE_DISTANCE_M);
+      this.onPlace?.(toRowMajor(uprightFacing(point, origin)));
     }
   }
 

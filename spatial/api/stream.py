@@ -6,7 +6,8 @@ Every bad message is answered with an `error` and the connection stays open.
 The session's token is checked again before each frame (one indexed lookup),
 so a revoked token gets no overlay after the frame in flight. A session in a
 space relocalises from its frames, registration running as a job of its own
-beside the frame loop (`spatial.spaces`).
+beside the frame loop (`spatial.spaces`); once relocalised, it may place and
+move the space's anchors at poses in its own frame (`place`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 from fastapi import WebSocket, WebSocketDisconnect
 
-from anchors import NotFound
+from anchors import Anchor, AnchorsError, NotFound
 from spatial.overlays import VECTOR, ContentFormat, OverlayDelta
 from spatial.pipeline import FrameResult, Viewer, frame_intrinsics
 from spatial.protocol import (
@@ -28,16 +29,25 @@ from spatial.protocol import (
     PROTOCOL_VERSION,
     FrameHeader,
     Hello,
+    Place,
     ProtocolError,
     Teach,
     error_message,
     parse_client_message,
     parse_frame,
+    pose_to_list,
 )
 from spatial.render.raster import RasterCache
 from spatial.services import Services
 from spatial.session import RateLimit, Session
-from spatial.spaces import SpaceSession, device_placements, register_views, relocalised_message
+from spatial.spaces import (
+    PlaceError,
+    SpaceSession,
+    device_placements,
+    place_from_device,
+    register_views,
+    relocalised_message,
+)
 from vision import FrameDecodeError, Intrinsics
 from vision.depth import DepthMapError, DepthView, check_depth
 from vision.identity import IdentityError
@@ -145,6 +155,8 @@ class StreamConnection:
             await self._on_hello(message)
         elif isinstance(message, Teach):
             await self._on_teach(message)
+        elif isinstance(message, Place):
+            await self._on_place(message)
         else:
             await self.send(self.session.stats.message())
 
@@ -166,6 +178,31 @@ class StreamConnection:
         except IdentityError as exc:
             raise ProtocolError("bad_teach", str(exc), teach.id) from None
         await self.send({"type": "taught", "instance_id": signature.instance_id, "label": signature.label, "ref": teach.id})
+
+    async def _on_place(self, place: Place) -> None:
+        """Place a block, or move an anchor, in the session's space at a pose in the device's frame."""
+        viewer, space_session, token = self.session.viewer, self.session.space, self._token
+        if viewer is None:
+            raise ProtocolError("not_ready", "send hello (with a valid token) before place", place.id)
+        if space_session is None:
+            raise ProtocolError("not_relocalised", "this session is in no space; name one in hello ('space')"
+                                " to place anchors", place.id)
+
+        def store() -> Anchor:
+            if not self._signed_in(token, viewer):
+                raise TokenRevoked
+            return place_from_device(self.services.spaces, viewer.user, space_session, place.matrix,
+                                     place.block, place.anchor)
+
+        try:
+            anchor = await asyncio.to_thread(store)
+        except TokenRevoked:
+            self._sign_out()
+            raise ProtocolError("unauthorized", REVOKED, place.id) from None
+        except (PlaceError, AnchorsError) as exc:
+            raise ProtocolError(exc.code, str(exc), place.id) from None
+        await self.send({"type": "placed", "anchor": anchor.id, "block": anchor.block_id, "space": anchor.space_id,
+                         "space_pose": pose_to_list(np.asarray(anchor.space_pose)), "ref": place.id})
 
     async def _on_hello(self, hello: Hello) -> None:
         if hello.protocol != PROTOCOL_VERSION:
@@ -256,7 +293,7 @@ class StreamConnection:
                     raise TokenRevoked
                 image, decode_ms = pipeline.decode(image_bytes)
                 session.remember(header.frame_id, image)
-                result = pipeline.process_image(header, image, session.camera, session.tracker)
+                result = pipeline.process_image(header, image, session.camera, session.tracker, session.triangulator)
                 result.add_timing("decode", decode_ms)
                 if recorder is not None:
                     recorder.record(session.id, header.frame_id, header.timestamp_ms, image,

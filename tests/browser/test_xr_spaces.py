@@ -4,7 +4,8 @@ Marker 7 of the sample video is a landmark of a space; a note is placed in the
 space 30 cm to the marker's right. The page (opened with `?space=`) sends its
 posed frames, the server relocalises it from the marker and sends the note
 with `placement.frame` "device": the page must draw it there directly, beside
-the marker as the page itself places the marker.
+the marker as the page itself places the marker. A tap on nothing places the
+block chosen with `?place=` along the tap's ray, and a second tap moves it.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from tests.browser.helpers import MARKER, install_iwer, matrix, new_page, transl
 
 FOV_Y_RAD = 2 * math.atan(240 / 525)  # the sample camera's vertical field of view
 LIFT_M = 0.06  # webxr_client/geometry.js: a panel's bottom is 6 cm above its anchor
+PLACE_DISTANCE_M = 0.75  # webxr_client/xr_mode.js: a tap on nothing places the chosen block this far along its ray
+SCREEN = (800, 600)
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    page, errors = new_page(browser, {"width": 800, "height": 600})
+    page, errors = new_page(browser, {"width": SCREEN[0], "height": SCREEN[1]})
     install_iwer(page, FOV_Y_RAD)
     yield page
     page.context.close()
@@ -38,11 +41,17 @@ def row_major(pose: np.ndarray) -> list[float]:
     return [float(v) for v in pose.reshape(16)]
 
 
-def test_a_space_anchor_is_drawn_in_the_reference_space_beside_its_landmark(page: Page, server: Any) -> None:
-    rest = server.rest()
+def poster_space(rest: Any) -> tuple[str, np.ndarray]:
+    """A space whose landmark is marker 7; its id and the marker's pose in it."""
     landmark = translation(1.0, 1.2, -2.0)  # where the space's frame has marker 7
     space = rest.post("/v1/spaces", json={"name": "poster"}).json()["id"]
     assert rest.put(f"/v1/spaces/{space}/map", json={"points": "", "landmarks": {MARKER: row_major(landmark)}}).is_success
+    return space, landmark
+
+
+def test_a_space_anchor_is_drawn_in_the_reference_space_beside_its_landmark(page: Page, server: Any) -> None:
+    rest = server.rest()
+    space, landmark = poster_space(rest)
     note = rest.post("/v1/blocks", json={"kind": "markdown", "title": "Beside", "content": "beside the poster"}).json()
     placed = landmark @ translation(0.3, 0.0, 0.0)
     anchor = rest.post(f"/v1/spaces/{space}/anchors", json={"block_id": note["id"], "pose": row_major(placed)}).json()
@@ -67,3 +76,56 @@ def test_a_space_anchor_is_drawn_in_the_reference_space_beside_its_landmark(page
     marker_in_page = matrix(snapshot["objects"][MARKER]["pose"])
     beside = marker_in_page @ translation(0.3, LIFT_M + panel["size"][1] / 2, 0)
     assert np.linalg.norm(drawn[:3, 3] - beside[:3, 3]) < 0.03, "30 cm right of the marker the page sees"
+
+
+def tap_ray(view: dict[str, Any], x: float, y: float, screen: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The ray in the reference space through screen point (x, y) of the view (origin, unit direction)."""
+    ndc = np.array([x / screen[0] * 2 - 1, 1 - y / screen[1] * 2, 0.5, 1.0])
+    in_view = np.linalg.inv(np.asarray(view["projection"]).reshape(4, 4).T) @ ndc  # WebXR matrices are column-major
+    direction = in_view[:3] / in_view[3]
+    transform = matrix(view["transform"])
+    direction = transform[:3, :3] @ direction
+    return transform[:3, 3], direction / np.linalg.norm(direction)
+
+
+def test_a_tap_on_nothing_places_the_chosen_block_and_a_second_tap_moves_it(page: Page, server: Any) -> None:
+    rest = server.rest()
+    space, _ = poster_space(rest)
+    note = rest.post("/v1/blocks", json={"kind": "markdown", "title": "Tapped", "content": "put here by a tap"}).json()
+    page.goto(f"{server.url}/?space={space}&place={note['id']}#token={server.token}")
+    page.wait_for_selector("#start-xr", state="visible", timeout=10_000)
+    page.click("#start-xr")
+    page.wait_for_function("window.spatialClient.relocalised?.success", timeout=30_000)
+
+    def tap(x: int, y: int, count: int) -> tuple[dict[str, Any], np.ndarray]:
+        page.mouse.click(x, y)
+        page.wait_for_function(f"window.spatialClient.lastPlaced?.ref === 'place{count}'", timeout=10_000)
+        placed = page.evaluate("window.spatialClient.lastPlaced")
+        origin, direction = tap_ray(page.evaluate("window.spatialClient.xr().view"), x, y, SCREEN)
+        expected = origin + PLACE_DISTANCE_M * direction
+        page.wait_for_function(
+            f"""(() => {{ const o = window.spatialClient.overlays['{placed["anchor"]}'];
+                 if (!o) return false;
+                 const p = o.placement.pose;
+                 return Math.hypot(p[3] - {expected[0]}, p[7] - {expected[1]}, p[11] - {expected[2]}) < 0.01; }})()""",
+            timeout=10_000,
+        )
+        return placed, expected
+
+    first, expected = tap(80, 300, 1)
+    assert first["block"] == note["id"] and first["space"] == space
+    overlay = page.evaluate(f"window.spatialClient.overlays['{first['anchor']}']")
+    pose = matrix(overlay["placement"]["pose"])
+    assert overlay["placement"]["frame"] == "device" and np.allclose(pose[:3, 1], (0, 1, 0), atol=1e-4), "upright"
+    page.wait_for_function(
+        f"window.spatialClient.xr().panels.some(p => p.overlayId === '{first['anchor']}' && p.visible)", timeout=10_000)
+    [panel] = [p for p in page.evaluate("window.spatialClient.xr()")["panels"] if p["overlayId"] == first["anchor"]]
+    drawn = matrix(panel["centre"])
+    assert np.allclose(drawn, pose @ translation(0, LIFT_M + panel["size"][1] / 2, 0), atol=1e-4)
+
+    second, expected_after = tap(720, 420, 2)
+    assert second["anchor"] == first["anchor"], "the second tap moves the anchor the first one placed"
+    assert page.evaluate("window.spatialClient.lastPlaced.ref") == "place2", "one place message a tap"
+    assert np.linalg.norm(expected_after - expected) > 0.3
+    placed_in_space = rest.get(f"/v1/spaces/{space}/anchors").json()
+    assert [item["anchor"]["id"] for item in placed_in_space] == [first["anchor"]]

@@ -1,3 +1,4 @@
+import json
 import struct
 
 import numpy as np
@@ -6,12 +7,14 @@ import pytest
 from spatial.protocol import (
     FIXED_HEADER_SIZE,
     Hello,
+    Place,
     ProtocolError,
     StatsRequest,
     pack_frame,
     parse_client_message,
     parse_frame,
 )
+from vision.poses import make_pose, rotation_about
 
 JPEG = b"\xff\xd8\xff\xe0fake"
 
@@ -75,3 +78,42 @@ def test_error_refers_to_the_message_id() -> None:
     with pytest.raises(ProtocolError) as info:
         parse_client_message('{"type":"teleport","id":"m9"}')
     assert info.value.ref == "m9"
+
+
+IDENTITY = [float(v) for v in np.eye(4).reshape(16)]
+
+
+def test_place_takes_a_block_or_an_anchor_and_a_rigid_pose() -> None:
+    pose = make_pose(rotation_about((0, 1, 0), 30), (0.1, 0.2, 0.3))
+    placed = parse_client_message(json.dumps({"type": "place", "id": "p", "block": "blk_1", "pose": pose.ravel().tolist()}))
+    assert isinstance(placed, Place) and placed.block == "blk_1" and placed.anchor is None
+    assert np.allclose(placed.matrix, pose)
+    moved = parse_client_message(json.dumps({"type": "place", "anchor": "anc_1", "pose": IDENTITY}))
+    assert isinstance(moved, Place) and moved.anchor == "anc_1" and moved.block is None
+
+
+@pytest.mark.parametrize(
+    "fields, detail",
+    [
+        ({"pose": IDENTITY}, "give one of block"),
+        ({"block": "b", "anchor": "a", "pose": IDENTITY}, "give one of block"),
+        ({"block": "b"}, "place.pose: Field required"),
+        ({"block": "b", "pose": IDENTITY[:15]}, "place.pose: List should have at least 16 items"),
+        ({"block": "b", "pose": [2.0] + IDENTITY[1:]}, "place.pose: pose rotation block is not a proper rotation"),
+        ({"block": "b", "pose": IDENTITY[:12] + [0.0, 0.0, 1.0, 1.0]}, "place.pose: pose must have (0, 0, 0, 1)"),
+        ({"block": "b", "pose": ["x"] * 16}, "place.pose.0"),
+        ({"block": "", "pose": IDENTITY}, "place.block"),
+        ({"block": "b", "pose": IDENTITY, "space": "s"}, "place.space: Extra inputs"),
+    ],
+)
+def test_malformed_place_messages_name_the_field(fields: dict, detail: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_client_message(json.dumps({"type": "place", "id": "p9", **fields}))
+    assert info.value.code == "bad_message" and info.value.ref == "p9"
+    assert info.value.message.startswith("place message is invalid: ") and detail in info.value.message
+
+
+def test_a_non_finite_pose_is_refused() -> None:
+    text = '{"type": "place", "block": "b", "pose": [NaN, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]}'
+    with pytest.raises(ProtocolError, match="pose has non-finite values"):
+        parse_client_message(text)
