@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.report import machine, write_section
+from bench.report import machine, rerun_command, write_section
 from spatial.visibility import AnchorIndex
 from vision.camera import Intrinsics
 from vision.depth import DepthView, fuse_depth_views
@@ -217,10 +217,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="lifts timed per object (default: %(default)s)")
     parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
     args = parser.parse_args()
-    options = [f"--{name} {value}" for name, value, default in
-               (("queries", args.queries, 500), ("sessions", args.sessions, 12), ("repeats", args.repeats, 20))
-               if value != default]
-    command = " ".join(["python -m bench.geometry", *options, "--write"])
+    command = rerun_command("bench.geometry", parser, args)
     text = report(args.queries, args.sessions, args.repeats, command)
     print(text)
     if args.write:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.report import machine, percentile, write_section
+from bench.report import machine, percentile, rerun_command, write_section
 from spatial.client import StreamClient
 from tests.e2e.test_lifting_stream import (
     BOARD,
@@ -118,8 +118,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40, help="frames per depth map size (default: %(default)s)")
     parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
     args = parser.parse_args()
-    options = [f"--frames {args.frames}"] if args.frames != 40 else []
-    command = " ".join(["python -m bench.lifting", *options, "--write"])
+    command = rerun_command("bench.lifting", parser, args)
     text = report(args.frames, command)
     print(text)
     if args.write:

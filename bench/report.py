@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from datetime import date
@@ -36,3 +37,11 @@ def write_section(text: str, heading: str) -> None:
     else:
         existing = existing.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
     BENCHMARKS.write_text(existing)
+
+
+def rerun_command(module: str, parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The command that reproduces this run and writes it: `python -m MODULE`, the options that differ from
+    their defaults, then `--write`."""
+    options = [f"--{name.replace('_', '-')} {value}" for name, value in vars(args).items()
+               if name != "write" and value != parser.get_default(name)]
+    return " ".join([f"python -m {module}", *options, "--write"])

@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench.report import machine, percentile, write_section
+from bench.report import machine, percentile, rerun_command, write_section
 from spatial.client import StreamClient
 from tests.support import start_server, stop_server
 from vision.camera import Intrinsics
@@ -159,10 +159,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40, help="frames of the looking-around device (default: %(default)s)")
     parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
     args = parser.parse_args()
-    options = [f"--{name} {value}" for name, value, default in
-               (("sessions", args.sessions, 8), ("anchors", args.anchors, 500), ("frames", args.frames, 40))
-               if value != default]
-    command = " ".join(["python -m bench.spaces", *options, "--write"])
+    command = rerun_command("bench.spaces", parser, args)
     text = report(args.sessions, args.anchors, args.frames, command)
     print(text)
     if args.write:

@@ -91,6 +91,20 @@ def start_server(store: Path, *extra: str, detector: str = "markers") -> Server:
     raise RuntimeError("spatial serve did not come up within 30 s")
 
 
+
+def start_detectron2_server(store: Path) -> Server:
+    """A server running the project's own detectron2 model (data/models/shapes_r18_fpn), as the detectron2
+    end-to-end tests use it: confident detections only, and a 20 ms batch wait that the flag sets."""
+    model = DATA / "models" / "shapes_r18_fpn"
+    return start_server(
+        store,
+        "--detector-option", f"config={model.with_suffix('.yaml')}",
+        "--detector-option", f"weights={model.with_suffix('.pth')}",
+        "--detector-option", "score_threshold=0.8",
+        "--batch-wait-ms", "20",
+        detector="detectron2",
+    )
+
 def stop_server(server: Server) -> None:
     server.process.send_signal(signal.SIGINT)
     try:

@@ -12,10 +12,8 @@ import pytest
 
 from data.make_shapes_dataset import Scene, scene
 from spatial.client import StreamClient
-from tests.support import DATA, Server, free_port, start_server, stop_server
+from tests.support import Server, free_port, start_detectron2_server, stop_server
 
-CONFIG = DATA / "models" / "shapes_r18_fpn.yaml"
-WEIGHTS = DATA / "models" / "shapes_r18_fpn.pth"
 CAMERA = {"width": 640, "height": 480, "fov_y_deg": 60.0}
 FRAMES = 16
 FRAME_INTERVAL_S = 0.1
@@ -25,14 +23,7 @@ on, a few hundred milliseconds into a stream, however fast frames come."""
 
 @pytest.fixture(scope="module")
 def d2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(
-        tmp_path_factory.mktemp("d2") / "store.db",
-        "--detector", "detectron2",
-        "--detector-option", f"config={CONFIG}",
-        "--detector-option", f"weights={WEIGHTS}",
-        "--detector-option", "score_threshold=0.8",
-        "--batch-wait-ms", "20",
-    )
+    srv = start_detectron2_server(tmp_path_factory.mktemp("d2") / "store.db")
     yield srv
     stop_server(srv)
 

@@ -20,7 +20,7 @@ import pytest
 
 from data.make_shapes_dataset import draw_clock
 from spatial.client import StreamClient
-from tests.support import DATA, Server, start_server, stop_server
+from tests.support import Server, start_detectron2_server, stop_server
 from vision.camera import Intrinsics
 from vision.depth import backproject
 from vision.poses import invert_pose, make_pose, rotation_about, transform_points
@@ -75,14 +75,7 @@ def in_device(point: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(
-        tmp_path_factory.mktemp("lift_d2") / "store.db",
-        "--detector", "detectron2",
-        "--detector-option", f"config={DATA / 'models' / 'shapes_r18_fpn.yaml'}",
-        "--detector-option", f"weights={DATA / 'models' / 'shapes_r18_fpn.pth'}",
-        "--detector-option", "score_threshold=0.8",
-        "--batch-wait-ms", "20",
-    )
+    srv = start_detectron2_server(tmp_path_factory.mktemp("lift_d2") / "store.db")
     yield srv
     stop_server(srv)
 
