@@ -49,6 +49,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         service_key=os.environ.get(SERVICE_KEY_ENV) or None,
         record_dir=getattr(args, "record", None),
         max_view_distance_m=getattr(args, "max_view_distance", Settings.max_view_distance_m),
+        max_lifted_objects=getattr(args, "max_lifted_objects", Settings.max_lifted_objects),
     )
 
 
@@ -226,6 +227,9 @@ def parser() -> argparse.ArgumentParser:
                         " (default: frames are never written)")
     p.add_argument("--max-view-distance", type=float, default=Settings.max_view_distance_m, metavar="METRES",
                    help="space anchors farther than this from the camera get no overlay and no compute"
+                        " (default: %(default)s)")
+    p.add_argument("--max-lifted-objects", type=int, default=Settings.max_lifted_objects, metavar="N",
+                   help="objects placed in 3D per frame from depth or triangulation, highest scores first"
                         " (default: %(default)s)")
     p.set_defaults(run=serve)
 

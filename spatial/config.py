@@ -58,6 +58,8 @@ class Settings:
     """Size of a world-locked panel: a 320-pixel-wide panel is 16 cm wide."""
     max_view_distance_m: float = 10.0
     """Space anchors farther from the camera than this are culled: no overlay, no compute."""
+    max_lifted_objects: int = 8
+    """Objects placed in 3D per frame (from depth or triangulation), highest scores first."""
     max_map_points: int = 200_000
     """Points in one space's map upload; more are refused with 413 (`max_map_points`)."""
 

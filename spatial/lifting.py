@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from vision import Detection, Intrinsics
-from vision.depth import DepthMapError, check_depth
+from vision.depth import check_depth
 from vision.lifting import WORLD_UP, LiftingError, OrientedBox, lift, triangulate_boxes
 from vision.poses import PoseError, check_pose, invert_pose, rotation_angle_deg
 
@@ -81,6 +81,7 @@ def place_objects(detections: list[Detection], intrinsics: Intrinsics, depth: np
                   device_pose: np.ndarray | None, triangulator: Triangulator | None,
                   max_objects: int) -> dict[str, Placement] | None:
     """The 3D placements of a frame's objects; None when the frame offers no way to place them.
+    Raises vision.depth.DepthMapError for a depth map that does not fit the image.
 
     Depth wins: a frame with a depth map is lifted (every frame, from the
     mask where the detector ran and segments, else from the tracked box);
@@ -102,11 +103,9 @@ def lift_objects(detections: list[Detection], depth: np.ndarray, intrinsics: Int
     An object with too few depth points (hidden, out of the sensor's range, a
     map with holes) is simply left out; so is every object when the map does
     not cover the image's view. Without `device_pose` only masks are lifted.
+    Raises vision.depth.DepthMapError for a map that does not fit the image.
     """
-    try:
-        depth = check_depth(depth, intrinsics)
-    except DepthMapError:
-        return {}
+    depth = check_depth(depth, intrinsics)
     wanted = [d for d in detections if needs_placing(d) and (d.mask is not None or device_pose is not None)]
     wanted.sort(key=lambda d: d.score, reverse=True)
     up = WORLD_UP if device_pose is not None else None

@@ -20,6 +20,7 @@ from spatial.overlays import LayoutCache, Outbox, OverlayDelta, build_overlays, 
 from spatial.protocol import FrameHeader, pose_to_list
 from spatial.objects import ObjectMemory
 from vision import Detection, Detector, Intrinsics, decode_image
+from vision.depth import DepthMapError
 from vision.tracking import Tracker
 
 
@@ -32,6 +33,8 @@ class FrameResult:
     timing_ms: dict[str, float]
     placements: dict[str, Placement] = field(default_factory=dict)
     """Object id to its 3D box (from depth) or position (triangulated), for objects placed in this frame."""
+    depth_error: str | None = None
+    """Why the frame's depth map could not be used (the frame is processed without it)."""
 
     def add_timing(self, stage: str, ms: float) -> None:
         self.timing_ms[stage] = ms
@@ -123,12 +126,17 @@ class FramePipeline:
             if self.objects is not None:
                 self.objects.save_new_views()
         lift_start = time.perf_counter()
-        placements = place_objects(detections, intrinsics, header.depth, header.device_pose, triangulator,
-                                   self.max_placed_objects)
+        depth_error = None
+        try:
+            placements = place_objects(detections, intrinsics, header.depth, header.device_pose, triangulator,
+                                       self.max_placed_objects)
+        except DepthMapError as exc:
+            placements, depth_error = None, str(exc)
         if placements is not None:
             timing["lift"] = (time.perf_counter() - lift_start) * 1e3
         timing["total"] = (time.perf_counter() - start) * 1e3
-        return FrameResult(header.frame_id, header.timestamp_ms, (width, height), detections, timing, placements or {})
+        return FrameResult(header.frame_id, header.timestamp_ms, (width, height), detections, timing,
+                           placements or {}, depth_error)
 
 
 @dataclass

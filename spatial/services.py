@@ -56,7 +56,8 @@ class Services:
         compute = ComputeService(blocks, create_executor(settings.ray_address))
         objects = ObjectMemory(SignatureStore(settings.store))
         pipeline = FramePipeline(
-            detector, blocks, settings.default_fov_y_deg, compute, objects, settings.detect_every
+            detector, blocks, settings.default_fov_y_deg, compute, objects, settings.detect_every,
+            settings.max_lifted_objects,
         )
         executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="frames")
         sessions = SessionCounter(settings.max_sessions_per_user)

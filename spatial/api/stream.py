@@ -22,6 +22,7 @@ import numpy as np
 from fastapi import WebSocket, WebSocketDisconnect
 
 from anchors import Anchor, AnchorsError, NotFound
+from spatial.lifting import Triangulator
 from spatial.overlays import VECTOR, ContentFormat, OverlayDelta
 from spatial.pipeline import FrameResult, Viewer, frame_intrinsics
 from spatial.protocol import (
@@ -230,6 +231,8 @@ class StreamConnection:
                 self.services.sessions.leave(previous.user.id)
         if previous is None:
             self.session.tracker = self.services.pipeline.new_tracker()
+        # A new hello may come from a new XR session, whose reference space is another.
+        self.session.triangulator = Triangulator()
         self.session.space = SpaceSession(space) if space is not None else None
         self._token = hello.token
         self.session.viewer = Viewer(user, self.settings.overlay_linger_s, self.settings.panel_metres_per_pixel)
@@ -320,6 +323,8 @@ class StreamConnection:
             await self.send(result.objects_message())
             if step.error is not None:
                 await self.error(step.error)
+            if result.depth_error is not None and (step.error is None or step.error.code != "bad_depth"):
+                await self.error(ProtocolError("bad_depth", result.depth_error, f"frame:{header.frame_id}"))
             if step.relocalised is not None:
                 await self.send(step.relocalised)
             if step.register is not None and space_session is not None:

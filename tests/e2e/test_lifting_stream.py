@@ -104,7 +104,7 @@ def object_of(message: dict[str, Any], object_id: str) -> dict[str, Any]:
 def test_the_crate_is_lifted_from_depth_into_the_device_frame(server: Server, crate_id: str) -> None:
     poses = [camera(k, 0.02) for k in range(8)]
 
-    async def scenario() -> tuple[list[dict], dict, dict]:
+    async def scenario() -> tuple[list[dict], dict, dict, list[dict]]:
         client = await StreamClient.open(server.ws_url, server.token, {"width": 640, "height": 480, "fov_y_deg": 60})
         lifted = []
         for k, pose in enumerate(poses):
@@ -119,10 +119,16 @@ def test_the_crate_is_lifted_from_depth_into_the_device_frame(server: Server, cr
         hollow[y0:y1, x0:x1] = 0.0  # the sensor measured nothing on the crate
         no_points = await client.frame(9, jpeg(printed(view)), intrinsics=INTRINSICS,
                                        device_pose=DEVICE_FROM_ROOM @ poses[-1], depth=hollow)
+        square = np.ones((100, 100), np.float32)  # not the image's 4:3 aspect
+        wrong_shape = [await client.frame(10, jpeg(printed(view)), intrinsics=INTRINSICS,
+                                          device_pose=DEVICE_FROM_ROOM @ poses[-1], depth=square)]
+        wrong_shape.append(await client.next_of("objects", "error"))
+        wrong_shape.append(await client.frame(11, jpeg(printed(view)), intrinsics=INTRINSICS,
+                                              device_pose=DEVICE_FROM_ROOM @ poses[-1], depth=view.depth))
         await client.close()
-        return lifted, no_pose, no_points
+        return lifted, no_pose, no_points, wrong_shape
 
-    lifted, no_pose, no_points = asyncio.run(scenario())
+    lifted, no_pose, no_points, wrong_shape = asyncio.run(scenario())
     truth = in_device(CRATE.centre)
     for pose, message in zip(poses, lifted):
         assert message["type"] == "objects", message
@@ -145,6 +151,12 @@ def test_the_crate_is_lifted_from_depth_into_the_device_frame(server: Server, cr
         "without the device's up, a box alone cannot tell the crate from the floor"
     crate = object_of(no_points, crate_id)
     assert "box3d" not in crate and crate["pose"] is None, "no depth on the crate: processed, not lifted"
+
+    processed, error, after = wrong_shape
+    assert processed["type"] == "objects" and "box3d" not in object_of(processed, crate_id)
+    assert error["type"] == "error" and error["code"] == "bad_depth" and error["ref"] == "frame:10", error
+    assert "100x100" in error["message"] and "640x480" in error["message"], error["message"]
+    assert "box3d" in object_of(after, crate_id), "the session goes on lifting with the next good depth map"
 
 
 def test_the_crate_is_triangulated_from_device_poses_without_depth(server: Server, crate_id: str) -> None:

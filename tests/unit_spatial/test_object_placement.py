@@ -12,6 +12,7 @@ import pytest
 from spatial.lifting import Triangulator, lift_objects, place_objects
 from spatial.pipeline import FrameResult
 from vision.camera import Intrinsics
+from vision.depth import DepthMapError
 from vision.detection import Detection
 from vision.poses import invert_pose, make_pose, rotation_about, transform_points
 from vision.scenes import RenderedView, Room, SceneObject, look_at
@@ -77,14 +78,15 @@ def test_exact_poses_are_kept_and_the_cap_takes_the_best_scores(view: RenderedVi
     assert set(lift_objects([weak, strong], view.depth, K, device_pose, max_objects=1)) == {strong.object_id}
 
 
-def test_an_object_without_depth_points_is_left_out_and_a_map_of_another_shape_lifts_nothing(
+def test_an_object_without_depth_points_is_left_out_and_a_map_of_another_shape_is_refused(
         view: RenderedView) -> None:
     device_pose = DEVICE_FROM_ROOM @ view.camera_to_world
     depth = view.depth.copy()
     depth[view.mask(0)] = 0.0
     found = [detection(view, 0, mask=True), detection(view, 1, mask=True)]
     assert set(lift_objects(found, depth, K, device_pose, 8)) == {"object:thing/1"}
-    assert lift_objects(found, np.ones((100, 100), np.float32), K, device_pose, 8) == {}
+    with pytest.raises(DepthMapError, match="100x100"):
+        lift_objects(found, np.ones((100, 100), np.float32), K, device_pose, 8)
 
 
 def sideways_views(room: Room, count: int, step: float) -> list[RenderedView]:
