@@ -3,9 +3,10 @@
 Every row runs the same 640x480 synthetic frames (data/make_shapes_dataset.py)
 through `Detectron2Model.detect_batch`, the backend's own path: upload (pinned
 memory on CUDA), resize on the device, model, mask pasting, copy back. The first
-row is always the baseline, eager fp32 at batch 1. `--streams N` adds rows for
-the service's shared queue: N threads, one per stream, each calling `detect`
-with one frame in flight, batched by `Detectron2Detector`.
+row is always the baseline, eager fp32 at batch 1. `--streams 1,4,8,16` adds
+rows for the service's shared queue, with the last precision and compile
+setting: N threads, one per stream, each calling `detect` with one frame in
+flight, batched by `Detectron2Detector`.
 
 Models: `small`, the project's R18-FPN (data/models/shapes_r18_fpn), at its own
 input size unless `--min-size` says otherwise; `r50`, model-zoo Mask R-CNN
@@ -14,7 +15,7 @@ masks per frame, as a trained model would (`steady_outputs`).
 
     python -m bench.detectron2 --model small --batch 1,4 --write            # CPU, into docs/benchmarks.md
     python -m bench.detectron2 --model r50 --min-size 480 --batch 1,8,16,32 \\
-        --precision fp32,bf16 --compile none,reduce-overhead --streams 8    # GPU
+        --precision fp32,bf16 --compile none,reduce-overhead --streams 1,4,8,16    # GPU
 """
 
 from __future__ import annotations
@@ -145,6 +146,21 @@ def run_streams(detector: Any, images: list[np.ndarray], streams: int, seconds: 
     return latencies, len(latencies)
 
 
+def stream_row(args: argparse.Namespace, setting: tuple[str, str], images: list[np.ndarray], streams: int) -> str:
+    """The table row for `streams` concurrent streams through the shared queue, batches of up to `streams` frames."""
+    precision, compile_mode = setting
+    detector = build(args, precision, compile_mode, batch_size=streams, batch_wait_ms=args.batch_wait_ms)
+    run_streams(detector, images, streams, min(2.0, args.seconds))
+    before = detector.stats()
+    latencies, count = run_streams(detector, images, streams, args.seconds)
+    after = detector.stats()
+    detector.close()
+    mean_batch = (after.frames - before.frames) / max(1, after.batches - before.batches)
+    label = f"eager {precision}" if compile_mode == "none" else f"compile {compile_mode} {precision}"
+    return (f"| {streams} | {label} | {args.batch_wait_ms:g} ms | {count / args.seconds:.1f} | {mean_batch:.1f} | "
+            f"{percentile(latencies, 50) * 1e3:.1f} | {percentile(latencies, 95) * 1e3:.1f} |")
+
+
 def table(rows: list[Row]) -> list[str]:
     base = rows[0].fps
     lines = ["| setting | batch | ms per batch (median) | ms per frame | frames/s | vs baseline | p95 ms | detections/frame |",
@@ -172,7 +188,9 @@ def main() -> int:
     parser.add_argument("--compile", default="none", help="none, default, reduce-overhead, max-autotune, comma-separated")
     parser.add_argument("--min-size", type=int, default=0, help="shortest side the model sees (default: the config's)")
     parser.add_argument("--detections", type=int, default=10, help="detections per frame for r50 (default: %(default)s)")
-    parser.add_argument("--streams", type=int, default=0, help="also measure N concurrent streams through the shared queue")
+    parser.add_argument("--streams", default="",
+                        help="also measure N concurrent streams through the shared queue, with the last setting; "
+                             "counts comma-separated (e.g. 1,4,8,16)")
     parser.add_argument("--batch-wait-ms", type=float, default=5.0, help="the queue's latency budget (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per row (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=3, help="batches run before measuring (default: %(default)s)")
@@ -197,23 +215,13 @@ def main() -> int:
             print(table(rows)[-1], flush=True)
         detector.close()
     stream_lines: list[str] = []
-    if args.streams:
-        precision, compile_mode = settings[-1]
-        detector = build(args, precision, compile_mode, batch_size=args.streams, batch_wait_ms=args.batch_wait_ms)
-        run_streams(detector, images, args.streams, min(2.0, args.seconds))
-        before = detector.stats()
-        latencies, count = run_streams(detector, images, args.streams, args.seconds)
-        after = detector.stats()
-        mean_batch = (after.frames - before.frames) / max(1, after.batches - before.batches)
-        setting = f"eager {precision}" if compile_mode == "none" else f"compile {compile_mode} {precision}"
-        stream_lines = [
+    for streams in [int(n) for n in args.streams.split(",") if n.strip()]:
+        stream_lines = stream_lines or [
             "| streams | setting | latency budget | frames/s | mean batch | latency p50 ms | p95 ms |",
             "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
-            f"| {args.streams} | {setting} | {args.batch_wait_ms:g} ms | {count / args.seconds:.1f} | {mean_batch:.1f} | "
-            f"{percentile(latencies, 50) * 1e3:.1f} | {percentile(latencies, 95) * 1e3:.1f} |",
         ]
+        stream_lines.append(stream_row(args, settings[-1], images, streams))
         print(stream_lines[-1], flush=True)
-        detector.close()
 
     size = f"shortest side {args.min_size or detector.model.min_size}"
     text = "\n".join([
@@ -223,8 +231,8 @@ def main() -> int:
         "", *table(rows), "",
         "ms per batch covers upload, resize, model, mask pasting and copying the results back. "
         "Medians are the figures to read: p95 shows interference from other work on the machine.",
-        *(["", f"Through the service's shared queue, {args.streams} streams with one frame in flight each "
-               "(latency includes the wait in the queue):", "", *stream_lines] if stream_lines else []),
+        *(["", "Through the service's shared queue, each stream with one frame in flight, batches of up to one "
+               "frame per stream (latency includes the wait in the queue):", "", *stream_lines] if stream_lines else []),
     ])
     print(text)
     if args.write:

@@ -20,10 +20,15 @@ torch and torchvision come first, pinned, through pip. A second run checks the
 installed versions and returns in well under a second.
 
     python scripts/install_detectron2.py
+    python scripts/install_detectron2.py --keep-torch       # with the torch already installed (say, a CUDA build)
+    python scripts/install_detectron2.py --wheels DIR --python-version 3.12
+        # no install: the built detectron2 wheel and its dependencies' wheels, for a machine without internet:
+        # pip install --no-index --find-links DIR pb1-detectron2
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import importlib.util
 import os
@@ -67,9 +72,16 @@ def installed_version(distribution: str) -> str | None:
         return None
 
 
-def detectron2_ready() -> bool:
-    """True when the pinned torch and our patched detectron2 build are installed."""
-    if any(installed_version(name) != version for name, version in TORCH.items()):
+def torch_ready(keep_torch: bool) -> bool:
+    """True when the pinned torch and torchvision are installed, or, with `keep_torch`, any version of both."""
+    if keep_torch:
+        return all(installed_version(name) is not None for name in TORCH)
+    return all(installed_version(name) == version for name, version in TORCH.items())
+
+
+def detectron2_ready(keep_torch: bool) -> bool:
+    """True when torch (see `torch_ready`) and our patched detectron2 build are installed."""
+    if not torch_ready(keep_torch):
         return False
     if installed_version(SDIST[0]) != SDIST[1]:
         return False
@@ -139,20 +151,61 @@ def patch_source(root: Path) -> None:
     edit(package / "export" / "__init__.py", ("from .api import *\n", guarded_api))
 
 
-def main() -> int:
-    if detectron2_ready():
-        print(f"detectron2 ({SDIST[0]}=={SDIST[1]}) with torch {TORCH['torch']} is installed")
-        return 0
-    start = time.monotonic()
-    if any(installed_version(name) != version for name, version in TORCH.items()):
+def patched_source(workdir: Path) -> Path:
+    """The sdist from PyPI, unpacked into `workdir` and patched to build as a pure-Python package."""
+    source = download_source(workdir)
+    patch_source(source)
+    return source
+
+
+def build_wheels(target: Path, python_version: str | None) -> None:
+    """Write the detectron2 wheel and the wheels of everything it needs into `target`; install nothing.
+
+    Dependencies published only as sources (fvcore) are built into wheels here. With
+    `python_version`, compiled dependencies are those for that Python on x86-64 Linux.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="detectron2-") as tmp:
+        pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(target), str(patched_source(Path(tmp))))
+    wheel = next(target.glob(f"{SDIST[0].replace('-', '_')}-*.whl"))
+    pip("wheel", "-w", str(target), str(wheel))
+    if python_version:
+        for compiled in set(target.glob("*.whl")) - set(target.glob("*-none-any.whl")):
+            compiled.unlink()
+        pip("download", "--only-binary", ":all:", "--python-version", python_version, "--platform", "manylinux2014_x86_64",
+            "--platform", "manylinux_2_28_x86_64", "--find-links", str(target), "-d", str(target), str(wheel))
+    print(f"Wheels in {target}; install on the target with: "
+          f"pip install --no-index --find-links {target} {SDIST[0]}  (torch and torchvision installed first)")
+
+
+def install(keep_torch: bool) -> None:
+    if not torch_ready(keep_torch):
         pip("install", *(f"{name}=={version}" for name, version in TORCH.items()))
     with tempfile.TemporaryDirectory(prefix="detectron2-") as tmp:
-        source = download_source(Path(tmp))
-        patch_source(source)
-        pip("install", "--no-build-isolation", str(source))
+        pip("install", "--no-build-isolation", str(patched_source(Path(tmp))))
     if importlib.util.find_spec("cv2") is None:
         pip("install", "opencv-python-headless>=4.10,<5")
-    if not detectron2_ready():
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keep-torch", action="store_true",
+                        help=f"use the torch and torchvision already installed instead of torch=={TORCH['torch']}")
+    parser.add_argument("--wheels", type=Path, metavar="DIR",
+                        help="install nothing: write detectron2's wheel and its dependencies' wheels into DIR")
+    parser.add_argument("--python-version", metavar="X.Y", help="with --wheels: the target machine's Python")
+    args = parser.parse_args()
+    if args.python_version and not args.wheels:
+        parser.error("--python-version goes with --wheels")
+    if args.wheels:
+        build_wheels(args.wheels, args.python_version)
+        return 0
+    if detectron2_ready(args.keep_torch):
+        print(f"detectron2 ({SDIST[0]}=={SDIST[1]}) with torch {installed_version('torch')} is installed")
+        return 0
+    start = time.monotonic()
+    install(args.keep_torch)
+    if not detectron2_ready(args.keep_torch):
         raise SystemExit("detectron2 did not install as expected")
     print(f"Installed detectron2 ({SDIST[0]}=={SDIST[1]}, pure Python) in {time.monotonic() - start:.0f} s")
     return 0
