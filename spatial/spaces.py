@@ -28,7 +28,7 @@ from anchors import Anchor, BlockService, Space, User
 from spatial.visibility import AnchorIndex
 from vision import Detection, Intrinsics
 from vision.depth import DepthView, fuse_depth_views
-from vision.poses import PoseError, invert_pose
+from vision.poses import PoseError, invert_pose, pose_difference
 from vision.relocalise import PreparedCloud, Relocalisation, prepare_cloud, relocalise, transform_from_markers
 
 ANCHOR_RADIUS_M = 0.3
@@ -157,6 +157,13 @@ class SpaceRegistry:
 MIN_DEPTH_VIEWS = 3
 """Depth views a session gathers before registration is tried (and between tries after a failure)."""
 MAX_DEPTH_VIEWS = 6
+DRIFT_MIN_M = 0.03
+DRIFT_MIN_DEG = 5.0
+"""A relocalised session takes a landmark's transform when the landmark is this far off under the current one."""
+NEW_VIEW_MIN_M = 0.10
+NEW_VIEW_MIN_DEG = 15.0
+"""A depth view is kept only this far (moved or turned) from the last one kept: a device
+streaming at 30 frames/s would otherwise fill the views with one scene seen six times."""
 
 
 @dataclass
@@ -182,19 +189,32 @@ class SpaceSession:
         return found.device_from_space if found is not None and found.success else None
 
     def from_markers(self, detections: list[Detection], device_pose: np.ndarray) -> Relocalisation | None:
-        """A relocalisation from the landmarks seen in this frame, or None when none is seen."""
+        """A relocalisation from the landmarks seen in this frame, or None when there is nothing to report.
+
+        Once relocalised, landmarks in view correct drift: their transform is
+        returned only when it puts a landmark seen DRIFT_MIN_M or DRIFT_MIN_DEG
+        away from where the current one does, and a failure is not returned.
+        """
         seen = {d.object_id: device_pose @ d.pose for d in detections
                 if d.pose is not None and d.object_id in self.space.landmarks}
         if not seen:
             return None
         known = {key: _matrix(self.space.landmarks[key]) for key in seen}
+        current = self.device_from_space
         try:
-            return transform_from_markers(seen, known)
+            found = transform_from_markers(seen, known)
         except PoseError as exc:
-            return Relocalisation(np.eye(4), 0.0, float("inf"), False, "markers", str(exc))
+            return None if current is not None else Relocalisation(np.eye(4), 0.0, float("inf"), False, "markers", str(exc))
+        if current is not None and not _drifted(current, found.device_from_space, list(known.values())):
+            return None
+        return found
 
     def add_depth(self, depth: np.ndarray, intrinsics: Intrinsics, device_pose: np.ndarray) -> list[DepthView] | None:
-        """Keep a depth view; the views to register when enough new ones came and no job is running."""
+        """Keep a depth view seen from a new place; the views to register when enough new ones came and no job runs."""
+        if self.views:
+            moved, turned = pose_difference(device_pose, self.views[-1].camera_to_frame)
+            if moved < NEW_VIEW_MIN_M and turned < NEW_VIEW_MIN_DEG:
+                return None
         self.views.append(DepthView(depth, intrinsics, device_pose))
         self.new_views += 1
         if self.registering or self.new_views < MIN_DEPTH_VIEWS:
@@ -219,6 +239,15 @@ class SpaceSession:
         if found.success:
             self.views.clear()
         return True
+
+
+def _drifted(current: np.ndarray, found: np.ndarray, landmarks: list[np.ndarray]) -> bool:
+    """True when `found` puts one of `landmarks` (poses in the space) DRIFT_MIN_M or DRIFT_MIN_DEG from where `current` does."""
+    for landmark in landmarks:
+        moved, turned = pose_difference(current @ landmark, found @ landmark)
+        if moved >= DRIFT_MIN_M or turned >= DRIFT_MIN_DEG:
+            return True
+    return False
 
 
 class PlaceError(Exception):

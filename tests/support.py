@@ -143,3 +143,29 @@ def sample_jpegs(quality: int = 85) -> Iterator[bytes]:
 def pose_errors(found: list[float], truth: list[float]) -> tuple[float, float]:
     """Translation error in metres and rotation error in degrees between two row-major 4x4 poses."""
     return pose_difference(np.asarray(found).reshape(4, 4), np.asarray(truth).reshape(4, 4))
+
+
+def upload_room_map(rest: httpx.Client, room: Any, name: str) -> str:
+    """A new space whose map is `room` (vision.scenes) as a first device maps it: two turns on the
+    spot, depth fused in the room's frame and uploaded. Returns the space's id."""
+    import base64
+
+    from vision.camera import Intrinsics
+    from vision.depth import DepthView, fuse_depth_views
+    from vision.scenes import panorama_poses
+
+    camera = Intrinsics.from_fov(320, 240, 60)
+    views = []
+    for centre, start in (((-1.0, 1.5, -0.8), 0.0), ((1.0, 1.5, 0.8), 20.0)):
+        for k, pose in enumerate(panorama_poses(centre, 8, -20.0, start)):
+            views.append(DepthView(room.render(camera, pose, 0.001, k).depth, camera, pose))
+    points = fuse_depth_views(views, 0.025).astype("<f4")
+    created = rest.post("/v1/spaces", json={"name": name})
+    assert created.status_code == 201, created.text
+    space_id = created.json()["id"]
+    uploaded = rest.put(f"/v1/spaces/{space_id}/map", json={
+        "points": base64.b64encode(points.tobytes()).decode(), "voxel_size": 0.05,
+    })
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.json()["point_count"] == len(points) and uploaded.json()["map_version"] == 1
+    return space_id

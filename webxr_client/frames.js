@@ -7,10 +7,10 @@ const MIN_FRAME_INTERVAL_MS = 30; // no point sending faster than a camera deliv
 const REMEMBERED_FRAMES = 64;
 
 /**
- * A capture is {width, height, encode: () => Promise<Uint8Array>, intrinsics?, devicePose?}:
- * the pixels are taken (and the pose read) when the capture is made; only the
- * encoding is asynchronous. `devicePose` is a row-major camera-to-reference 4x4
- * with OpenCV camera axes.
+ * A capture is {width, height, encode: () => Promise<Uint8Array>, intrinsics?, devicePose?, depth?}:
+ * the pixels are taken (and the pose and depth read) when the capture is made;
+ * only the encoding is asynchronous. `devicePose` is a row-major
+ * camera-to-reference 4x4 with OpenCV camera axes; `depth` is packFrame's.
  */
 export class FramePump {
   /** `onIdle()` is called when the frame in flight was answered or timed out. */
@@ -23,7 +23,7 @@ export class FramePump {
     this.nextId = 1;
     this.inFlight = null; // {id, timer}
     this.lastSendAt = -Infinity;
-    this.records = new Map(); // frame id -> {devicePose, intrinsics, width, height, sentAt}
+    this.records = new Map(); // frame id -> {devicePose, intrinsics, width, height, sentAt, depth (whether it had one)}
   }
 
   /** True when a new frame should be captured now. */
@@ -51,8 +51,9 @@ export class FramePump {
         width: capture.width,
         height: capture.height,
         sentAt: performance.now(),
+        depth: Boolean(capture.depth),
       };
-      this.connection.send(packFrame(id, Date.now(), image, record.intrinsics, record.devicePose));
+      this.connection.send(packFrame(id, Date.now(), image, record.intrinsics, record.devicePose, capture.depth || null));
       this._remember(id, record);
       this.lastSendAt = record.sentAt;
       this.sent += 1;

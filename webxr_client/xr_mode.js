@@ -5,6 +5,7 @@
 
 import { Matrix4, PerspectiveCamera, Raycaster, Scene, Vector2, Vector3, WebGLRenderer } from 'three';
 import { GLTextureGrabber, VideoGrabber, openCamera } from './camera.js';
+import { DEPTH_SENSING, cpuDepthEnabled, depthForImage } from './depth.js';
 import {
   devicePoseFromView, fromRowMajor, intrinsicsFromProjection, objectInReference, rayThroughPixel,
   stackPanels, toRowMajor, uprightFacing,
@@ -53,8 +54,9 @@ export class XRMode {
     if (cameraFirst) await openCamera(this.video);
     const session = await navigator.xr.requestSession('immersive-ar', {
       requiredFeatures: ['local'],
-      optionalFeatures: ['camera-access', 'hit-test', 'dom-overlay'],
+      optionalFeatures: ['camera-access', 'hit-test', 'dom-overlay', 'depth-sensing'],
       domOverlay: { root: this.root },
+      depthSensing: DEPTH_SENSING,
     });
     try {
       await this._setUp(session, cameraFirst);
@@ -69,6 +71,7 @@ export class XRMode {
     const features = session.enabledFeatures || [];
     this.rawCamera = features.includes('camera-access');
     this.hitTestEnabled = features.includes('hit-test');
+    this.depthEnabled = cpuDepthEnabled(session);
     if (!this.rawCamera && !cameraOpen) await openCamera(this.video);
     this.cameraSource = this.rawCamera ? 'raw-camera-access' : 'getUserMedia';
 
@@ -296,7 +299,18 @@ export class XRMode {
       capture.intrinsics = { fx: f, fy: f, cx: capture.width / 2 - 0.5, cy: capture.height / 2 - 0.5 };
     }
     capture.devicePose = toRowMajor(devicePoseFromView(view.transform.matrix));
+    const depthInfo = this.depthEnabled ? this._depthInformation(frame, view) : null;
+    if (depthInfo) capture.depth = depthForImage(depthInfo, view.projectionMatrix, capture.intrinsics, capture.width, capture.height);
     this.pump.submit(capture);
+  }
+
+  /** The view's CPU depth this frame, or null (none yet, or the device cannot measure now). */
+  _depthInformation(frame, view) {
+    try {
+      return frame.getDepthInformation(view);
+    } catch {
+      return null;
+    }
   }
 
   // ---- taps -----------------------------------------------------------------------
@@ -354,6 +368,7 @@ export class XRMode {
     const view = this.lastView;
     return {
       cameraSource: this.cameraSource,
+      depthSensing: this.depthEnabled,
       xrFrames: this.xrFrames,
       view: view && {
         transform: toRowMajor(new Matrix4().fromArray(view.transform.matrix)),

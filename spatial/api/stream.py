@@ -337,11 +337,12 @@ class StreamConnection:
 
     def _space_step(self, space_session: SpaceSession, header: FrameHeader, result: FrameResult,
                     intrinsics: Intrinsics) -> SpaceStep:
-        """Relocalise from this frame while the device's frame is not known yet; place the space anchors in view.
+        """Relocalise from this frame (or correct drift from landmarks in view); place the space anchors in view.
 
         Runs in the worker thread of the frame. Markers relocalise here (a few
-        milliseconds); depth views are kept, and when enough are new, the
-        caller starts a registration job beside the frame loop.
+        milliseconds); until the session is relocalised, depth views are kept,
+        and when enough are new, the caller starts a registration job beside
+        the frame loop.
         """
         step = SpaceStep()
         ref = f"frame:{header.frame_id}"
@@ -351,7 +352,7 @@ class StreamConnection:
                 device_pose = check_pose(device_pose, "device pose")
             except PoseError as exc:
                 return SpaceStep(error=ProtocolError("bad_header", str(exc), ref))
-        if space_session.device_from_space is None and device_pose is not None:
+        if device_pose is not None:
             found = space_session.from_markers(result.detections, device_pose)
             if found is not None and space_session.accept(found):
                 step.relocalised = relocalised_message(space_session.space.id, found)

@@ -60,28 +60,59 @@ def save_screenshot(pixels: np.ndarray, name: str) -> None:
     shutil.copyfile(ARTIFACTS / name, DOCS_IMG / name)
 
 
-def iwer_setup(fov_y_rad: float) -> str:
+DEPTH_FROM_TEST = """
+      // iwer's synthetic environment stand-in: depth sensing reads the map the test put in
+      // window.testDepth ({width, height, values: metres row by row from the top left}),
+      // resampled to the size iwer asks for; no depth while there is none.
+      class DepthFromTest {
+        constructor() {
+          this.environmentCanvas = document.createElement('canvas');
+          this.trackedPlanes = new Set();
+          this.trackedMeshes = new Set();
+        }
+        render() {}
+        computeDepthBuffer(viewMatrix, projectionMatrix, width, height) {
+          const source = window.testDepth;
+          if (!source) return null;
+          const out = new Float32Array(width * height);
+          for (let row = 0; row < height; row += 1) {
+            const from = Math.floor(((row + 0.5) * source.height) / height) * source.width;
+            for (let col = 0; col < width; col += 1) {
+              out[row * width + col] = source.values[from + Math.floor(((col + 0.5) * source.width) / width)];
+            }
+          }
+          return { data: out.buffer, width, height, rawValueToMeters: 1 };
+        }
+      }
+      device.installSEM(DepthFromTest);
+"""
+
+
+def iwer_setup(fov_y_rad: float, depth_sensing: bool = False) -> str:
     """A module script that installs iwer's WebXR runtime as a phone with immersive-ar.
 
+    With `depth_sensing`, the phone offers CPU depth sensing of what `window.testDepth` holds.
     Module scripts run in document order, so this runs before app.js touches `navigator.xr`.
     """
+    features = ["viewer", "local", "dom-overlay"] + (["depth-sensing"] if depth_sensing else [])
     return f"""<script type="module">
       import {{ XRDevice }} from './vendor/iwer/iwer.module.js';
       const device = new XRDevice({{
         name: 'Emulated phone', controllerConfig: undefined,
         supportedSessionModes: ['inline', 'immersive-ar'],
-        supportedFeatures: ['viewer', 'local', 'dom-overlay'],
+        supportedFeatures: {json.dumps(features)},
         supportedFrameRates: [60], isSystemKeyboardSupported: false, internalNominalFrameRate: 60,
         environmentBlendModes: {{ 'immersive-ar': 'alpha-blend' }}, interactionMode: 'screen-space',
         userAgent: navigator.userAgent,
       }}, {{ stereoEnabled: false, ipd: 0, fovy: {fov_y_rad!r} }});
+      {DEPTH_FROM_TEST if depth_sensing else ""}
       device.installRuntime({{ forceInstall: true }});
       window.xrDevice = device;
     </script>
     """
 
 
-def install_iwer(page: Page, fov_y_rad: float) -> None:
+def install_iwer(page: Page, fov_y_rad: float, depth_sensing: bool = False) -> None:
     """Serve the client's index.html with the iwer set-up injected before app.js."""
 
     def inject(route: Route) -> None:
@@ -89,7 +120,7 @@ def install_iwer(page: Page, fov_y_rad: float) -> None:
         html = response.text()
         app = '<script type="module" src="app.js"></script>'
         assert app in html, "index.html no longer loads app.js as expected"
-        route.fulfill(response=response, body=html.replace(app, iwer_setup(fov_y_rad) + app))
+        route.fulfill(response=response, body=html.replace(app, iwer_setup(fov_y_rad, depth_sensing) + app))
 
     page.route(lambda url: urlparse(url).path == "/", inject)
 

@@ -6,6 +6,10 @@ posed frames, the server relocalises it from the marker and sends the note
 with `placement.frame` "device": the page must draw it there directly, beside
 the marker as the page itself places the marker. A tap on nothing places the
 block chosen with `?place=` along the tap's ray, and a second tap moves it.
+
+The emulated device stands still while the sample video's camera moves, so
+the server sees the landmark slide and corrects the session's drift. Once
+relocalised, the tests pause the video so that the scene holds still.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.helpers import MARKER, install_iwer, matrix, new_page, translation
+from tests.browser.helpers import MARKER, freeze_video, install_iwer, matrix, new_page, translation
 
 FOV_Y_RAD = 2 * math.atan(240 / 525)  # the sample camera's vertical field of view
 LIFT_M = 0.06  # webxr_client/geometry.js: a panel's bottom is 6 cm above its anchor
@@ -59,10 +63,8 @@ def test_a_space_anchor_is_drawn_in_the_reference_space_beside_its_landmark(page
     page.goto(f"{server.url}/?space={space}#token={server.token}")
     page.wait_for_selector("#start-xr", state="visible", timeout=10_000)
     page.click("#start-xr")
-    page.wait_for_function(
-        "(window.spatialClient.xr()?.panels || []).some(p => p.visible && p.objectId.startsWith('space:'))",
-        timeout=30_000,
-    )
+    page.wait_for_function("window.spatialClient.relocalised?.success", timeout=30_000)
+    freeze_video(page, "(window.spatialClient.xr()?.panels || []).some(p => p.visible && p.objectId.startsWith('space:'))")
     relocalised = page.evaluate("window.spatialClient.relocalised")
     assert relocalised["success"] and relocalised["method"] == "markers", relocalised
     snapshot = page.evaluate("window.spatialClient.xr()")
@@ -96,6 +98,7 @@ def test_a_tap_on_nothing_places_the_chosen_block_and_a_second_tap_moves_it(page
     page.wait_for_selector("#start-xr", state="visible", timeout=10_000)
     page.click("#start-xr")
     page.wait_for_function("window.spatialClient.relocalised?.success", timeout=30_000)
+    freeze_video(page, "window.spatialClient.relocalised?.success")
 
     def tap(x: int, y: int, count: int) -> tuple[dict[str, Any], np.ndarray]:
         page.mouse.click(x, y)

@@ -21,9 +21,10 @@ import pytest
 from spatial.client import StreamClient
 from spatial.config import Settings
 from spatial.protocol import DEPTH_UINT16_MM
-from tests.support import Server, sample_camera, sample_jpegs, sample_truth, start_server, stop_server
+from tests.support import (
+    Server, sample_camera, sample_jpegs, sample_truth, start_server, stop_server, upload_room_map,
+)
 from vision.camera import Intrinsics
-from vision.depth import DepthView, fuse_depth_views
 from vision.poses import invert_pose, make_pose, pose_difference, rotation_about
 from vision.scenes import Room, look_at, make_room, panorama_poses
 
@@ -64,21 +65,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def space(server: Server, room: Room) -> dict[str, Any]:
     """A space mapped by a first session: two turns around the room, fused in the room's frame, uploaded."""
-    views = []
-    for centre, start in (((-1.0, 1.5, -0.8), 0.0), ((1.0, 1.5, 0.8), 20.0)):
-        for k, pose in enumerate(panorama_poses(centre, 8, -20.0, start)):
-            views.append(DepthView(room.render(K, pose, NOISE, k).depth, K, pose))
-    points = fuse_depth_views(views, 0.025).astype("<f4")
-    rest = server.rest()
-    created = rest.post("/v1/spaces", json={"name": "living room"})
-    assert created.status_code == 201, created.text
-    space_id = created.json()["id"]
-    uploaded = rest.put(f"/v1/spaces/{space_id}/map", json={
-        "points": base64.b64encode(points.tobytes()).decode(), "voxel_size": 0.05,
-    })
-    assert uploaded.status_code == 200, uploaded.text
-    assert uploaded.json()["point_count"] == len(points) and uploaded.json()["map_version"] == 1
-    return {"id": space_id}
+    return {"id": upload_room_map(server.rest(), room, "living room")}
 
 
 def place_note(server: Server, space_id: str, text: str, pose: np.ndarray) -> dict[str, Any]:
@@ -201,7 +188,8 @@ def test_failed_relocalisation_is_reported_and_object_overlays_keep_working(serv
 
 
 def test_a_landmark_marker_relocalises_the_device(server: Server) -> None:
-    """Marker 7 is a landmark of a space with no point map: one frame showing it, with the device's pose, is enough."""
+    """Marker 7 is a landmark of a space with no point map: one frame showing it, with the device's pose, is enough.
+    Later frames showing it correct the device's drift."""
     truth = sample_truth()["frames"][0]
     camera_in_device = make_pose(rotation_about((0, 1, 0), 25), (0.4, 1.5, -0.2))
     image = next(iter(sample_jpegs()))
@@ -211,16 +199,26 @@ def test_a_landmark_marker_relocalises_the_device(server: Server) -> None:
     put = rest.put(f"/v1/spaces/{space_id}/map", json={"points": "", "landmarks": {MARKER: row_major(landmark)}})
     assert put.status_code == 200 and put.json()["landmarks"] == {MARKER: row_major(landmark)}, put.text
 
-    async def scenario() -> dict:
+    drift = make_pose(rotation_about((0, 1, 0), 1.0), (0.06, 0.0, -0.02))  # the device's tracking slid this much
+
+    async def scenario() -> tuple[dict, dict, list[dict]]:
         client = await StreamClient.open(server.ws_url, server.token, hello=False)
         await client.hello(server.token, sample_camera(), space=space_id)
         await client.frame(0, image, device_pose=camera_in_device)
         found = await client.next_of("relocalised")
+        await client.frame(1, image, device_pose=make_pose(None, (0.01, 0.0, 0.0)) @ camera_in_device)
+        await client.frame(2, image, device_pose=drift @ camera_in_device)
+        corrected = await client.next_of("relocalised")
+        await client.frame(3, image, device_pose=drift @ camera_in_device)
         await client.close()
-        return found
+        return found, corrected, client.of_type("relocalised")
 
-    found = asyncio.run(scenario())
+    found, corrected, reports = asyncio.run(scenario())
     assert found["success"] and found["method"] == "markers", found
+    assert len(reports) == 2, "1 cm is within noise; the 6 cm slide is corrected once"
+    assert corrected["success"] and corrected["method"] == "markers"
+    distance, angle = pose_difference(matrix(corrected["device_from_space"]), drift @ matrix(found["device_from_space"]))
+    assert distance < 0.005 and angle < 0.5, "the landmark re-anchors the space in the slid device frame"
     marker_in_device = camera_in_device @ matrix(truth["marker_to_camera"])
     expected = marker_in_device @ invert_pose(landmark)
     _, angle = pose_difference(matrix(found["device_from_space"]), expected)

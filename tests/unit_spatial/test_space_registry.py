@@ -80,10 +80,25 @@ def test_depth_views_are_handed_out_three_at_a_time_one_job_at_a_time() -> None:
     blocks, _, alice, space_id, _ = setup()
     session = SpaceSession(blocks.get_space(alice, space_id))
     depth = np.ones((24, 32), np.float32)
-    assert session.add_depth(depth, K, np.eye(4)) is None
-    assert session.add_depth(depth, K, np.eye(4)) is None
-    assert len(session.add_depth(depth, K, np.eye(4))) == 3
+    views = iter(np.asarray(at(0.2 * k, 0.0, 0.0)).reshape(4, 4) for k in range(20))
+    assert session.add_depth(depth, K, next(views)) is None
+    assert session.add_depth(depth, K, next(views)) is None
+    assert len(session.add_depth(depth, K, next(views))) == 3
     for _ in range(4):
-        assert session.add_depth(depth, K, np.eye(4)) is None, "a job is running"
+        assert session.add_depth(depth, K, next(views)) is None, "a job is running"
     session.registering = False
-    assert len(session.add_depth(depth, K, np.eye(4))) == 6, "the newest views, at most six"
+    assert len(session.add_depth(depth, K, next(views))) == 6, "the newest views, at most six"
+
+
+def test_a_depth_view_from_where_the_last_one_was_taken_is_not_kept() -> None:
+    blocks, _, alice, space_id, _ = setup()
+    session = SpaceSession(blocks.get_space(alice, space_id))
+    depth = np.ones((24, 32), np.float32)
+    still = np.eye(4)
+    for _ in range(5):
+        assert session.add_depth(depth, K, still) is None
+    assert len(session.views) == 1, "a device standing still adds one view"
+    nudged = make_pose(rotation_about((0, 1, 0), 10.0), (0.05, 0.0, 0.0))
+    assert session.add_depth(depth, K, nudged) is None and len(session.views) == 1, "5 cm and 10 degrees are not enough"
+    assert session.add_depth(depth, K, make_pose(rotation_about((0, 1, 0), 20.0), (0.0, 0.0, 0.0))) is None
+    assert len(session.add_depth(depth, K, make_pose(None, (0.0, 0.0, 0.15)))) == 3, "turned 20 degrees, then moved 15 cm"
