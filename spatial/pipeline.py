@@ -50,13 +50,18 @@ class FrameResult:
             "timing": {k: round(v, 2) for k, v in self.timing_ms.items()},
         }
 
+    def object_pose(self, detection: Detection) -> tuple[np.ndarray | None, str | None]:
+        """The object's pose in the camera and where it came from: its backend's, else the box lifted from depth
+        (a triangulated object has a position only: no pose, source "triangulated")."""
+        if detection.pose is not None:
+            return detection.pose, "backend"
+        placed = self.placements.get(detection.object_id)
+        return (placed.object_to_camera, placed.source) if placed is not None else (None, None)
+
     def _object(self, detection: Detection) -> dict[str, Any]:
         """One object of the `objects` message; an object its backend gives no pose takes the lifted box's."""
         placed = self.placements.get(detection.object_id)
-        pose, pose_source = detection.pose, "backend"
-        if pose is None:
-            pose = placed.object_to_camera if placed is not None else None
-            pose_source = placed.source if placed is not None else None
+        pose, pose_source = self.object_pose(detection)
         return {
             "id": detection.object_id,
             "class": detection.label,
@@ -178,7 +183,8 @@ class Viewer:
         in_view = self.in_view(result, now)
         placed = self.placed_in_view(placed or {}, now)
         keys = [*in_view, *{class_key(label) for label in in_view.values()}, *placed]
-        signals = self.signals.observe(in_view, {d.object_id: d.pose for d in result.detections}, now, time.time())
+        poses = {d.object_id: result.object_pose(d)[0] for d in result.detections}
+        signals = self.signals.observe(in_view, poses, now, time.time())
         pinned = pipeline.compute.evaluate_visible(self.user, keys, signals)
         delta = self.outbox.delta(build_overlays(pinned, in_view, pipeline.layouts, self.metres_per_pixel, placed))
         result.add_timing("overlays", (time.perf_counter() - start) * 1e3)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from anchors import BlockService, SQLiteStore
 from spatial.lifting import Triangulator, lift_objects, place_objects
-from spatial.pipeline import FrameResult
+from spatial.pipeline import FramePipeline, FrameResult, Viewer
+from vision import create_detector
 from vision.camera import Intrinsics
 from vision.depth import DepthMapError
 from vision.detection import Detection
@@ -150,3 +152,14 @@ def test_objects_message_names_where_each_pose_came_from(view: RenderedView) -> 
     assert place_objects(found, K, None, device_pose, None, 8) is None, "no depth, no triangulator: nothing placed"
     assert place_objects(found, K, None, None, Triangulator(), 8) is None, "no depth, no device pose"
     assert place_objects(found, K, None, np.diag([1.0, 1.0, -1.0, 1.0]), Triangulator(), 8) is None, "not rigid"
+
+
+def test_compute_signals_see_the_lifted_pose_of_an_object_its_backend_gives_none(view: RenderedView) -> None:
+    blocks = BlockService(SQLiteStore(":memory:"))
+    viewer = Viewer(blocks.create_user("alice"), linger_s=0.5, metres_per_pixel=0.0005)
+    found = [detection(view, 1)]
+    placements = place_objects(found, K, view.depth, DEVICE_FROM_ROOM @ view.camera_to_world, Triangulator(), 8)
+    result = FrameResult(0, 0.0, (640, 480), found, {"total": 0.0}, placements)
+    viewer.overlay_delta(FramePipeline(create_detector("markers"), blocks), result, 1.0)
+    lifted = placements[found[0].object_id].object_to_camera
+    assert np.allclose(viewer.signals.poses[found[0].object_id], lifted.reshape(16), atol=1e-4)
