@@ -77,6 +77,8 @@ def register_backbones() -> None:
     `build_resnet_fpn_pooled_backbone` is detectron2's ResNet-FPN whose extra,
     coarsest level is max-pooled from the last FPN level, so a small trunk can
     stop at res4 (a ResNet-18's res5 alone holds 8 of its 11 M parameters).
+    A ResNet-18 or -34 trunk takes its widths from `MODEL.RESNETS.STEM_OUT_CHANNELS`
+    and `RES2_OUT_CHANNELS`, which detectron2's own builder fixes at 64.
     """
     from detectron2.modeling import BACKBONE_REGISTRY
     from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
@@ -86,7 +88,8 @@ def register_backbones() -> None:
         return
 
     def build_resnet_fpn_pooled_backbone(cfg: Any, input_shape: Any) -> Any:
-        bottom_up = build_resnet_backbone(cfg, input_shape)
+        basic = cfg.MODEL.RESNETS.DEPTH in BASIC_BLOCKS_PER_STAGE
+        bottom_up = (build_basic_resnet if basic else build_resnet_backbone)(cfg, input_shape)
         last_stride = bottom_up.output_shape()[cfg.MODEL.FPN.IN_FEATURES[-1]].stride
         top = LastLevelMaxPool()
         top.in_feature = f"p{int(math.log2(last_stride))}"
@@ -100,6 +103,26 @@ def register_backbones() -> None:
         )
 
     BACKBONE_REGISTRY.register(build_resnet_fpn_pooled_backbone)
+
+
+BASIC_BLOCKS_PER_STAGE = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+
+
+def build_basic_resnet(cfg: Any, input_shape: Any) -> Any:
+    """A ResNet-18/34 trunk up to its last output stage, each stage twice as wide as the one before."""
+    from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, ResNet
+
+    resnets = cfg.MODEL.RESNETS
+    stem = BasicStem(in_channels=input_shape.channels, out_channels=resnets.STEM_OUT_CHANNELS, norm=resnets.NORM)
+    last_stage = max(int(name.removeprefix("res")) for name in resnets.OUT_FEATURES)
+    in_channels, out_channels = resnets.STEM_OUT_CHANNELS, resnets.RES2_OUT_CHANNELS
+    stages = []
+    for index, blocks in enumerate(BASIC_BLOCKS_PER_STAGE[resnets.DEPTH][: last_stage - 1]):
+        stride = 1 if index == 0 else 2
+        stages.append(ResNet.make_stage(BasicBlock, blocks, in_channels=in_channels, out_channels=out_channels,
+                                        stride_per_block=[stride] + [1] * (blocks - 1), norm=resnets.NORM))
+        in_channels, out_channels = out_channels, 2 * out_channels
+    return ResNet(stem, stages, out_features=resnets.OUT_FEATURES, freeze_at=cfg.MODEL.BACKBONE.FREEZE_AT)
 
 
 def load_config(config: str) -> tuple[Any, Path, bool]:
