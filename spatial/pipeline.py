@@ -20,7 +20,7 @@ from spatial.overlays import LayoutCache, Outbox, OverlayDelta, build_overlays, 
 from spatial.protocol import FrameHeader, pose_to_list
 from spatial.objects import ObjectMemory
 from vision import Detection, Detector, Intrinsics, decode_image
-from vision.depth import DepthMapError
+from vision.depth import DepthMapError, check_depth
 from vision.tracking import Tracker
 
 
@@ -35,6 +35,10 @@ class FrameResult:
     """Object id to its 3D box (from depth) or position (triangulated), for objects placed in this frame."""
     depth_error: str | None = None
     """Why the frame's depth map could not be used (the frame is processed without it)."""
+    depth: np.ndarray | None = None
+    """The frame's depth map, checked (vision.depth.check_depth); None when it had none or it did not fit."""
+    intrinsics: Intrinsics | None = None
+    """The camera of this image (`frame_intrinsics`)."""
 
     def add_timing(self, stage: str, ms: float) -> None:
         self.timing_ms[stage] = ms
@@ -131,17 +135,19 @@ class FramePipeline:
             if self.objects is not None:
                 self.objects.save_new_views()
         lift_start = time.perf_counter()
-        depth_error = None
-        try:
-            placements = place_objects(detections, intrinsics, header.depth, header.device_pose, triangulator,
-                                       self.max_placed_objects)
-        except DepthMapError as exc:
-            placements, depth_error = None, str(exc)
+        depth = depth_error = None
+        if header.depth is not None:
+            try:
+                depth = check_depth(header.depth, intrinsics)
+            except DepthMapError as exc:
+                depth_error = str(exc)
+        placements = place_objects(detections, intrinsics, depth, header.device_pose, triangulator,
+                                   self.max_placed_objects)
         if placements is not None:
             timing["lift"] = (time.perf_counter() - lift_start) * 1e3
         timing["total"] = (time.perf_counter() - start) * 1e3
         return FrameResult(header.frame_id, header.timestamp_ms, (width, height), detections, timing,
-                           placements or {}, depth_error)
+                           placements or {}, depth_error, depth, intrinsics)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from anchors import Anchor, AnchorsError, NotFound
 from spatial.lifting import Triangulator
 from spatial.overlays import VECTOR, ContentFormat, OverlayDelta
-from spatial.pipeline import FrameResult, Viewer, frame_intrinsics
+from spatial.pipeline import FrameResult, Viewer
 from spatial.protocol import (
     FIXED_HEADER_SIZE,
     PROTOCOL_VERSION,
@@ -50,7 +50,7 @@ from spatial.spaces import (
     relocalised_message,
 )
 from vision import FrameDecodeError, Intrinsics
-from vision.depth import DepthMapError, DepthView, check_depth
+from vision.depth import DepthMapError, DepthView
 from vision.identity import IdentityError
 from vision.poses import PoseError, check_pose
 from vision.relocalise import Relocalisation, RelocalisationError
@@ -303,9 +303,7 @@ class StreamConnection:
                                     result.objects_message()["objects"])
                 step = SpaceStep()
                 if space_session is not None:
-                    height, width = image.shape[:2]
-                    intrinsics = frame_intrinsics(header, session.camera, width, height, pipeline.default_fov_y_deg)
-                    step = self._space_step(space_session, header, result, intrinsics)
+                    step = self._space_step(space_session, header, result)
                 return result, viewer.overlay_delta(pipeline, result, time.monotonic(), step.placed), step
 
             try:
@@ -323,7 +321,7 @@ class StreamConnection:
             await self.send(result.objects_message())
             if step.error is not None:
                 await self.error(step.error)
-            if result.depth_error is not None and (step.error is None or step.error.code != "bad_depth"):
+            if result.depth_error is not None:
                 await self.error(ProtocolError("bad_depth", result.depth_error, f"frame:{header.frame_id}"))
             if step.relocalised is not None:
                 await self.send(step.relocalised)
@@ -335,8 +333,7 @@ class StreamConnection:
                 await self.send(await self._overlays_message(header.frame_id, delta))
             await self._maybe_send_stats()
 
-    def _space_step(self, space_session: SpaceSession, header: FrameHeader, result: FrameResult,
-                    intrinsics: Intrinsics) -> SpaceStep:
+    def _space_step(self, space_session: SpaceSession, header: FrameHeader, result: FrameResult) -> SpaceStep:
         """Relocalise from this frame (or correct drift from landmarks in view); place the space anchors in view.
 
         Runs in the worker thread of the frame. Markers relocalise here (a few
@@ -346,6 +343,7 @@ class StreamConnection:
         """
         step = SpaceStep()
         ref = f"frame:{header.frame_id}"
+        intrinsics = result.intrinsics
         device_pose = header.device_pose
         if device_pose is not None:
             try:
@@ -356,13 +354,8 @@ class StreamConnection:
             found = space_session.from_markers(result.detections, device_pose)
             if found is not None and space_session.accept(found):
                 step.relocalised = relocalised_message(space_session.space.id, found)
-            if space_session.device_from_space is None and header.depth is not None:
-                try:
-                    depth = check_depth(header.depth, intrinsics)
-                except DepthMapError as exc:
-                    step.error = ProtocolError("bad_depth", str(exc), ref)
-                else:
-                    step.register = space_session.add_depth(depth, intrinsics, device_pose)
+            if space_session.device_from_space is None and result.depth is not None:
+                step.register = space_session.add_depth(result.depth, intrinsics, device_pose)
         step.placed = device_placements(space_session, self.services.spaces, device_pose, intrinsics)
         return step
 
