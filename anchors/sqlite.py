@@ -715,6 +715,10 @@ class SQLiteStore(Store):
         row = self._query_one("SELECT revision FROM spaces WHERE id = ?", (space_id,))
         return row[0] if row is not None else None
 
+    def space_map_version(self, space_id: str) -> int | None:
+        row = self._query_one("SELECT map_version FROM spaces WHERE id = ?", (space_id,))
+        return row[0] if row is not None else None
+
     def insert_space_anchor(self, block_id: str, space_id: str, space_pose: tuple[float, ...],
                             owner: str) -> tuple[Anchor, int]:
         anchor_id = new_id("anc")

@@ -194,6 +194,10 @@ class Store(ABC):
         """Grows with every change to the space's anchors, whatever made it (a block deleted with its anchors too)."""
 
     @abstractmethod
+    def space_map_version(self, space_id: str) -> int | None:
+        """Grows with every change to the space's map (points and landmarks); None for no such space."""
+
+    @abstractmethod
     def insert_space_anchor(self, block_id: str, space_id: str, space_pose: tuple[float, ...],
                             owner: str) -> tuple[Anchor, int]:
         """The new anchor and the space's revision after it, read in the same transaction."""

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from anchors import Anchor, BlockService, Space, User
+from anchors import Anchor, BlockService, NotFound, Space, User
 from spatial.visibility import AnchorIndex
 from vision import Detection, Intrinsics
 from vision.depth import DepthView, fuse_depth_views
@@ -134,6 +134,17 @@ class SpaceRegistry:
             return {key: anchors.poses[key] for key in seen.ids}
 
     # maps
+    def current(self, user: User, space: Space) -> Space:
+        """`space` as the store has it now: read again when its map or landmarks changed (one indexed read when not).
+        A space gone or no longer readable stays as it was: its anchors are hidden by `anchors` already."""
+        version = self.blocks.store.space_map_version(space.id)
+        if version is None or version == space.map_version:
+            return space
+        try:
+            return self.blocks.get_space(user, space.id)
+        except NotFound:
+            return space
+
     def prepared_map(self, user: User, space: Space) -> PreparedCloud | None:
         """The space's map ready for registration, prepared once per map version; None while it has no map."""
         with self._lock:

@@ -303,7 +303,7 @@ class StreamConnection:
                                     result.objects_message()["objects"])
                 step = SpaceStep()
                 if space_session is not None:
-                    step = self._space_step(space_session, header, result)
+                    step = self._space_step(space_session, viewer, header, result)
                 return result, viewer.overlay_delta(pipeline, result, time.monotonic(), step.placed), step
 
             try:
@@ -333,10 +333,12 @@ class StreamConnection:
                 await self.send(await self._overlays_message(header.frame_id, delta))
             await self._maybe_send_stats()
 
-    def _space_step(self, space_session: SpaceSession, header: FrameHeader, result: FrameResult) -> SpaceStep:
+    def _space_step(self, space_session: SpaceSession, viewer: Viewer, header: FrameHeader,
+                    result: FrameResult) -> SpaceStep:
         """Relocalise from this frame (or correct drift from landmarks in view); place the space anchors in view.
 
-        Runs in the worker thread of the frame. Markers relocalise here (a few
+        Runs in the worker thread of the frame. The space is read again when its
+        map or landmarks changed since. Markers relocalise here (a few
         milliseconds); until the session is relocalised, depth views are kept,
         and when enough are new, the caller starts a registration job beside
         the frame loop.
@@ -344,6 +346,7 @@ class StreamConnection:
         step = SpaceStep()
         ref = f"frame:{header.frame_id}"
         intrinsics = result.intrinsics
+        space_session.space = self.services.spaces.current(viewer.user, space_session.space)
         device_pose = header.device_pose
         if device_pose is not None:
             try:

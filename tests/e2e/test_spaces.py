@@ -230,6 +230,29 @@ def test_a_landmark_marker_relocalises_the_device(server: Server) -> None:
     assert np.linalg.norm(error[:3, 3]) < 0.02
 
 
+def test_a_landmark_added_during_a_session_relocalises_it(server: Server) -> None:
+    """The map is read again when it changes: a session that started in a space without landmarks uses one added later."""
+    image = next(iter(sample_jpegs()))
+    rest = server.rest()
+    space_id = rest.post("/v1/spaces", json={"name": "bare wall"}).json()["id"]
+
+    async def scenario() -> tuple[dict, list[dict]]:
+        client = await StreamClient.open(server.ws_url, server.token, hello=False)
+        await client.hello(server.token, sample_camera(), space=space_id)
+        before = await client.frame(0, image, device_pose=np.eye(4))
+        put = await asyncio.to_thread(rest.put, f"/v1/spaces/{space_id}/map",
+                                      json={"points": "", "landmarks": {MARKER: row_major(np.eye(4))}})
+        assert put.status_code == 200, put.text
+        await client.frame(1, image, device_pose=np.eye(4))
+        found = await client.next_of("relocalised")
+        await client.close()
+        return before, found
+
+    before, found = asyncio.run(scenario())
+    assert any(o["id"] == MARKER for o in before["objects"]), "the marker was in view before it was a landmark"
+    assert found["success"] and found["method"] == "markers", found
+
+
 def test_unknown_and_private_spaces_are_refused_alike(server: Server, space: dict[str, Any]) -> None:
     stranger = server.new_token("stranger-in-space")
 
