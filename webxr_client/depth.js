@@ -50,3 +50,38 @@ export function depthForImage(depthInfo, projection, intrinsics, width, height) 
   }
   return { width: outWidth, height: outHeight, millimetres };
 }
+
+const RAY_START_M = 0.1;
+const RAY_END_M = 8;
+const RAY_STEP_M = 0.01;
+
+/**
+ * Where a ray in the reference space first meets the surface a frame's depth
+ * map saw, or null where it leaves the map's view or meets nothing by 8 m.
+ * `frame`: {depth (depthForImage's), intrinsics, width, height (the image's),
+ * devicePose (row-major camera-to-reference, OpenCV axes)}; `origin` and a unit
+ * `direction` as {x, y, z}. Steps of 1 cm, so the point is within a centimetre
+ * of the surface along the ray.
+ */
+export function surfaceAlongRay(frame, origin, direction) {
+  const { depth, intrinsics: { fx, fy, cx, cy }, width, height, devicePose: m } = frame;
+  for (let t = RAY_START_M; t <= RAY_END_M; t += RAY_STEP_M) {
+    const px = origin.x + t * direction.x - m[3];
+    const py = origin.y + t * direction.y - m[7];
+    const pz = origin.z + t * direction.z - m[11];
+    // Into the camera: the transpose of the pose's rotation.
+    const x = m[0] * px + m[4] * py + m[8] * pz;
+    const y = m[1] * px + m[5] * py + m[9] * pz;
+    const z = m[2] * px + m[6] * py + m[10] * pz;
+    if (z <= 0) continue;
+    const col = Math.floor((((fx * x) / z + cx + 0.5) * depth.width) / width);
+    const row = Math.floor((((fy * y) / z + cy + 0.5) * depth.height) / height);
+    if (col < 0 || row < 0 || col >= depth.width || row >= depth.height) return null;
+    const surface = depth.millimetres[row * depth.width + col] / 1000;
+    if (surface > 0 && z >= surface) {
+      const back = t - RAY_STEP_M / 2;
+      return { x: origin.x + back * direction.x, y: origin.y + back * direction.y, z: origin.z + back * direction.z };
+    }
+  }
+  return null;
+}

@@ -5,7 +5,7 @@
 
 import { Matrix4, PerspectiveCamera, Raycaster, Scene, Vector2, Vector3, WebGLRenderer } from 'three';
 import { GLTextureGrabber, VideoGrabber, openCamera } from './camera.js';
-import { DEPTH_SENSING, cpuDepthEnabled, depthForImage } from './depth.js';
+import { DEPTH_SENSING, cpuDepthEnabled, depthForImage, surfaceAlongRay } from './depth.js';
 import {
   devicePoseFromView, fromRowMajor, intrinsicsFromProjection, objectInReference, rayThroughPixel,
   stackPanels, toRowMajor, uprightFacing,
@@ -20,7 +20,8 @@ const HIT_TEST_INTERVAL_MS = 250; // at most this often per object
 const SELECTED_COLOR = 0xffd54a;
 const OUTLINE_COLOR = 0x4ade80;
 const IDENTITY = new Matrix4(); // the reference space itself, for panels placed in it
-const PLACE_DISTANCE_M = 0.75; // a tap on nothing places the chosen block this far along the tap's ray
+const PLACE_DISTANCE_M = 0.75; // a tap on nothing places the chosen block this far along the tap's ray, without depth
+const DEPTH_FRESH_MS = 2000; // a tap meets the surface of a depth map at most this old (the world may move)
 
 export class XRMode {
   /**
@@ -42,6 +43,7 @@ export class XRMode {
     this.selected = null; // the object whose sheet is open
     this.xrFrames = 0;
     this.cameraSource = null; // 'raw-camera-access' | 'getUserMedia'
+    this.lastDepth = null; // the latest capture with a depth map, and when it was taken
   }
 
   /**
@@ -300,7 +302,10 @@ export class XRMode {
     }
     capture.devicePose = toRowMajor(devicePoseFromView(view.transform.matrix));
     const depthInfo = this.depthEnabled ? this._depthInformation(frame, view) : null;
-    if (depthInfo) capture.depth = depthForImage(depthInfo, view.projectionMatrix, capture.intrinsics, capture.width, capture.height);
+    if (depthInfo) {
+      capture.depth = depthForImage(depthInfo, view.projectionMatrix, capture.intrinsics, capture.width, capture.height);
+      this.lastDepth = { ...capture, takenAt: performance.now() }; // for taps: where a ray meets the surface
+    }
     this.pump.submit(capture);
   }
 
@@ -343,9 +348,12 @@ export class XRMode {
       const entry = this.objects.get(hit.object.userData.objectId);
       this.onSelect(hit.object.userData.objectId, entry?.label);
     } else {
-      // Upright and facing the viewer, PLACE_DISTANCE_M along the tap's ray.
+      // Upright and facing the viewer: on the surface the tap points at (from the latest depth), else
+      // PLACE_DISTANCE_M along the tap's ray.
       const { origin, direction } = raycaster.ray;
-      const point = origin.clone().addScaledVector(direction, PLACE_DISTANCE_M);
+      const fresh = this.lastDepth && performance.now() - this.lastDepth.takenAt <= DEPTH_FRESH_MS;
+      const surface = fresh ? surfaceAlongRay(this.lastDepth, origin, direction) : null;
+      const point = surface ? new Vector3(surface.x, surface.y, surface.z) : origin.clone().addScaledVector(direction, PLACE_DISTANCE_M);
       this.onPlace?.(toRowMajor(uprightFacing(point, origin)));
     }
   }

@@ -6,7 +6,8 @@ that room turned and shifted by a transform only the test knows, and offers
 CPU depth sensing of what it sees: the room rendered from the phone's pose.
 The page must resample that depth to its camera image, send it with each
 frame, and the server must relocalise the session from it, by registration,
-with no landmark in the space.
+with no landmark in the space. A tap then places a block on the surface the
+tap points at.
 """
 
 from __future__ import annotations
@@ -66,13 +67,15 @@ def stand_at(page: Page, camera_in_room: np.ndarray, depth: np.ndarray) -> None:
     )
 
 
-def test_the_page_sends_view_depth_and_relocalises_from_it(page: Page, server: Any) -> None:
+def test_the_page_sends_view_depth_relocalises_from_it_and_places_a_tap_on_the_surface(page: Page, server: Any) -> None:
     room = make_room(0)
-    space = upload_room_map(server.rest(), room, "phone room")
+    rest = server.rest()
+    space = upload_room_map(rest, room, "phone room")
+    note = rest.post("/v1/blocks", json={"kind": "markdown", "title": "On the wall", "content": "tapped"}).json()
     tap = StreamTap(page)
     views = panorama_poses((0.4, 1.4, 0.3), 4, -20.0, 35.0)[:3]
     depths = [room.render(DEPTH_CAMERA, pose, 0.001, 200 + k).depth for k, pose in enumerate(views)]
-    page.goto(f"{server.url}/?space={space}#token={server.token}")
+    page.goto(f"{server.url}/?space={space}&place={note['id']}#token={server.token}")
     page.wait_for_selector("#start-xr", state="visible", timeout=10_000)
     stand_at(page, views[0], depths[0])
     page.click("#start-xr")
@@ -111,6 +114,17 @@ def test_the_page_sends_view_depth_and_relocalises_from_it(page: Page, server: A
     assert np.abs(header.depth[valid] - drawn[valid]).max() < 0.002, "millimetres of the view's depth, resampled"
     distance, angle = pose_difference(matrix(found["device_from_space"]), truths[0])
     assert distance < 0.05 and angle < 3.0, (distance, angle)
+
+    # A tap on the middle of the screen: on the surface the view's axis meets, not a fixed distance along it.
+    header, depth, _ = sent[-1]
+    middle = depth[depth.shape[0] // 2 - 1:depth.shape[0] // 2 + 1, depth.shape[1] // 2 - 1:depth.shape[1] // 2 + 1]
+    surface = (header.device_pose @ [0.0, 0.0, float(middle.mean()), 1.0])[:3]
+    page.mouse.click(SCREEN[0] // 2, SCREEN[1] // 2)
+    page.wait_for_function("window.spatialClient.lastPlaced?.ref === 'place1'", timeout=10_000)
+    anchor = page.evaluate("window.spatialClient.lastPlaced.anchor")
+    page.wait_for_function(f"Boolean(window.spatialClient.overlays['{anchor}'])", timeout=10_000)
+    placed = matrix(page.evaluate(f"window.spatialClient.overlays['{anchor}'].placement.pose"))
+    assert np.linalg.norm(placed[:3, 3] - surface) < 0.03, (placed[:3, 3], surface)
 
 
 def sample_depth_like_the_page(depth: np.ndarray, camera: Intrinsics, shape: tuple[int, int]) -> np.ndarray:
