@@ -160,6 +160,8 @@ def fit_box(points: np.ndarray, up: Sequence[float] | None = None, min_neighbour
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 3 or len(points) < 8 or not np.isfinite(points).all():
         raise LiftingError("fit_box needs an (N, 3) array of at least 8 finite points")
+    if min_neighbours <= 0 and up is not None:  # neither the filter nor the plane fit needs the spacing
+        return LiftedObject(_upright_box(points, _unit(up)), len(points))
     nearest, _ = cKDTree(points).query(points, k=min(max(min_neighbours, 1), len(points) - 1) + 1)
     spacing = float(np.median(nearest[:, 1]))  # column 0 is the point itself
     if spacing > 0 and 0 < min_neighbours < nearest.shape[1]:
