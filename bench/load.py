@@ -28,7 +28,7 @@ from spatial.client import StreamClient
 from spatial.protocol import pack_frame
 from tests.support import Server, sample_camera, sample_jpegs, start_server, stop_server
 
-SECTION = "## Load: concurrent stream clients with REST writes"
+SECTION = "## Load: {clients} stream clients for {seconds:g} s, with REST writes"
 
 
 def rss_mb(pid: int) -> float:
@@ -139,7 +139,7 @@ def report(clients: int, fps: float, seconds: float, results: list[dict], rest: 
     errors = sum(len(r["errors"]) for r in results)
     third = max(1, len(memory) // 3)
     return "\n".join([
-        SECTION,
+        SECTION.format(clients=clients, seconds=seconds),
         "",
         f"Measured {machine()}, `markers` detector, "
         f"{clients} clients at {fps:g} fps each for {seconds:g} s over loopback, plus one client that never reads and a "
@@ -156,6 +156,7 @@ def report(clients: int, fps: float, seconds: float, results: list[dict], rest: 
         f"| REST write p50 / p95 ms | {statistics.median(rest):.1f} / {percentile(rest, 95):.1f} |",
         f"| stream errors / REST failures | {errors} / {len(failures)} |",
         f"| server memory first third / last third, MB (mean RSS) | {statistics.mean(memory[:third]):.0f} / {statistics.mean(memory[-third:]):.0f} |",
+        f"| server memory at each fifth of the run, MB (RSS) | {' / '.join(f'{memory[min(len(memory) - 1, len(memory) * k // 5)]:.0f}' for k in range(1, 6))} |",
         "",
         "The clients send faster than two cores can detect, so most frames are dropped by design: each session",
         "keeps only its newest frame, and the server never queues a frame behind another.",
@@ -191,7 +192,7 @@ def main() -> None:
     text = report(args.clients, args.fps, args.seconds, results, rest, failures, memory)
     print(text)
     if args.write:
-        write_section(text, SECTION)
+        write_section(text, text.splitlines()[0])
 
 
 if __name__ == "__main__":
