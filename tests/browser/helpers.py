@@ -60,11 +60,12 @@ def save_screenshot(pixels: np.ndarray, name: str) -> None:
     shutil.copyfile(ARTIFACTS / name, DOCS_IMG / name)
 
 
-DEPTH_FROM_TEST = """
-      // iwer's synthetic environment stand-in: depth sensing reads the map the test put in
-      // window.testDepth ({width, height, values: metres row by row from the top left}),
-      // resampled to the size iwer asks for; no depth while there is none.
-      class DepthFromTest {
+SYNTHETIC_ENVIRONMENT = """
+      // iwer's synthetic environment stand-in, fed by the test: depth sensing reads the map in
+      // window.testDepth ({width, height, values: metres row by row from the top left}), resampled
+      // to the size iwer asks for; hit tests meet the plane in window.testPlane ({point, normal},
+      // in iwer's own frame). Nothing is found while they are unset.
+      class TestEnvironment {
         constructor() {
           this.environmentCanvas = document.createElement('canvas');
           this.trackedPlanes = new Set();
@@ -83,18 +84,35 @@ DEPTH_FROM_TEST = """
           }
           return { data: out.buffer, width, height, rawValueToMeters: 1 };
         }
+        computeHitTestResults(ray) {  // ray: column-major 4x4 taking (0, 0, 0) looking down -z to the ray
+          const plane = window.testPlane;
+          if (!plane) return [];
+          const origin = [ray[12], ray[13], ray[14]];
+          const direction = [-ray[8], -ray[9], -ray[10]];
+          const dot = (a, b) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+          const along = dot(direction, plane.normal);
+          if (Math.abs(along) < 1e-9) return [];
+          const t = dot(plane.point.map((v, i) => v - origin[i]), plane.normal) / along;
+          if (t <= 0) return [];
+          const hit = new Float32Array(16);
+          hit[0] = hit[5] = hit[10] = hit[15] = 1;
+          [0, 1, 2].forEach((i) => { hit[12 + i] = origin[i] + t * direction[i]; });
+          return [hit];
+        }
       }
-      device.installSEM(DepthFromTest);
+      device.installSEM(TestEnvironment);
 """
 
 
-def iwer_setup(fov_y_rad: float, depth_sensing: bool = False) -> str:
+def iwer_setup(fov_y_rad: float, depth_sensing: bool = False, hit_test: bool = False) -> str:
     """A module script that installs iwer's WebXR runtime as a phone with immersive-ar.
 
-    With `depth_sensing`, the phone offers CPU depth sensing of what `window.testDepth` holds.
-    Module scripts run in document order, so this runs before app.js touches `navigator.xr`.
+    With `depth_sensing` or `hit_test`, the phone offers them, over what the test puts in
+    `window.testDepth` and `window.testPlane`. Module scripts run in document order, so this
+    runs before app.js touches `navigator.xr`.
     """
-    features = ["viewer", "local", "dom-overlay"] + (["depth-sensing"] if depth_sensing else [])
+    features = (["viewer", "local", "dom-overlay"] + (["depth-sensing"] if depth_sensing else [])
+                + (["hit-test"] if hit_test else []))
     return f"""<script type="module">
       import {{ XRDevice }} from './vendor/iwer/iwer.module.js';
       const device = new XRDevice({{
@@ -105,14 +123,14 @@ def iwer_setup(fov_y_rad: float, depth_sensing: bool = False) -> str:
         environmentBlendModes: {{ 'immersive-ar': 'alpha-blend' }}, interactionMode: 'screen-space',
         userAgent: navigator.userAgent,
       }}, {{ stereoEnabled: false, ipd: 0, fovy: {fov_y_rad!r} }});
-      {DEPTH_FROM_TEST if depth_sensing else ""}
+      {SYNTHETIC_ENVIRONMENT if depth_sensing or hit_test else ""}
       device.installRuntime({{ forceInstall: true }});
       window.xrDevice = device;
     </script>
     """
 
 
-def install_iwer(page: Page, fov_y_rad: float, depth_sensing: bool = False) -> None:
+def install_iwer(page: Page, fov_y_rad: float, depth_sensing: bool = False, hit_test: bool = False) -> None:
     """Serve the client's index.html with the iwer set-up injected before app.js."""
 
     def inject(route: Route) -> None:
@@ -120,7 +138,7 @@ def install_iwer(page: Page, fov_y_rad: float, depth_sensing: bool = False) -> N
         html = response.text()
         app = '<script type="module" src="app.js"></script>'
         assert app in html, "index.html no longer loads app.js as expected"
-        route.fulfill(response=response, body=html.replace(app, iwer_setup(fov_y_rad, depth_sensing) + app))
+        route.fulfill(response=response, body=html.replace(app, iwer_setup(fov_y_rad, depth_sensing, hit_test) + app))
 
     page.route(lambda url: urlparse(url).path == "/", inject)
 
