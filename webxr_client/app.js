@@ -121,10 +121,17 @@ function renderStatus() {
     return;
   }
   const dropped = client.stats ? client.stats.dropped : 0;
-  const mode = client.mode === 'xr' ? 'AR' : 'camera window';
+  const mode = client.mode === 'xr' ? `AR${xrMode?.depthEnabled ? ' with depth' : ''}` : 'camera window';
   ui.statusMain.textContent =
     `${mode} · connected as ${client.user} · ${client.framesSent} frames sent · ` +
-    `${client.fps.toFixed(1)} fps · ${dropped} dropped`;
+    `${client.fps.toFixed(1)} fps · ${dropped} dropped${SPACE ? ` · ${spaceStatus(client.relocalised)}` : ''}`;
+}
+
+/** Where the session stands in its space, and what the user can do about it. */
+function spaceStatus(relocalised) {
+  if (relocalised?.success) return `in the space (found by ${relocalised.method === 'markers' ? 'a landmark' : 'depth'})`;
+  if (relocalised) return `space not found yet: ${relocalised.detail} (look around)`;
+  return 'finding the space: look around';
 }
 
 function showError(code, message) {
@@ -183,6 +190,7 @@ const handlers = {
 
   relocalised(message) {
     client.relocalised = message; // on failure, overlays stay pinned to objects only
+    renderStatus();
   },
 
   placed(message) {

@@ -80,6 +80,9 @@ def test_the_page_sends_view_depth_relocalises_from_it_and_places_a_tap_on_the_s
     stand_at(page, views[0], depths[0])
     page.click("#start-xr")
     page.wait_for_function("window.spatialClient.xr()?.depthSensing === true", timeout=20_000)
+    page.wait_for_function("document.getElementById('status-main').textContent.includes('AR with depth')",
+                           timeout=10_000)
+    assert "finding the space: look around" in page.text_content("#status-main")
 
     sent = []  # per view: the first frame sent from there, with its depth
     for camera_in_room, depth in zip(views, depths):
@@ -104,6 +107,7 @@ def test_the_page_sends_view_depth_relocalises_from_it_and_places_a_tap_on_the_s
     found = page.evaluate("window.spatialClient.relocalised")
     assert found["success"], found
     assert found["method"] == "registration", found
+    assert "in the space (found by depth)" in page.text_content("#status-main"), "the status line says so"
 
     header, depth, camera_in_room = sent[0]
     image_camera = Intrinsics(*header.intrinsics, 640, 480)
