@@ -1,4 +1,5 @@
-"""Objects lifted to 3D through the service: the `lift` stage per object with depth maps of two sizes.
+"""Objects lifted to 3D through the service: the `lift` stage per object with depth maps of three sizes
+(160x120 is what the web client sends).
 
 A real `spatial serve` (markers detector) on loopback; the room, crate and
 poster board of tests/e2e/test_lifting_stream.py, both taught over REST. One
@@ -78,7 +79,7 @@ def report(frames: int, command: str) -> str:
         server = start_server(Path(tmp) / "store.db", "--max-fps", "1000")
         try:
             ids = {"crate": teach(server, CRATE), "board": teach(server, BOARD)}
-            for size in ((640, 480), (320, 240)):
+            for size in ((640, 480), (320, 240), (160, 120)):
                 found = asyncio.run(stream(server, ids, size, frames))
                 per_object = found["per_object"]
 
