@@ -29,7 +29,7 @@ from spatial.visibility import AnchorIndex
 from vision import Detection, Intrinsics
 from vision.depth import DepthView, fuse_depth_views
 from vision.poses import PoseError, invert_pose, pose_difference
-from vision.relocalise import PreparedCloud, Relocalisation, prepare_cloud, relocalise, transform_from_markers
+from vision.relocalise import PreparedCloud, Relocalisation, prepare_cloud, relocalise, track, transform_from_markers
 
 ANCHOR_RADIUS_M = 0.3
 """The sphere that bounds a space anchor's panel in the visibility test."""
@@ -170,7 +170,8 @@ MIN_DEPTH_VIEWS = 3
 MAX_DEPTH_VIEWS = 6
 DRIFT_MIN_M = 0.03
 DRIFT_MIN_DEG = 5.0
-"""A relocalised session takes a landmark's transform when the landmark is this far off under the current one."""
+"""A relocalised session takes a new transform (from landmarks, or depth registered again) when it moves
+the landmarks, or the cameras of the depth views, this far from where the current one puts them."""
 NEW_VIEW_MIN_M = 0.10
 NEW_VIEW_MIN_DEG = 15.0
 """A depth view is kept only this far (moved or turned) from the last one kept: a device
@@ -234,6 +235,19 @@ class SpaceSession:
         self.new_views = 0
         return list(self.views)
 
+    def accept_drift(self, found: Relocalisation, views: list[DepthView]) -> bool:
+        """Take a registration done while relocalised when it moves the space by DRIFT_MIN_M or DRIFT_MIN_DEG
+        where `views` were taken (the device's tracking drifted); True when the client should hear of it."""
+        current = self.device_from_space
+        if current is None or not found.success:
+            return False
+        cameras = [invert_pose(current) @ view.camera_to_frame for view in views]  # in the space
+        if not _drifted(current, found.device_from_space, cameras):
+            return False
+        self.relocalisation = found
+        self.views.clear()
+        return True
+
     def accept(self, found: Relocalisation) -> bool:
         """Take a result; True when the client should hear of it.
 
@@ -252,10 +266,10 @@ class SpaceSession:
         return True
 
 
-def _drifted(current: np.ndarray, found: np.ndarray, landmarks: list[np.ndarray]) -> bool:
-    """True when `found` puts one of `landmarks` (poses in the space) DRIFT_MIN_M or DRIFT_MIN_DEG from where `current` does."""
-    for landmark in landmarks:
-        moved, turned = pose_difference(current @ landmark, found @ landmark)
+def _drifted(current: np.ndarray, found: np.ndarray, places: list[np.ndarray]) -> bool:
+    """True when `found` puts one of `places` (poses in the space) DRIFT_MIN_M or DRIFT_MIN_DEG from where `current` does."""
+    for place in places:
+        moved, turned = pose_difference(current @ place, found @ place)
         if moved >= DRIFT_MIN_M or turned >= DRIFT_MIN_DEG:
             return True
     return False
@@ -297,10 +311,13 @@ def place_from_device(registry: SpaceRegistry, user: User, space_session: SpaceS
     return anchor
 
 
-def register_views(registry: SpaceRegistry, user: User, space: Space, views: list[DepthView]) -> Relocalisation:
+def register_views(registry: SpaceRegistry, user: User, space: Space, views: list[DepthView],
+                   device_from_space: np.ndarray | None = None) -> Relocalisation:
     """Relocalise from depth views in the device's frame against the space's map (worker-pool work).
 
-    The space is read again, so a map uploaded since the session began is used.
+    With `device_from_space` (the session is relocalised), only refine it, to
+    follow the device's drift. The space is read again, so a map uploaded
+    since the session began is used.
     """
     space = registry.blocks.get_space(user, space.id)
     space_map = registry.prepared_map(user, space)
@@ -308,7 +325,9 @@ def register_views(registry: SpaceRegistry, user: User, space: Space, views: lis
         return Relocalisation(np.eye(4), 0.0, float("inf"), False, "registration",
                               f"space {space.id} has no map yet: upload one with PUT /v1/spaces/{space.id}/map")
     points = fuse_depth_views(views, space.voxel_size / 2)
-    return relocalise(points, space_map)
+    if device_from_space is None:
+        return relocalise(points, space_map)
+    return track(points, space_map, invert_pose(device_from_space))
 
 
 def relocalised_message(space_id: str, found: Relocalisation) -> dict[str, Any]:

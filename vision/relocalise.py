@@ -165,6 +165,31 @@ def relocalise(
     return Relocalisation(transform, fitness, rmse, not detail, "registration", detail)
 
 
+def track(
+    device: PreparedCloud | Any,
+    space_map: PreparedCloud,
+    space_from_device: np.ndarray,
+    min_fitness: float = 0.85,
+    max_rmse: float | None = None,
+) -> Relocalisation:
+    """Register the device's cloud again from a transform found before (point-to-plane ICP only).
+
+    For a device already relocalised whose own tracking may have drifted since:
+    no feature matching, so it is quick, and it only corrects what is within
+    ICP's reach (two voxels). Judged like `relocalise`.
+    """
+    if not isinstance(device, PreparedCloud):
+        coarse_factor = space_map.coarse_voxel_size / space_map.voxel_size
+        device = prepare_cloud(device, space_map.voxel_size, coarse_factor, fine_normals=False)
+    max_rmse = space_map.voxel_size if max_rmse is None else max_rmse
+    if len(device.coarse.points) < 3:
+        return Relocalisation(np.eye(4), 0.0, float("inf"), False, "registration", "too few points to register")
+    transform, fitness, rmse = _refine(device, space_map, np.asarray(space_from_device, dtype=np.float64))
+    success = fitness >= min_fitness and rmse <= max_rmse
+    detail = "" if success else f"{fitness:.0%} of the device's points match the map, {rmse * 100:.1f} cm apart"
+    return Relocalisation(transform, fitness, rmse, success, "registration", detail)
+
+
 def _feature_matches(device: PreparedCloud, space_map: PreparedCloud) -> np.ndarray:
     """(K, 2) indices of coarse device and map points whose FPFH descriptors are each other's nearest."""
     _, in_map = space_map.feature_index.query(device.features)

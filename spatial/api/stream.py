@@ -339,9 +339,9 @@ class StreamConnection:
 
         Runs in the worker thread of the frame. The space is read again when its
         map or landmarks changed since. Markers relocalise here (a few
-        milliseconds); until the session is relocalised, depth views are kept,
-        and when enough are new, the caller starts a registration job beside
-        the frame loop.
+        milliseconds); depth views are kept, and when enough are new, the
+        caller starts a registration job beside the frame loop (to relocalise,
+        or once relocalised, to follow the device's drift).
         """
         step = SpaceStep()
         ref = f"frame:{header.frame_id}"
@@ -357,23 +357,30 @@ class StreamConnection:
             found = space_session.from_markers(result.detections, device_pose)
             if found is not None and space_session.accept(found):
                 step.relocalised = relocalised_message(space_session.space.id, found)
-            if space_session.device_from_space is None and result.depth is not None:
+            if result.depth is not None:
                 step.register = space_session.add_depth(result.depth, intrinsics, device_pose)
         step.placed = device_placements(space_session, self.services.spaces, device_pose, intrinsics)
         return step
 
     async def _register(self, space_session: SpaceSession, viewer: Viewer, views: list[DepthView]) -> None:
-        """Relocalise from depth views in the worker pool, beside the frame loop; report the outcome."""
+        """Relocalise from depth views in the worker pool, beside the frame loop; report the outcome.
+
+        A session already relocalised registers its new views from where it is, to follow its
+        device's drift, and hears only of a correction."""
         space = space_session.space
+        tracking = space_session.device_from_space
         try:
             found = await asyncio.get_running_loop().run_in_executor(
-                self.services.executor, register_views, self.services.spaces, viewer.user, space, views
+                self.services.executor, register_views, self.services.spaces, viewer.user, space, views, tracking
             )
         except (RelocalisationError, DepthMapError, NotFound) as exc:
             found = Relocalisation(np.eye(4), 0.0, float("inf"), False, "registration", str(exc))
         finally:
             space_session.registering = False
-        if self.session.space is space_session and space_session.accept(found):
+        if self.session.space is not space_session:
+            return
+        report = space_session.accept(found) if tracking is None else space_session.accept_drift(found, views)
+        if report:
             log.info("session %s in %s: relocalised=%s fitness=%.2f %s", self.session.id, space.id, found.success,
                      found.fitness, found.detail)
             await self.send(relocalised_message(space.id, found))

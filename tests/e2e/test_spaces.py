@@ -79,11 +79,12 @@ def place_note(server: Server, space_id: str, text: str, pose: np.ndarray) -> di
 
 
 async def relocalise_by_depth(client: StreamClient, room: Room, device_from_space: np.ndarray,
-                              centre: tuple[float, float, float], start_deg: float, **header: Any) -> dict[str, Any]:
+                              centre: tuple[float, float, float], start_deg: float, first_id: int = 0,
+                              **header: Any) -> dict[str, Any]:
     """Send three frames turning on the spot, with depth and the device's pose in its own frame."""
     for k, camera_in_space in enumerate(panorama_poses(centre, 4, -20.0, start_deg)[:3]):
         view = room.render(K, camera_in_space, NOISE, 100 + k)
-        reply = await client.frame(k, jpeg(view.colour), intrinsics=(K.fx, K.fy, K.cx, K.cy),
+        reply = await client.frame(first_id + k, jpeg(view.colour), intrinsics=(K.fx, K.fy, K.cx, K.cy),
                                    device_pose=device_from_space @ camera_in_space, depth=view.depth, **header)
         assert reply["type"] == "objects", reply
     return await client.next_of("relocalised", timeout=60)
@@ -152,6 +153,27 @@ def test_two_devices_relocalise_and_share_anchors_and_moves(server: Server, spac
     assert np.linalg.norm(physical[:3, 3] - (note_pose[:3, 3] + (0.3, 0.0, 0.0))) < 0.05
     assert away["removed"] == [note["id"]], "turned away, the anchor's overlay goes once it has lingered"
     assert [o["id"] for o in away["added"]] == [behind["id"]], "and the one that was behind comes"
+
+
+def test_depth_views_after_relocalising_follow_the_devices_drift(server: Server, space: dict[str, Any],
+                                                                 room: Room) -> None:
+    """Once relocalised, new depth views are registered again from where the session is: when the device's own
+    tracking slides 6 cm and turns 1 degree, the session hears of the corrected transform."""
+    drift = make_pose(rotation_about((0, 1, 0), 1.0), (0.05, 0.0, -0.03))
+
+    async def scenario() -> tuple[dict, dict]:
+        client = await StreamClient.open(server.ws_url, server.token, hello=False)
+        await client.hello(server.token, CAMERA, space=space["id"])
+        found = await relocalise_by_depth(client, room, A_FROM_SPACE, (0.4, 1.4, 0.3), 35.0)
+        corrected = await relocalise_by_depth(client, room, drift @ A_FROM_SPACE, (-0.3, 1.5, 0.6), 80.0, first_id=20)
+        await client.close()
+        return found, corrected
+
+    found, corrected = asyncio.run(scenario())
+    assert found["success"], found["detail"]
+    assert corrected["success"] and corrected["method"] == "registration", corrected
+    distance, angle = pose_difference(matrix(corrected["device_from_space"]), drift @ A_FROM_SPACE)
+    assert distance < 0.02 and angle < 0.5, (distance, angle)
 
 
 def test_failed_relocalisation_is_reported_and_object_overlays_keep_working(server: Server,

@@ -6,7 +6,8 @@ from anchors import BlockService, SQLiteStore
 from spatial.spaces import SpaceRegistry, SpaceSession, device_placements
 from vision.camera import Intrinsics
 from vision.detection import Detection
-from vision.poses import make_pose, pose_difference, rotation_about
+from vision.depth import DepthView
+from vision.poses import invert_pose, make_pose, pose_difference, rotation_about
 from vision.relocalise import Relocalisation
 from vision.scenes import look_at
 
@@ -102,3 +103,16 @@ def test_a_depth_view_from_where_the_last_one_was_taken_is_not_kept() -> None:
     assert session.add_depth(depth, K, nudged) is None and len(session.views) == 1, "5 cm and 10 degrees are not enough"
     assert session.add_depth(depth, K, make_pose(rotation_about((0, 1, 0), 20.0), (0.0, 0.0, 0.0))) is None
     assert len(session.add_depth(depth, K, make_pose(None, (0.0, 0.0, 0.15)))) == 3, "turned 20 degrees, then moved 15 cm"
+
+def test_a_registration_while_relocalised_is_taken_only_when_it_corrects_drift() -> None:
+    blocks, _, alice, space_id, _ = setup()
+    session = SpaceSession(blocks.get_space(alice, space_id))
+    views = [DepthView(np.ones((24, 32), np.float32), K, np.asarray(at(x, 1.5, 0.0)).reshape(4, 4)) for x in (0.0, 1.0)]
+    slid = make_pose(None, (0.05, 0.0, 0.0))
+    assert not session.accept_drift(Relocalisation(slid, 1.0, 0.01, True, "registration"), views), "not relocalised"
+    assert session.accept(Relocalisation(np.eye(4), 1.0, 0.0, True, "markers"))
+    noise = make_pose(rotation_about((0, 1, 0), 0.5), (0.01, 0.0, 0.0))
+    assert not session.accept_drift(Relocalisation(noise, 0.95, 0.01, True, "registration"), views), "within noise"
+    assert not session.accept_drift(Relocalisation(slid, 0.5, 0.1, False, "registration"), views), "a failure"
+    assert session.accept_drift(Relocalisation(slid, 0.95, 0.01, True, "registration"), views)
+    assert np.allclose(session.device_from_space, invert_pose(slid))

@@ -11,6 +11,7 @@ from vision.relocalise import (
     RelocalisationError,
     prepare_cloud,
     relocalise,
+    track,
     transform_from_markers,
 )
 from vision.scenes import Room, look_at, make_room, panorama_poses
@@ -73,6 +74,18 @@ def test_anchors_reappear_at_their_objects_in_the_second_device(room: Room, spac
             assert view.object_index[int(v), int(u)] == index, obj.name
             landed += 1
     assert landed >= 3
+
+
+def test_tracking_corrects_a_small_drift_from_the_transform_found_before(space_map: PreparedCloud,
+                                                                         device_points: np.ndarray) -> None:
+    truth = invert_pose(DEVICE_FROM_SPACE)
+    drifted = make_pose(rotation_about((0, 1, 0), 1.5), (0.06, 0.0, -0.04)) @ truth
+    tracked = track(device_points, space_map, drifted)
+    assert tracked.success and tracked.method == "registration", tracked.detail
+    distance, angle = pose_difference(tracked.space_from_device, truth)
+    assert distance < 0.02 and angle < 0.5, (distance, angle)
+    lost = track(device_points, space_map, make_pose(rotation_about((0, 1, 0), 90), (1.0, 0.0, 0.0)) @ truth)
+    assert not lost.success and "match the map" in lost.detail, "too far off for ICP alone"
 
 
 def test_relocalisation_is_deterministic_with_a_seed(space_map: PreparedCloud, device_points: np.ndarray) -> None:
