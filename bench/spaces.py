@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from bench.report import machine, percentile, rerun_command, write_section
 from spatial.client import StreamClient
-from tests.support import start_server, stop_server
+from tests.support import jpeg, start_server, stop_server
 from vision.camera import Intrinsics
 from vision.depth import DepthView, fuse_depth_views
 from vision.poses import make_pose, pose_difference, rotation_about
@@ -39,10 +38,6 @@ def row(*cells: object) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def jpeg(colour: np.ndarray) -> bytes:
-    return cv2.imencode(".jpg", colour, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
-
-
 async def relocalise_one(server: Any, space_id: str, room: Any, rng: np.random.Generator) -> dict[str, Any]:
     device_from_space = make_pose(rotation_about((0, 1, 0), rng.uniform(0, 360)), rng.uniform(-3, 3, 3) * (1, 0.1, 1))
     centre = (rng.uniform(-1.5, 1.5), rng.uniform(1.3, 1.6), rng.uniform(-1.2, 1.2))
@@ -51,7 +46,7 @@ async def relocalise_one(server: Any, space_id: str, room: Any, rng: np.random.G
     for k, pose in enumerate(panorama_poses(centre, 4, -20.0, rng.uniform(0, 360))[:3]):
         view = room.render(K, pose, NOISE, k)
         sent = time.perf_counter()
-        await client.frame(k, jpeg(view.colour), device_pose=device_from_space @ pose, depth=view.depth)
+        await client.frame(k, jpeg(view.colour, 85), device_pose=device_from_space @ pose, depth=view.depth)
     found = await client.next_of("relocalised", timeout=120)
     elapsed = (time.perf_counter() - sent) * 1e3
     await client.close()
@@ -67,9 +62,9 @@ async def look_around(server: Any, space_id: str, room: Any, frames: int) -> dic
     await client.hello(server.token, CAMERA, space=space_id)
     for k, pose in enumerate(panorama_poses((0.3, 1.5, 0.2), 4, -20.0)[:3]):
         view = room.render(K, pose, NOISE, k)
-        await client.frame(k, jpeg(view.colour), depth=view.depth, device_pose=pose)
+        await client.frame(k, jpeg(view.colour, 85), depth=view.depth, device_pose=pose)
     await client.next_of("relocalised", timeout=120)
-    images = [(pose, jpeg(room.render(K, pose).colour)) for pose in panorama_poses((0.3, 1.5, 0.2), frames, -10.0)]
+    images = [(pose, jpeg(room.render(K, pose).colour, 85)) for pose in panorama_poses((0.3, 1.5, 0.2), frames, -10.0)]
     round_trip, overlays_ms = [], []
     for k, (pose, image) in enumerate(images, start=10):
         sent = time.perf_counter()

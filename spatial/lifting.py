@@ -23,7 +23,7 @@ import numpy as np
 from vision import Detection, Intrinsics
 from vision.depth import check_depth
 from vision.lifting import WORLD_UP, LiftingError, OrientedBox, lift, triangulate_boxes
-from vision.poses import PoseError, check_pose, invert_pose, rotation_angle_deg
+from vision.poses import PoseError, check_pose, invert_pose, pose_difference
 
 EXACT_POSE_BACKENDS = frozenset({"markers", "taught"})
 """Backends whose pose, when they give one, is measured (marker corners, a taught face of known size):
@@ -203,8 +203,8 @@ class Triangulator:
         return views
 
     def _close(self, a: np.ndarray, b: np.ndarray) -> bool:
-        moved = float(np.linalg.norm(a[:3, 3] - b[:3, 3]))
-        return moved < self.min_move_m and rotation_angle_deg(a[:3, :3].T @ b[:3, :3]) < self.min_turn_deg
+        moved, turned = pose_difference(a, b)
+        return moved < self.min_move_m and turned < self.min_turn_deg
 
 
 def _ray_distance(view: _View, point: np.ndarray) -> float:

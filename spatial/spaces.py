@@ -316,10 +316,9 @@ def register_views(registry: SpaceRegistry, user: User, space: Space, views: lis
     """Relocalise from depth views in the device's frame against the space's map (worker-pool work).
 
     With `device_from_space` (the session is relocalised), only refine it, to
-    follow the device's drift. The space is read again, so a map uploaded
-    since the session began is used.
+    follow the device's drift. `space` is the session's, which its frames keep
+    up to date (`SpaceRegistry.current`).
     """
-    space = registry.blocks.get_space(user, space.id)
     space_map = registry.prepared_map(user, space)
     if space_map is None:
         return Relocalisation(np.eye(4), 0.0, float("inf"), False, "registration",

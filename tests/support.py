@@ -130,13 +130,18 @@ def sample_camera() -> dict[str, Any]:
     return {"width": truth["width"], "height": truth["height"], **truth["intrinsics"]}
 
 
+def jpeg(image: np.ndarray, quality: int = 90) -> bytes:
+    """A BGR image as JPEG bytes, as a client would send it."""
+    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+
+
 def sample_jpegs(quality: int = 85) -> Iterator[bytes]:
     capture = cv2.VideoCapture(str(SAMPLE_VIDEO))
     while True:
         ok, frame = capture.read()
         if not ok:
             break
-        yield cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+        yield jpeg(frame, quality)
     capture.release()
 
 

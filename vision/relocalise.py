@@ -125,13 +125,7 @@ def relocalise(
     `seed` seeds open3d's RANSAC so the same input gives the same answer
     (up to rounding in open3d's parallel sums); None leaves it random.
     """
-    if not isinstance(device, PreparedCloud):
-        coarse_factor = space_map.coarse_voxel_size / space_map.voxel_size
-        device = prepare_cloud(device, space_map.voxel_size, coarse_factor, fine_normals=False)
-    elif (device.voxel_size, device.coarse_voxel_size) != (space_map.voxel_size, space_map.coarse_voxel_size):
-        raise RelocalisationError(
-            f"device cloud prepared at {device.voxel_size} m but the map at {space_map.voxel_size} m"
-        )
+    device = _device_cloud(device, space_map)
     if not space_map.fine.has_normals():
         raise RelocalisationError("the map must be prepared with fine_normals=True: ICP fits to its surface")
     max_rmse = space_map.voxel_size if max_rmse is None else max_rmse
@@ -155,14 +149,7 @@ def relocalise(
                 best = candidate
             if passes(*best[1:]):
                 break
-    transform, fitness, rmse = best
-    if fitness < min_fitness:
-        detail = f"only {fitness:.0%} of the device's points match the map (need {min_fitness:.0%})"
-    elif rmse > max_rmse:
-        detail = f"matched points are {rmse * 100:.1f} cm apart on average (at most {max_rmse * 100:.1f} cm)"
-    else:
-        detail = ""
-    return Relocalisation(transform, fitness, rmse, not detail, "registration", detail)
+    return _judged(*best, min_fitness, max_rmse)
 
 
 def track(
@@ -178,16 +165,32 @@ def track(
     no feature matching, so it is quick, and it only corrects what is within
     ICP's reach (two voxels). Judged like `relocalise`.
     """
-    if not isinstance(device, PreparedCloud):
-        coarse_factor = space_map.coarse_voxel_size / space_map.voxel_size
-        device = prepare_cloud(device, space_map.voxel_size, coarse_factor, fine_normals=False)
+    device = _device_cloud(device, space_map)
     max_rmse = space_map.voxel_size if max_rmse is None else max_rmse
     if len(device.coarse.points) < 3:
         return Relocalisation(np.eye(4), 0.0, float("inf"), False, "registration", "too few points to register")
-    transform, fitness, rmse = _refine(device, space_map, np.asarray(space_from_device, dtype=np.float64))
-    success = fitness >= min_fitness and rmse <= max_rmse
-    detail = "" if success else f"{fitness:.0%} of the device's points match the map, {rmse * 100:.1f} cm apart"
-    return Relocalisation(transform, fitness, rmse, success, "registration", detail)
+    return _judged(*_refine(device, space_map, np.asarray(space_from_device, dtype=np.float64)), min_fitness, max_rmse)
+
+
+def _device_cloud(device: PreparedCloud | Any, space_map: PreparedCloud) -> PreparedCloud:
+    """The device's cloud prepared at the map's voxel sizes (from raw points, or checked when already prepared)."""
+    if not isinstance(device, PreparedCloud):
+        coarse_factor = space_map.coarse_voxel_size / space_map.voxel_size
+        return prepare_cloud(device, space_map.voxel_size, coarse_factor, fine_normals=False)
+    if (device.voxel_size, device.coarse_voxel_size) != (space_map.voxel_size, space_map.coarse_voxel_size):
+        raise RelocalisationError(f"device cloud prepared at {device.voxel_size} m but the map at {space_map.voxel_size} m")
+    return device
+
+
+def _judged(transform: np.ndarray, fitness: float, rmse: float, min_fitness: float, max_rmse: float) -> Relocalisation:
+    """A registration's result, a success when enough points match closely enough, else with the reason."""
+    if fitness < min_fitness:
+        detail = f"only {fitness:.0%} of the device's points match the map (need {min_fitness:.0%})"
+    elif rmse > max_rmse:
+        detail = f"matched points are {rmse * 100:.1f} cm apart on average (at most {max_rmse * 100:.1f} cm)"
+    else:
+        detail = ""
+    return Relocalisation(transform, fitness, rmse, not detail, "registration", detail)
 
 
 def _feature_matches(device: PreparedCloud, space_map: PreparedCloud) -> np.ndarray:

@@ -23,7 +23,7 @@ export class FramePump {
     this.nextId = 1;
     this.inFlight = null; // {id, timer}
     this.lastSendAt = -Infinity;
-    this.records = new Map(); // frame id -> {devicePose, intrinsics, width, height, sentAt, depth (whether it had one)}
+    this.records = new Map(); // frame id -> {devicePose, intrinsics, width, height, sentAt}
   }
 
   /** True when a new frame should be captured now. */
@@ -51,7 +51,6 @@ export class FramePump {
         width: capture.width,
         height: capture.height,
         sentAt: performance.now(),
-        depth: Boolean(capture.depth),
       };
       this.connection.send(packFrame(id, Date.now(), image, record.intrinsics, record.devicePose, capture.depth || null));
       this._remember(id, record);

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -20,6 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DOCS_IMG = ROOT / "docs" / "img"
 MARKER = "marker:aruco/7"
+SAMPLE_FOV_Y_RAD = 2 * math.atan(240 / 525)
+"""The sample camera's vertical field of view: an emulated phone with it sees what the fake camera's video shows."""
+PHONE_SCREEN = (800, 600)
+"""The emulated phone's screen: 4:3 like the sample camera, so the view and the video line up."""
 
 
 def new_page(browser: Browser, viewport: dict[str, int]) -> tuple[Page, list[str]]:
@@ -128,6 +134,16 @@ def iwer_setup(fov_y_rad: float, depth_sensing: bool = False, hit_test: bool = F
       window.xrDevice = device;
     </script>
     """
+
+
+def emulated_phone(browser: Browser, depth_sensing: bool = False, hit_test: bool = False) -> Iterator[Page]:
+    """A page on a phone emulated by iwer (the sample camera's view, `PHONE_SCREEN`), for a fixture to
+    `yield from`; afterwards it fails the test on errors the page did not catch."""
+    page, errors = new_page(browser, {"width": PHONE_SCREEN[0], "height": PHONE_SCREEN[1]})
+    install_iwer(page, SAMPLE_FOV_Y_RAD, depth_sensing, hit_test)
+    yield page
+    page.context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
 
 
 def install_iwer(page: Page, fov_y_rad: float, depth_sensing: bool = False, hit_test: bool = False) -> None:

@@ -10,7 +10,6 @@ attach new blocks to a tapped object, edit a note and switch a view, all through
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,13 +18,11 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import (
-    FLIP, MARKER, StreamTap, client, freeze_video, install_iwer, matrix, new_page, next_paint,
+    FLIP, MARKER, PHONE_SCREEN, StreamTap, client, emulated_phone, freeze_video, matrix, next_paint,
     panel_samples, project, save_screenshot, screenshot, translation,
 )
 
 SAMPLE_INTRINSICS = (525.0, 525.0, 319.5, 239.5)  # data/sample_path.json
-FOV_Y_RAD = 2 * math.atan(240 / 525)  # the sample camera's vertical field of view
-SCREEN = (800, 600)  # 4:3 like the camera, so the view and the video line up
 LIFT_M, GAP_M = 0.06, 0.01  # webxr_client/geometry.js: the world-locked stacking rule
 PANEL_BG = np.array([0x0F, 0x1A, 0x24], dtype=float)  # spatial/render/layout.py BACKGROUND, #0f1a24e6
 PANEL_ALPHA = 0xE6 / 255
@@ -36,12 +33,8 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 def xr(browser: Browser) -> Iterator[tuple[Page, StreamTap]]:
-    page, errors = new_page(browser, {"width": SCREEN[0], "height": SCREEN[1]})
-    install_iwer(page, FOV_Y_RAD)
-    tap = StreamTap(page)
-    yield page, tap
-    page.context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
+    for page in emulated_phone(browser):
+        yield page, StreamTap(page)
 
 
 def start_ar(page: Page, server: Any) -> None:
@@ -146,12 +139,12 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
 
     # With the device where the video camera was, the marker outline lands on the marker in the video
     # (scaled from 640x480 to the screen) and the panels are drawn where their centres project.
-    box = np.array(found["box"]) * SCREEN[0] / 640
-    outline_centre = project(object_pose[:3, 3], snap["view"], SCREEN)
+    box = np.array(found["box"]) * PHONE_SCREEN[0] / 640
+    outline_centre = project(object_pose[:3, 3], snap["view"], PHONE_SCREEN)
     assert outline_centre == pytest.approx([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], abs=3)
     shot, bare = screenshots_with_and_without_xr(page)
     for overlay_id, centre in centres.items():
-        points = panel_samples(centre, panels[overlay_id]["size"], snap["view"], SCREEN)
+        points = panel_samples(centre, panels[overlay_id]["size"], snap["view"], PHONE_SCREEN)
         on_panel, video_alike = drawn_like_a_panel(shot, bare, points)
         assert on_panel > 0.3 and video_alike < 0.1, f"panel {overlay_id} is not drawn where it projects"
 
@@ -172,9 +165,9 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
         assert panel["visible"]
         assert matrix(panel["centre"]) == pytest.approx(matrix(panels[panel["overlayId"]]["centre"]), abs=1e-9)
         centre = matrix(panel["centre"])
-        shift = project(centre[:3, 3], moved["view"], SCREEN) - project(centre[:3, 3], snap["view"], SCREEN)
+        shift = project(centre[:3, 3], moved["view"], PHONE_SCREEN) - project(centre[:3, 3], snap["view"], PHONE_SCREEN)
         assert np.linalg.norm(shift) > 40, "the panel must move on screen as the head moves"
-        points = panel_samples(centre, panel["size"], moved["view"], SCREEN)
+        points = panel_samples(centre, panel["size"], moved["view"], PHONE_SCREEN)
         on_panel, video_alike = drawn_like_a_panel(shot, bare, points)
         assert on_panel > 0.3 and video_alike < 0.1, "the panel is not drawn at its world pose after the move"
     tap.hold = False
@@ -187,7 +180,7 @@ def test_tap_an_object_in_ar_to_attach_edit_and_switch_views(xr: tuple[Page, Str
     snap = client(page)["xr"]
 
     # Tap the marker (its outline's centre on screen): its sheet lists the two demo blocks.
-    centre = project(matrix(snap["objects"][MARKER]["pose"])[:3, 3], snap["view"], SCREEN)
+    centre = project(matrix(snap["objects"][MARKER]["pose"])[:3, 3], snap["view"], PHONE_SCREEN)
     page.mouse.click(*centre)
     page.wait_for_selector("#sheet", state="visible", timeout=5_000)
     assert page.text_content("#sheet-title") == MARKER

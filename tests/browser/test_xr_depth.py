@@ -21,16 +21,13 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.helpers import StreamTap, install_iwer, matrix, new_page
+from tests.browser.helpers import FLIP, PHONE_SCREEN, SAMPLE_FOV_Y_RAD, StreamTap, emulated_phone, matrix
 from tests.support import upload_room_map
 from vision.camera import Intrinsics
 from vision.poses import invert_pose, make_pose, pose_difference, rotation_about
 from vision.scenes import make_room, panorama_poses
 
-FOV_Y_RAD = 2 * math.atan(240 / 525)  # the sample camera's vertical field of view: the video fills the view
-SCREEN = (800, 600)
-DEPTH_CAMERA = Intrinsics.from_fov(200, 150, math.degrees(FOV_Y_RAD))  # a quarter of the view, as iwer asks
-FLIP = np.diag([1.0, -1.0, -1.0, 1.0])  # OpenCV camera axes <-> WebXR's
+DEPTH_CAMERA = Intrinsics.from_fov(200, 150, math.degrees(SAMPLE_FOV_Y_RAD))  # a quarter of the view, as iwer asks
 # Where the phone's XR session has its origin, in the room's terms.
 XR_FROM_ROOM = make_pose(rotation_about((0, 1, 0), 140) @ rotation_about((1, 0, 1), 3), (1.3, -0.2, -2.1))
 
@@ -39,11 +36,7 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    page, errors = new_page(browser, {"width": SCREEN[0], "height": SCREEN[1]})
-    install_iwer(page, FOV_Y_RAD, depth_sensing=True)
-    yield page
-    page.context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
+    yield from emulated_phone(browser, depth_sensing=True)
 
 
 def quaternion(rotation: np.ndarray) -> list[float]:
@@ -123,7 +116,7 @@ def test_the_page_sends_view_depth_relocalises_from_it_and_places_a_tap_on_the_s
     header, depth, _ = sent[-1]
     middle = depth[depth.shape[0] // 2 - 1:depth.shape[0] // 2 + 1, depth.shape[1] // 2 - 1:depth.shape[1] // 2 + 1]
     surface = (header.device_pose @ [0.0, 0.0, float(middle.mean()), 1.0])[:3]
-    page.mouse.click(SCREEN[0] // 2, SCREEN[1] // 2)
+    page.mouse.click(PHONE_SCREEN[0] // 2, PHONE_SCREEN[1] // 2)
     page.wait_for_function("window.spatialClient.lastPlaced?.ref === 'place1'", timeout=10_000)
     anchor = page.evaluate("window.spatialClient.lastPlaced.anchor")
     page.wait_for_function(f"Boolean(window.spatialClient.overlays['{anchor}'])", timeout=10_000)

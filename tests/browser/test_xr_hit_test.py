@@ -11,7 +11,6 @@ that ray meets the poster.
 from __future__ import annotations
 
 import base64
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,12 +19,10 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.helpers import FLIP, MARKER, client, freeze_video, install_iwer, matrix, new_page
+from tests.browser.helpers import FLIP, MARKER, client, emulated_phone, freeze_video, matrix
 from tests.support import sample_jpegs
 
 FX, FY, CX, CY = 525.0, 525.0, 319.5, 239.5  # the sample camera, which the emulated view matches
-FOV_Y_RAD = 2 * math.atan(240 / 525)
-SCREEN = (800, 600)
 CUP_BOX = (60, 70, 350, 355)  # the cup and saucer in the sample video's first frame
 
 pytestmark = pytest.mark.timeout(120)
@@ -33,11 +30,7 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    page, errors = new_page(browser, {"width": SCREEN[0], "height": SCREEN[1]})
-    install_iwer(page, FOV_Y_RAD, hit_test=True)
-    yield page
-    page.context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
+    yield from emulated_phone(browser, hit_test=True)
 
 
 def teach_cup(server: Any) -> str:

@@ -14,7 +14,6 @@ relocalised, the tests pause the video so that the scene holds still.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,23 +21,17 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.helpers import MARKER, freeze_video, install_iwer, matrix, new_page, translation
+from tests.browser.helpers import MARKER, PHONE_SCREEN, emulated_phone, freeze_video, matrix, translation
 
-FOV_Y_RAD = 2 * math.atan(240 / 525)  # the sample camera's vertical field of view
 LIFT_M = 0.06  # webxr_client/geometry.js: a panel's bottom is 6 cm above its anchor
 PLACE_DISTANCE_M = 0.75  # webxr_client/xr_mode.js: a tap on nothing places the chosen block this far along its ray
-SCREEN = (800, 600)
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    page, errors = new_page(browser, {"width": SCREEN[0], "height": SCREEN[1]})
-    install_iwer(page, FOV_Y_RAD)
-    yield page
-    page.context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
+    yield from emulated_phone(browser)
 
 
 def row_major(pose: np.ndarray) -> list[float]:
@@ -104,7 +97,7 @@ def test_a_tap_on_nothing_places_the_chosen_block_and_a_second_tap_moves_it(page
         page.mouse.click(x, y)
         page.wait_for_function(f"window.spatialClient.lastPlaced?.ref === 'place{count}'", timeout=10_000)
         placed = page.evaluate("window.spatialClient.lastPlaced")
-        origin, direction = tap_ray(page.evaluate("window.spatialClient.xr().view"), x, y, SCREEN)
+        origin, direction = tap_ray(page.evaluate("window.spatialClient.xr().view"), x, y, PHONE_SCREEN)
         expected = origin + PLACE_DISTANCE_M * direction
         page.wait_for_function(
             f"""(() => {{ const o = window.spatialClient.overlays['{placed["anchor"]}'];

@@ -7,12 +7,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-import cv2
 import pytest
 
 from data.make_shapes_dataset import Scene, scene
 from spatial.client import StreamClient
-from tests.support import Server, free_port, start_detectron2_server, stop_server
+from tests.support import Server, free_port, jpeg, start_detectron2_server, stop_server
 
 CAMERA = {"width": 640, "height": 480, "fov_y_deg": 60.0}
 FRAMES = 16
@@ -26,10 +25,6 @@ def d2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_detectron2_server(tmp_path_factory.mktemp("d2") / "store.db")
     yield srv
     stop_server(srv)
-
-
-def jpeg(image) -> bytes:
-    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
 
 
 def moving(label: str, count: int, photo_name: str) -> list[Scene]:

@@ -14,13 +14,12 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 
 from data.make_shapes_dataset import draw_clock
 from spatial.client import StreamClient
-from tests.support import Server, start_detectron2_server, stop_server
+from tests.support import Server, jpeg, start_detectron2_server, stop_server
 from vision.camera import Intrinsics
 from vision.depth import backproject
 from vision.poses import invert_pose, make_pose, rotation_about, transform_points
@@ -58,10 +57,6 @@ def printed(view: RenderedView) -> np.ndarray:
     v = np.clip(((local[:, 2] + 0.5) * last).astype(int), 0, last)
     colour[rows, cols] = FACE[v, u]
     return colour
-
-
-def jpeg(image: np.ndarray) -> bytes:
-    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
 
 
 def camera(step: int, sideways_m: float) -> np.ndarray:

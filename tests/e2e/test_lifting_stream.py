@@ -22,7 +22,7 @@ import pytest
 import skimage.data
 
 from spatial.client import StreamClient
-from tests.support import Server, start_server, stop_server
+from tests.support import Server, jpeg, start_server, stop_server
 from vision.camera import Intrinsics
 from vision.depth import backproject
 from vision.poses import invert_pose, make_pose, rotation_about, transform_points
@@ -58,10 +58,6 @@ def printed(view: RenderedView) -> np.ndarray:
         shade = view.colour[rows, cols].astype(np.float64).mean(axis=1, keepdims=True) / 200.0
         colour[rows, cols] = np.clip(photo[v, u, ::-1] * (0.4 + 0.6 * shade), 0, 255).astype(np.uint8)
     return colour
-
-
-def jpeg(image: np.ndarray) -> bytes:
-    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
 
 
 def camera(step: int, sideways_m: float, target: SceneObject = CRATE) -> np.ndarray:

@@ -14,7 +14,6 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 
@@ -22,7 +21,7 @@ from spatial.client import StreamClient
 from spatial.config import Settings
 from spatial.protocol import DEPTH_UINT16_MM
 from tests.support import (
-    Server, sample_camera, sample_jpegs, sample_truth, start_server, stop_server, upload_room_map,
+    Server, jpeg, sample_camera, sample_jpegs, sample_truth, start_server, stop_server, upload_room_map,
 )
 from vision.camera import Intrinsics
 from vision.poses import invert_pose, make_pose, pose_difference, rotation_about
@@ -44,10 +43,6 @@ def row_major(pose: np.ndarray) -> list[float]:
 
 def matrix(values: list[float]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).reshape(4, 4)
-
-
-def jpeg(colour: np.ndarray) -> bytes:
-    return cv2.imencode(".jpg", colour, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +79,7 @@ async def relocalise_by_depth(client: StreamClient, room: Room, device_from_spac
     """Send three frames turning on the spot, with depth and the device's pose in its own frame."""
     for k, camera_in_space in enumerate(panorama_poses(centre, 4, -20.0, start_deg)[:3]):
         view = room.render(K, camera_in_space, NOISE, 100 + k)
-        reply = await client.frame(first_id + k, jpeg(view.colour), intrinsics=(K.fx, K.fy, K.cx, K.cy),
+        reply = await client.frame(first_id + k, jpeg(view.colour, 85), intrinsics=(K.fx, K.fy, K.cx, K.cy),
                                    device_pose=device_from_space @ camera_in_space, depth=view.depth, **header)
         assert reply["type"] == "objects", reply
     return await client.next_of("relocalised", timeout=60)
@@ -94,7 +89,7 @@ async def look(client: StreamClient, room: Room, frame_id: int, device_from_spac
                camera_in_space: np.ndarray) -> dict[str, Any]:
     """Send a frame seen from `camera_in_space` (no depth) and return its overlays message."""
     view = room.render(K, camera_in_space)
-    reply = await client.frame(frame_id, jpeg(view.colour), device_pose=device_from_space @ camera_in_space)
+    reply = await client.frame(frame_id, jpeg(view.colour, 85), device_pose=device_from_space @ camera_in_space)
     assert reply["type"] == "objects", reply
     return await client.next_of("overlays")
 
