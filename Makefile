@@ -6,18 +6,23 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: serve test install install-test client browser mediapipe detectron2 sample bench clean
+.PHONY: serve test install install-test system system-test client browser mediapipe detectron2 sample bench clean
+
+# Debian packages: the system libraries the wheels link (open3d-cpu links libusb-1.0), and for the
+# tests the browser, the tools that make it trust the service's CA, and PostgreSQL.
+SYSTEM_PACKAGES := libusb-1.0-0
+TEST_PACKAGES := $(SYSTEM_PACKAGES) chromium libnss3-tools postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 
 # MediaPipe goes in after the project's own dependencies: it pins protobuf 4, which the script restores.
-install: $(BIN)/python client
+install: system $(BIN)/python client
 	$(BIN)/pip install -e .
 	scripts/install_mediapipe.sh $(VENV)
 
-install-test: $(BIN)/python browser client
+install-test: system-test $(BIN)/python client
 	$(BIN)/pip install -e '.[test]'
 	scripts/install_mediapipe.sh $(VENV)
 	$(BIN)/python scripts/install_detectron2.py
@@ -40,9 +45,16 @@ node_modules/.package-lock.json: package.json $(wildcard package-lock.json)
 	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 	@touch $@
 
-# Debian's Chromium drives the browser tests (Playwright never downloads a browser here).
+# apt-get runs only when a package is missing. Debian's Chromium drives the browser tests
+# (Playwright never downloads a browser here).
+system:
+	@scripts/install_system.sh $(SYSTEM_PACKAGES)
+
+system-test:
+	@scripts/install_system.sh $(TEST_PACKAGES)
+
 browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends chromium; }
+	@scripts/install_system.sh chromium
 
 serve: install $(if $(findstring detectron2,$(ARGS)),detectron2)
 	$(BIN)/spatial serve $(ARGS)
