@@ -9,9 +9,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spatial.config import DEFAULT_STORE, SERVICE_KEY_ENV, Settings, open_store
+from spatial.network import is_loopback, url_host
+
+if TYPE_CHECKING:
+    from anchors import BlockService, User
 
 LOCAL_USER = "local"
 
@@ -30,6 +34,18 @@ def detector_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
+def _use_https(args: argparse.Namespace) -> bool:
+    """--https/--no-https as given; else on with a certificate of one's own or a host other devices reach."""
+    https, certfile, keyfile = getattr(args, "https", None), getattr(args, "certfile", None), getattr(args, "keyfile", None)
+    if (certfile is None) != (keyfile is None):
+        raise SystemExit("error: --certfile and --keyfile go together: the certificate and its private key")
+    if certfile is not None and https is False:
+        raise SystemExit("error: --certfile and --keyfile are for HTTPS; drop --no-https")
+    if https is None:
+        return certfile is not None or not is_loopback(getattr(args, "host", Settings.host))
+    return https
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     options = detector_options(args.detector_option)
     if args.detector in ("markers", "auto"):
@@ -37,6 +53,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(
         host=getattr(args, "host", "127.0.0.1"),
         port=getattr(args, "port", 8000),
+        https=_use_https(args),
+        certfile=getattr(args, "certfile", None),
+        keyfile=getattr(args, "keyfile", None),
         store=Path(args.store),
         detector=args.detector,
         detector_options=options,
@@ -66,6 +85,49 @@ def _say_key_created(path: Path | None) -> None:
               " the store: without it the blocks cannot be read.")
 
 
+def _tls_files(settings: Settings) -> tuple[Path, Path] | None:
+    """The certificate and key to serve HTTPS with (the user's own, checked, or the local CA's, made as
+    needed), after saying which; None for plain HTTP."""
+    from spatial import tls
+
+    if not settings.https:
+        if not is_loopback(settings.host):
+            print("Plain HTTP on an address other devices reach: their browsers give such a page no camera"
+                  " and no WebXR (drop --no-https).")
+        return None
+    if settings.certfile is not None and settings.keyfile is not None:
+        certificate = tls.load_key_pair(settings.certfile, settings.keyfile)
+        print(f"HTTPS with {settings.certfile} ({certificate.subject.rfc4514_string()}).")
+        return settings.certfile, settings.keyfile
+    ca = tls.load_or_create_ca(settings.tls_dir)
+    server = tls.server_certificate(ca, tls.server_names(settings.host), settings.tls_dir)
+    made = "Made the local certificate authority" if ca.created else "HTTPS with the local certificate authority"
+    print(f"{made} {ca.cert_path} (SHA-256 {tls.fingerprint(ca.certificate)}). A phone or headset trusts this"
+          " service once it has installed it: download it from /ca.crt on this service (docs/devices.md).")
+    if server.renewed:
+        names = tls.certificate_names(server.certificate)
+        print(f"Made the server certificate {server.certfile} for {', '.join([*names.dns, *map(str, names.addresses)])}.")
+    return server.certfile, server.keyfile
+
+
+def _print_join_codes(settings: Settings, blocks: BlockService, owner: User) -> None:
+    """For each address another device reaches the service at: a QR code of the address with a fresh
+    device token (one for this start, replacing the last start's)."""
+    from spatial.join import JOIN_DEVICE, device_bases, join_url, terminal_qr
+
+    bases = device_bases(settings)
+    if not bases:
+        return
+    token = blocks.issue_token(owner, label=JOIN_DEVICE, replace=True)
+    print(f"To join from a phone or headset on the same network, scan a code below. Its token is for the device"
+          f" {JOIN_DEVICE!r}: the next start replaces it, `spatial token revoke {LOCAL_USER} --device {JOIN_DEVICE}`"
+          " ends it sooner; /join makes one for each device.")
+    for base in bases:
+        url = join_url(base, token)
+        print(terminal_qr(url), end="")
+        print(url)
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -74,23 +136,29 @@ def serve(args: argparse.Namespace) -> int:
     from spatial.services import Services
 
     settings = _settings(args)
+    tls_files = _tls_files(settings)
     services = Services.build(settings)
     _say_key_created(services.store.created_key_file)
     owner = services.blocks.ensure_user(LOCAL_USER)
     if settings.demo and seed_demo(services.blocks, owner):
         print("Loaded the demo: a note and a table pinned to ArUco marker 7 (print data/marker_sheet.pdf).")
     token = services.blocks.issue_token(owner, label="serve", replace=True)
-    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else url_host(settings.host)
+    scheme = "https" if settings.https else "http"
     print(f"Store: {settings.store}   detector: {settings.detector}")
     if settings.record_dir is not None:
         print(f"Recording every stream's frames, faces blurred, into {settings.record_dir}")
-    print(f"Open http://{shown_host}:{settings.port}/#token={token}", flush=True)
+    print(f"Open {scheme}://{shown_host}:{settings.port}/#token={token}")
+    _print_join_codes(settings, services.blocks, owner)
+    sys.stdout.flush()
     uvicorn.run(
         create_app(services),
         host=settings.host,
         port=settings.port,
         ws_max_size=settings.transport_max_bytes,
         log_level=args.log_level,
+        ssl_certfile=tls_files[0] if tls_files else None,
+        ssl_keyfile=tls_files[1] if tls_files else None,
     )
     return 0
 
@@ -212,8 +280,16 @@ def parser() -> argparse.ArgumentParser:
         return p
 
     p = with_detector(with_store(commands.add_parser("serve", help="run the service and the web client")))
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on; 0.0.0.0 for phones and headsets on the network (default: %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--https", action=argparse.BooleanOptionalAction, default=None,
+                   help="serve HTTPS and WSS on the port, with a certificate from the local certificate authority"
+                        " kept beside the store; plain HTTP there is refused (default: on when --host is not a"
+                        " loopback address)")
+    p.add_argument("--certfile", type=Path, default=None,
+                   help="HTTPS with a certificate of your own (PEM, a chain may follow it) instead of the local CA's")
+    p.add_argument("--keyfile", type=Path, default=None, help="the private key of --certfile (PEM, unencrypted)")
     p.add_argument("--max-fps", type=float, default=Settings.max_frames_per_second,
                    help="frames a second one session may send (default: %(default)s)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
@@ -268,11 +344,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from anchors import NotFound, ServiceKeyError
     from anchors.sqlite import StoreFormatError
+    from spatial.tls import TLSConfigError
     from vision.detection import DetectorConfigError
 
     try:
         return args.run(args)
-    except (DetectorConfigError, ServiceKeyError, StoreFormatError, NotFound) as exc:
+    except (DetectorConfigError, ServiceKeyError, StoreFormatError, NotFound, TLSConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from typing import Any
 
@@ -29,10 +30,13 @@ class StreamClient:
 
     @classmethod
     async def open(
-        cls, url: str, token: str | None, camera: dict[str, Any] | None = None, *, hello: bool = True
+        cls, url: str, token: str | None, camera: dict[str, Any] | None = None, *, hello: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> StreamClient:
-        """Connect and, with `hello`, introduce ourselves; raises StreamError if refused."""
-        client = cls(await connect(url, max_size=None))
+        """Connect and, with `hello`, introduce ourselves; raises StreamError if refused. A `wss://` URL is
+        checked against `tls` (e.g. one trusting the service's CA file), else the system's trusted CAs."""
+        options = {"ssl": tls} if tls is not None else {}
+        client = cls(await connect(url, max_size=None, **options))
         if hello:
             await client.hello(token, camera)
         return client

@@ -17,6 +17,11 @@ SERVICE_KEY_ENV = "SPATIAL_SERVICE_KEY"
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
+    https: bool = False
+    """Serve HTTPS (and WSS) on `port`, plain HTTP refused; the CLI turns it on for a non-loopback host."""
+    certfile: Path | None = None
+    """With `keyfile`: the user's own certificate (a chain may follow it); None uses the local CA's."""
+    keyfile: Path | None = None
     store: Path = DEFAULT_STORE
     detector: str = "auto"
     detect_every: int = 5
@@ -62,6 +67,11 @@ class Settings:
     """Objects placed in 3D per frame (from depth or triangulation), highest scores first."""
     max_map_points: int = 200_000
     """Points in one space's map upload; more are refused with 413 (`max_map_points`)."""
+
+    @property
+    def tls_dir(self) -> Path:
+        """Where the local certificate authority and the server certificate it signs are kept: beside the store."""
+        return self.store.parent
 
     @property
     def transport_max_bytes(self) -> int:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
+import ipaddress
 import json
 import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,6 +23,9 @@ from typing import Any
 import cv2
 import httpx
 import numpy as np
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from vision.poses import pose_difference
 
@@ -42,11 +48,19 @@ class Server:
     token: str
     store: Path
     process: subprocess.Popen
+    ca: Path | None = None
+    """Over HTTPS: the certificate authority file a client trusts the service by."""
+    printed: list[str] = field(default_factory=list)
+    """What the service printed up to and with its `Open ...` line; the rest stays in `process.stdout`."""
+
+    def tls(self) -> ssl.SSLContext | None:
+        """A client TLS context trusting `ca` (None over plain HTTP)."""
+        return ssl.create_default_context(cafile=str(self.ca)) if self.ca is not None else None
 
     def rest(self, token: str | None = None) -> httpx.Client:
         auth = token if token is not None else self.token
         headers = {"Authorization": f"Bearer {auth}"} if auth else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10, verify=self.tls() or True)
 
     def new_token(self, user: str) -> str:
         """A token for `user` (created if new), through the CLI."""
@@ -56,11 +70,13 @@ class Server:
         ).stdout.strip()
 
 
-def start_server(store: Path, *extra: str, detector: str = "markers") -> Server:
+def start_server(store: Path, *extra: str, detector: str = "markers", ca: Path | None = None) -> Server:
     """Start `spatial serve` on a free port and wait until it answers.
 
     Tests use the `markers` detector unless they ask for another: the sample
-    video's ground truth is the marker's pose in every frame.
+    video's ground truth is the marker's pose in every frame. A service that
+    prints an https:// address is trusted by `ca`, by default the local
+    certificate authority beside the store.
     """
     port = free_port()
     process = subprocess.Popen(
@@ -69,22 +85,28 @@ def start_server(store: Path, *extra: str, detector: str = "markers") -> Server:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    token = None
+    token = scheme = None
+    printed = []
     assert process.stdout is not None
     for line in process.stdout:
-        match = re.search(r"#token=(\S+)", line)
+        printed.append(line)
+        match = re.search(r"^Open (https?)://\S+#token=(\S+)", line)
         if match:
-            token = match.group(1)
+            scheme, token = match.groups()
             break
     if not token:
         process.kill()
-        raise RuntimeError("spatial serve did not print its URL")
-    url = f"http://127.0.0.1:{port}"
+        raise RuntimeError(f"spatial serve did not print its URL:\n{''.join(printed)}")
+    secure = scheme == "https"
+    server = Server(
+        f"{scheme}://127.0.0.1:{port}", f"{'wss' if secure else 'ws'}://127.0.0.1:{port}/v1/stream", token, store,
+        process, (ca or store.parent / "ca.crt") if secure else None, printed,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                return Server(url, f"ws://127.0.0.1:{port}/v1/stream", token, store, process)
+            if httpx.get(f"{server.url}/v1/health", timeout=1, verify=server.tls() or True).status_code == 200:
+                return server
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()
@@ -174,3 +196,44 @@ def upload_room_map(rest: httpx.Client, room: Any, name: str) -> str:
     assert uploaded.status_code == 200, uploaded.text
     assert uploaded.json()["point_count"] == len(points) and uploaded.json()["map_version"] == 1
     return space_id
+
+
+TERMINAL_MODULES = {"█": (1, 1), "▀": (1, 0), "▄": (0, 1), " ": (0, 0)}
+"""A terminal QR code's characters: (top, bottom) module, 1 light. Two rows of modules a line."""
+
+
+def terminal_qr_image(lines: list[str], scale: int = 8) -> np.ndarray:
+    """A QR code printed as text (light on dark, half blocks) as a grey image, dark modules black."""
+    width = max(len(line) for line in lines)
+    rows = []
+    for line in lines:
+        pairs = [TERMINAL_MODULES[ch] for ch in line.ljust(width)]
+        rows += [[top for top, _ in pairs], [bottom for _, bottom in pairs]]
+    modules = np.asarray(rows, dtype=np.uint8) * 255
+    return np.kron(modules, np.ones((scale, scale), dtype=np.uint8))
+
+
+def decode_qr(image: np.ndarray) -> str:
+    """The text of the one QR code in `image`, by OpenCV's QRCodeDetector; '' if none is read."""
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    return text
+
+
+def own_certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `name` and its key, as a user might bring their own."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName(name), x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        ]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    certfile, keyfile = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    certfile.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return certfile, keyfile

@@ -64,4 +64,9 @@ export class Api {
   detach(anchorId) {
     return this.request('DELETE', `/anchors/${encodeURIComponent(anchorId)}`);
   }
+
+  /** A new token for another device, with the links (and their QR codes) that carry it there. */
+  join(device) {
+    return this.request('POST', '/join', { device });
+  }
 }

@@ -7,9 +7,8 @@ import { Connection } from './connection.js';
 import { FramePump } from './frames.js';
 import { helloMessage, placeMessage } from './protocol.js';
 import { ObjectSheet } from './sheet.js';
+import { TOKEN_KEY, currentToken } from './token.js';
 import { WindowMode } from './window_mode.js';
-
-const TOKEN_KEY = 'spatial.token';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -47,7 +46,7 @@ const client = {
 };
 window.spatialClient = client;
 
-let token = takeTokenFromUrl() || localStorage.getItem(TOKEN_KEY);
+let token = currentToken();
 const SPACE = new URLSearchParams(location.search).get('space'); // ?space=spc_…: share that space's anchors
 client.placeBlock = new URLSearchParams(location.search).get('place');
 let placeCount = 0;
@@ -77,15 +76,6 @@ const sheet = new ObjectSheet(api, (objectId) => {
 }, SPACE ? (block) => { client.placeBlock = block.id; } : null);
 
 // ---- token ----------------------------------------------------------------
-
-/** The `#token=...` fragment, remembered and removed from the visible URL. */
-function takeTokenFromUrl() {
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
-  if (!fromHash) return null;
-  localStorage.setItem(TOKEN_KEY, fromHash);
-  history.replaceState(null, '', location.pathname + location.search);
-  return fromHash;
-}
 
 function askForToken() {
   ui.form.hidden = false;

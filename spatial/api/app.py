@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
@@ -15,12 +15,14 @@ import spatial
 from spatial.api.body_limit import BodySizeLimit
 from spatial.api.errors import install_error_handlers
 from spatial.api.compute import router as compute_router
+from spatial.api.join import router as join_router
 from spatial.api.objects import router as objects_router
 from spatial.api.rest import router
 from spatial.api.spaces import router as spaces_router
 from spatial.api.views import router as views_router
 from spatial.api.stream import stream_endpoint
 from spatial.services import Services
+from spatial.tls import CA_CERT
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_DIR = ROOT / "webxr_client"
@@ -45,6 +47,24 @@ def vendor_file(path: str) -> FileResponse:
     return FileResponse(file, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
+def ca_certificate(request: Request) -> FileResponse:
+    """The local certificate authority's certificate, for a device to install (docs/devices.md); 404 when the
+    service does not serve HTTPS with it."""
+    settings = request.app.state.services.settings
+    if not settings.https or settings.certfile is not None:
+        why = "a certificate of its own (--certfile)" if settings.https else "plain HTTP"
+        raise HTTPException(404, f"this service serves {why}, not the local certificate authority's")
+    return FileResponse(
+        settings.tls_dir / CA_CERT, media_type="application/x-x509-ca-cert",
+        filename="spatial-ca.crt", headers={"Cache-Control": "no-cache"},
+    )
+
+
+def join_page() -> FileResponse:
+    """The page that shows a signed-in browser a QR code for another device (webxr_client/join.html)."""
+    return FileResponse(CLIENT_DIR / "join.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+
 def create_app(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +85,10 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(compute_router)
     app.include_router(objects_router)
     app.include_router(spaces_router)
+    app.include_router(join_router)
     app.add_api_websocket_route("/v1/stream", stream_endpoint)
     app.add_api_route("/vendor/{path:path}", vendor_file, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/ca.crt", ca_certificate, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/join", join_page, methods=["GET"], include_in_schema=False)
     app.mount("/", StaticFiles(directory=CLIENT_DIR, html=True), name="client")
     return app

@@ -200,6 +200,16 @@ class NewTokenOut(BaseModel):
     token: str = Field(description="Shown once; the service keeps only its hash.")
 
 
+class JoinLink(BaseModel):
+    url: str = Field(description="The web client's address on one LAN address, the token in its `#token=` fragment.")
+    qr_png: str = Field(description="The URL as a QR code, a PNG `data:` URI.")
+
+
+class JoinOut(NewTokenOut):
+    links: list[JoinLink] = Field(description="One for each address another device reaches the service at; empty"
+                                              " when it listens on loopback only.")
+
+
 SPACE_POSE_DOC = "Row-major 4x4 rigid transform (16 numbers) placing the block in the space's frame, metres."
 
 
