@@ -101,9 +101,12 @@ def _tls_files(settings: Settings) -> tuple[Path, Path] | None:
         return settings.certfile, settings.keyfile
     ca = tls.load_or_create_ca(settings.tls_dir)
     server = tls.server_certificate(ca, tls.server_names(settings.host), settings.tls_dir)
+    from spatial.join import device_bases
+
     made = "Made the local certificate authority" if ca.created else "HTTPS with the local certificate authority"
+    where = (device_bases(settings) or [f"https://{url_host(settings.host)}:{settings.port}"])[0]
     print(f"{made} {ca.cert_path} (SHA-256 {tls.fingerprint(ca.certificate)}). A phone or headset trusts this"
-          " service once it has installed it: download it from /ca.crt on this service (docs/devices.md).")
+          f" service once it has installed it, from {where}/ca.crt (docs/devices.md).")
     if server.renewed:
         names = tls.certificate_names(server.certificate)
         print(f"Made the server certificate {server.certfile} for {', '.join([*names.dns, *map(str, names.addresses)])}.")

@@ -30,6 +30,11 @@ function showCodes(device, links) {
     figure.append(image, caption);
     codes.append(figure);
   }
+  if (links.length) {
+    const ca = $('join-ca');
+    ca.href = `${new URL(links[0].url).origin}/ca.crt`;
+    ca.textContent = ca.href;
+  }
 }
 
 async function onSubmit(event) {

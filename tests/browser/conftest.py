@@ -16,21 +16,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.browser.helpers import CHROMIUM, chromium_args
 
 
 @pytest.fixture(scope="module")
 def browser(sample_y4m: Path) -> Iterator[Browser]:
-    args = [
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        # A page fulfilled through a Playwright route (the iwer set-up) has no address of its
-        # own, so Local Network Access checks would block its socket to the loopback server.
-        "--disable-features=LocalNetworkAccessChecks",
-        f"--use-file-for-fake-video-capture={sample_y4m}",
-    ]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(sample_y4m))
         yield browser
         browser.close()

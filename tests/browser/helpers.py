@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, Route, WebSocketRoute
 
 from spatial.protocol import FrameHeader, parse_frame
 
+CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DOCS_IMG = ROOT / "docs" / "img"
@@ -26,6 +27,19 @@ SAMPLE_FOV_Y_RAD = 2 * math.atan(240 / 525)
 """The sample camera's vertical field of view: an emulated phone with it sees what the fake camera's video shows."""
 PHONE_SCREEN = (800, 600)
 """The emulated phone's screen: 4:3 like the sample camera, so the view and the video line up."""
+
+
+def chromium_args(fake_camera: Path) -> list[str]:
+    """Headless Chromium's flags for the tests: the fake camera plays `fake_camera` (.y4m)."""
+    return [
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        # A page fulfilled through a Playwright route (the iwer set-up) has no address of its
+        # own, so Local Network Access checks would block its socket to the loopback server.
+        "--disable-features=LocalNetworkAccessChecks",
+        f"--use-file-for-fake-video-capture={fake_camera}",
+    ]
 
 
 def new_page(browser: Browser, viewport: dict[str, int]) -> tuple[Page, list[str]]:
@@ -136,25 +150,37 @@ def iwer_setup(fov_y_rad: float, depth_sensing: bool = False, hit_test: bool = F
     """
 
 
-def emulated_phone(browser: Browser, depth_sensing: bool = False, hit_test: bool = False) -> Iterator[Page]:
+def emulated_phone(
+    browser: Browser, depth_sensing: bool = False, hit_test: bool = False, html: str | None = None
+) -> Iterator[Page]:
     """A page on a phone emulated by iwer (the sample camera's view, `PHONE_SCREEN`), for a fixture to
     `yield from`; afterwards it fails the test on errors the page did not catch."""
     page, errors = new_page(browser, {"width": PHONE_SCREEN[0], "height": PHONE_SCREEN[1]})
-    install_iwer(page, SAMPLE_FOV_Y_RAD, depth_sensing, hit_test)
+    install_iwer(page, SAMPLE_FOV_Y_RAD, depth_sensing, hit_test, html)
     yield page
     page.context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
 
 
-def install_iwer(page: Page, fov_y_rad: float, depth_sensing: bool = False, hit_test: bool = False) -> None:
-    """Serve the client's index.html with the iwer set-up injected before app.js."""
+def install_iwer(
+    page: Page, fov_y_rad: float, depth_sensing: bool = False, hit_test: bool = False, html: str | None = None
+) -> None:
+    """Serve the client's index.html with the iwer set-up injected before app.js.
+
+    The route fetches the served page, unless the test hands it in as `html` (fetched over HTTPS
+    by the test itself, trusting the service's CA: Playwright's own fetch would not)."""
+    app = '<script type="module" src="app.js"></script>'
+
+    def injected(page_html: str) -> str:
+        assert app in page_html, "index.html no longer loads app.js as expected"
+        return page_html.replace(app, iwer_setup(fov_y_rad, depth_sensing, hit_test) + app)
 
     def inject(route: Route) -> None:
+        if html is not None:
+            route.fulfill(status=200, content_type="text/html", body=injected(html))
+            return
         response = route.fetch()
-        html = response.text()
-        app = '<script type="module" src="app.js"></script>'
-        assert app in html, "index.html no longer loads app.js as expected"
-        route.fulfill(response=response, body=html.replace(app, iwer_setup(fov_y_rad, depth_sensing, hit_test) + app))
+        route.fulfill(response=response, body=injected(response.text()))
 
     page.route(lambda url: urlparse(url).path == "/", inject)
 
