@@ -100,7 +100,13 @@ def _tls_files(settings: Settings) -> tuple[Path, Path] | None:
         print(f"HTTPS with {settings.certfile} ({certificate.subject.rfc4514_string()}).")
         return settings.certfile, settings.keyfile
     ca = tls.load_or_create_ca(settings.tls_dir)
-    server = tls.server_certificate(ca, tls.server_names(settings.host), settings.tls_dir)
+    names = tls.server_names(settings.host)
+    _, outside = tls.within_scope(ca.certificate, names)
+    if outside.dns or outside.addresses:
+        print(f"The local certificate authority may not sign for {outside} (it signs for local names and networks,"
+              f" and those this machine was on when it was made): devices will not trust the service there. Move"
+              f" {ca.cert_path} and its key away to make a new one, and install that on the devices.")
+    server = tls.server_certificate(ca, names, settings.tls_dir)
     from spatial.join import device_bases
 
     made = "Made the local certificate authority" if ca.created else "HTTPS with the local certificate authority"
@@ -108,8 +114,7 @@ def _tls_files(settings: Settings) -> tuple[Path, Path] | None:
     print(f"{made} {ca.cert_path} (SHA-256 {tls.fingerprint(ca.certificate)}). A phone or headset trusts this"
           f" service once it has installed it, from {where}/ca.crt (docs/devices.md).")
     if server.renewed:
-        names = tls.certificate_names(server.certificate)
-        print(f"Made the server certificate {server.certfile} for {', '.join([*names.dns, *map(str, names.addresses)])}.")
+        print(f"Made the server certificate {server.certfile} for {tls.certificate_names(server.certificate)}.")
     return server.certfile, server.keyfile
 
 

@@ -8,6 +8,7 @@ import socket
 import psutil
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ALL_IPV4 = "0.0.0.0"
 ALL_IPV6 = "::"
 
@@ -42,6 +43,20 @@ def interface_addresses(ipv6: bool) -> list[IPAddress]:
             if not (address.version == 6 and address.is_link_local) and address not in found:
                 found.append(address)
     return found
+
+
+def interface_networks() -> list[IPNetwork]:
+    """The networks this machine's interfaces are on (address and netmask), IPv4 and IPv6."""
+    networks: list[IPNetwork] = []
+    for entries in psutil.net_if_addrs().values():
+        for entry in entries:
+            if entry.family not in (socket.AF_INET, socket.AF_INET6) or not entry.netmask:
+                continue
+            mask_bits = bin(int(ipaddress.ip_address(entry.netmask))).count("1")
+            network = ipaddress.ip_interface(f"{entry.address.split('%')[0]}/{mask_bits}").network
+            if network not in networks:
+                networks.append(network)
+    return networks
 
 
 def listen_addresses(host: str) -> list[IPAddress]:

@@ -7,6 +7,11 @@ owner only). A device that installs `ca.crt` (served at `/ca.crt`) trusts every 
 certificate the CA signs. The server certificate (`server.crt`, `server.key`) names
 `localhost`, the host name and every address the service listens on; it is made again
 when those change. `--certfile`/`--keyfile` use a certificate of the user's own instead.
+
+The CA may sign only for local names and addresses (an X.509 name constraint): `localhost`,
+this machine's names, `*.local`, private and link-local networks and the networks this
+machine is on when the CA is made. A device that installed it trusts it for nothing else,
+so not even its stolen key could impersonate a public website to that device.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass
@@ -26,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from spatial.network import IPAddress, as_address, listen_addresses
+from spatial.network import IPAddress, IPNetwork, as_address, interface_networks, listen_addresses
 
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
@@ -37,6 +43,11 @@ SERVER_DAYS = 397
 """Apple's platforms refuse TLS server certificates valid for longer than 825 days; browsers' public
 rules allow 398. A server certificate is made again when fewer than RENEW_DAYS are left."""
 RENEW_DAYS = 30
+LOCAL_NETWORKS = (
+    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10",
+    "::1/128", "fc00::/7", "fe80::/10",
+)
+"""Loopback, private (RFC 1918, unique local), link-local and shared (carrier-grade NAT, VPN) addresses."""
 
 
 class TLSConfigError(Exception):
@@ -52,6 +63,9 @@ class ServerNames:
 
     def general_names(self) -> list[x509.GeneralName]:
         return [x509.DNSName(name) for name in self.dns] + [x509.IPAddress(a) for a in self.addresses]
+
+    def __str__(self) -> str:
+        return ", ".join([*self.dns, *map(str, self.addresses)])
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,51 @@ def _pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
+def local_scope() -> tuple[list[str], list[IPNetwork]]:
+    """What the local CA may sign for: local DNS names, and local networks with those of this machine."""
+    dns = ["localhost", "local"]
+    for name in (socket.gethostname(), socket.getfqdn()):
+        if name and name not in dns and as_address(name) is None:
+            dns.append(name)
+    networks = [ipaddress.ip_network(n) for n in LOCAL_NETWORKS]
+    for network in interface_networks():
+        if not any(network.version == n.version and network.subnet_of(n) for n in networks):  # type: ignore[arg-type]
+            networks.append(network)
+    return dns, networks
+
+
+def _name_constraints() -> x509.NameConstraints:
+    dns, networks = local_scope()
+    return x509.NameConstraints(
+        permitted_subtrees=[x509.DNSName(name) for name in dns] + [x509.IPAddress(n) for n in networks],
+        excluded_subtrees=None,
+    )
+
+
+def within_scope(ca: x509.Certificate, names: ServerNames) -> tuple[ServerNames, ServerNames]:
+    """`names` split into those the CA's name constraints let it sign for, and the others."""
+    try:
+        constraints = ca.extensions.get_extension_for_class(x509.NameConstraints).value
+    except x509.ExtensionNotFound:
+        return names, ServerNames((), ())
+    permitted = constraints.permitted_subtrees or []
+    dns = [n.value.lower() for n in permitted if isinstance(n, x509.DNSName)]
+    networks = [n.value for n in permitted if isinstance(n, x509.IPAddress)]
+
+    def dns_ok(name: str) -> bool:
+        name = name.lower()
+        return any(name == d or name.endswith("." + d) for d in dns)
+
+    def address_ok(address: IPAddress) -> bool:
+        return any(address.version == n.version and address in n for n in networks)
+
+    return (
+        ServerNames(tuple(n for n in names.dns if dns_ok(n)), tuple(a for a in names.addresses if address_ok(a))),
+        ServerNames(tuple(n for n in names.dns if not dns_ok(n)),
+                    tuple(a for a in names.addresses if not address_ok(a))),
+    )
+
+
 def load_or_create_ca(directory: Path) -> LocalCA:
     """The local CA kept in `directory`, made (P-256 key, ten years) on first use."""
     cert_path, key_path = directory / CA_CERT, directory / CA_KEY
@@ -155,6 +214,7 @@ def load_or_create_ca(directory: Path) -> LocalCA:
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
                                      content_commitment=False, key_encipherment=False, data_encipherment=False,
                                      key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(_name_constraints(), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -198,8 +258,10 @@ def _signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 
 def server_certificate(ca: LocalCA, names: ServerNames, directory: Path) -> ServerCertificate:
-    """The server certificate in `directory`, signed by `ca` for `names`; made again when it is missing,
-    names something else, is from another CA, or has under RENEW_DAYS left."""
+    """The server certificate in `directory`, signed by `ca` for `names` (those within its scope: see
+    `within_scope`); made again when it is missing, names something else, is from another CA, or has under
+    RENEW_DAYS left."""
+    names, _ = within_scope(ca.certificate, names)
     cert_path, key_path = directory / SERVER_CERT, directory / SERVER_KEY
     if cert_path.exists() and key_path.exists():
         certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())

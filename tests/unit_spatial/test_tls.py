@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from spatial import tls
@@ -76,11 +76,11 @@ def test_server_certificate_is_kept_while_its_names_hold_and_made_again_when_the
     assert tls.server_certificate(other_ca, tls.server_names("0.0.0.0"), tmp_path).renewed, "signed by another CA"
 
 
-def test_a_tls_handshake_with_the_server_certificate_verifies_against_the_ca_file(tmp_path: Path) -> None:
-    ca = tls.load_or_create_ca(tmp_path)
-    cert = tls.server_certificate(ca, tls.server_names("127.0.0.1"), tmp_path)
+def handshake(certfile: Path, keyfile: Path, cafile: Path, server_hostname: str) -> x509.Certificate:
+    """A real TLS handshake on loopback: a server with `certfile`, a client trusting `cafile` that asks for
+    `server_hostname`; the certificate the client verified, or the client's ssl error."""
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(cert.certfile, cert.keyfile)
+    server_context.load_cert_chain(certfile, keyfile)
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
 
@@ -94,13 +94,57 @@ def test_a_tls_handshake_with_the_server_certificate_verifies_against_the_ca_fil
 
         thread = threading.Thread(target=accept)
         thread.start()
-        client = ssl.create_default_context(cafile=str(ca.cert_path))
-        with socket.create_connection(("127.0.0.1", port)) as raw, \
-                client.wrap_socket(raw, server_hostname="localhost") as conn:
-            peer = x509.load_der_x509_certificate(conn.getpeercert(binary_form=True))
-            conn.send(b"x")
-        thread.join(5)
-    assert peer == cert.certificate
+        try:
+            client = ssl.create_default_context(cafile=str(cafile))
+            with socket.create_connection(("127.0.0.1", port)) as raw, \
+                    client.wrap_socket(raw, server_hostname=server_hostname) as conn:
+                peer = x509.load_der_x509_certificate(conn.getpeercert(binary_form=True))
+                conn.send(b"x")
+        finally:
+            thread.join(5)
+    return peer
+
+
+def test_a_tls_handshake_with_the_server_certificate_verifies_against_the_ca_file(tmp_path: Path) -> None:
+    ca = tls.load_or_create_ca(tmp_path)
+    cert = tls.server_certificate(ca, tls.server_names("127.0.0.1"), tmp_path)
+    assert handshake(cert.certfile, cert.keyfile, ca.cert_path, "localhost") == cert.certificate
+    assert handshake(cert.certfile, cert.keyfile, ca.cert_path, "127.0.0.1") == cert.certificate
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(cert.certfile, cert.keyfile, ca.cert_path, "spatial.example.org")
+
+
+def test_the_ca_may_sign_for_local_names_and_networks_only(tmp_path: Path) -> None:
+    ca = tls.load_or_create_ca(tmp_path)
+    constraints = ca.certificate.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical
+    asked = tls.ServerNames(
+        ("localhost", socket.gethostname(), "lab.local", "example.com"),
+        tuple(ipaddress.ip_address(a) for a in ("127.0.0.1", "192.168.1.20", "10.1.2.3", "fd12::1", "8.8.8.8")),
+    )
+    inside, outside = tls.within_scope(ca.certificate, asked)
+    assert set(inside.dns) == {"localhost", socket.gethostname(), "lab.local"}
+    assert outside == tls.ServerNames(("example.com",), (ipaddress.ip_address("8.8.8.8"),))
+    _, left_out = tls.within_scope(ca.certificate, tls.server_names("0.0.0.0"))
+    assert left_out == tls.ServerNames((), ()), "this machine's own names and networks"
+
+    # A certificate for a public name, signed with the CA's key all the same, is refused by a client that
+    # trusts the CA: the constraint is in the CA certificate, which the device installed.
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    forged = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "example.com")]))
+        .issuer_name(ca.certificate.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("example.com")]), critical=False)
+        .sign(ca.key, hashes.SHA256())
+    )
+    (tmp_path / "forged.crt").write_bytes(forged.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "forged.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    with pytest.raises(ssl.SSLCertVerificationError, match="subtree"):
+        handshake(tmp_path / "forged.crt", tmp_path / "forged.key", ca.cert_path, "example.com")
 
 
 def test_a_certificate_of_ones_own_is_checked_against_its_key(tmp_path: Path) -> None:
