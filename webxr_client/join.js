@@ -27,7 +27,14 @@ function showCodes(device, links) {
     image.alt = `QR code: this service at ${new URL(link.url).host}, signed in as ${device}`;
     const caption = document.createElement('figcaption');
     caption.textContent = new URL(link.url).origin;
-    figure.append(image, caption);
+    // For a device that cannot scan (a headset): the link to type, token and all.
+    const text = document.createElement('details');
+    const summary = document.createElement('summary');
+    summary.textContent = 'the link as text';
+    const code = document.createElement('code');
+    code.textContent = link.url;
+    text.append(summary, code);
+    figure.append(image, caption, text);
     codes.append(figure);
   }
   if (links.length) {
