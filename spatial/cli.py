@@ -89,6 +89,7 @@ def _tls_files(settings: Settings) -> tuple[Path, Path] | None:
     """The certificate and key to serve HTTPS with (the user's own, checked, or the local CA's, made as
     needed), after saying which; None for plain HTTP."""
     from spatial import tls
+    from spatial.join import device_bases
 
     if not settings.https:
         if not is_loopback(settings.host):
@@ -107,8 +108,6 @@ def _tls_files(settings: Settings) -> tuple[Path, Path] | None:
               f" and those this machine was on when it was made): devices will not trust the service there. Move"
               f" {ca.cert_path} and its key away to make a new one, and install that on the devices.")
     server = tls.server_certificate(ca, names, settings.tls_dir)
-    from spatial.join import device_bases
-
     made = "Made the local certificate authority" if ca.created else "HTTPS with the local certificate authority"
     where = (device_bases(settings) or [f"https://{url_host(settings.host)}:{settings.port}"])[0]
     print(f"{made} {ca.cert_path} (SHA-256 {tls.fingerprint(ca.certificate)}). A phone or headset trusts this"

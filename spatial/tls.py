@@ -16,9 +16,7 @@ so not even its stolen key could impersonate a public website to that device.
 
 from __future__ import annotations
 
-import base64
 import datetime
-import hashlib
 import ipaddress
 import os
 import socket
@@ -88,15 +86,6 @@ class ServerCertificate:
 def fingerprint(certificate: x509.Certificate) -> str:
     """The certificate's SHA-256 fingerprint, as devices show it (AB:CD:...)."""
     return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
-
-
-def spki_sha256(certificate: x509.Certificate) -> str:
-    """Base64 SHA-256 of the certificate's public key info: what Chromium's
-    `--ignore-certificate-errors-spki-list` and HTTP key pinning name a key by."""
-    spki = certificate.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
 def server_names(host: str) -> ServerNames:
