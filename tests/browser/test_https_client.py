@@ -19,7 +19,8 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.helpers import (
     CHROMIUM, MARKER, chromium_args, emulated_phone, new_page, save_screenshot,
@@ -48,14 +49,21 @@ def nss_home(ca: Path, home: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser(lan_server: Server, sample_y4m: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(
+    playwright: Playwright, lan_server: Server, sample_y4m: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Browser]:
     assert lan_server.ca is not None
     home = nss_home(lan_server.ca, tmp_path_factory.mktemp("home"))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(sample_y4m),
-                                     env={**os.environ, "HOME": str(home)})
-        yield browser
-        browser.close()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(sample_y4m),
+                                         env={**os.environ, "HOME": str(home)})
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
@@ -72,15 +80,17 @@ def socket_urls(page: Page) -> list[str]:
     return urls
 
 
-def test_an_untrusting_browser_is_stopped_at_the_certificate(lan_server: Server, sample_y4m: Path) -> None:
-    """The same Chromium without the CA in its NSS database refuses the page: the trust above is the CA's."""
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(sample_y4m))
-        try:
-            with pytest.raises(Exception, match="ERR_CERT_AUTHORITY_INVALID"):
-                browser.new_page().goto(lan_server.url)
-        finally:
-            browser.close()
+def test_an_untrusting_browser_is_stopped_at_the_certificate(
+    playwright: Playwright, lan_server: Server, sample_y4m: Path, tmp_path: Path
+) -> None:
+    """The same Chromium with an empty home (no CA in an NSS database) refuses the page: the trust is the CA's."""
+    untrusting = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(sample_y4m),
+                                            env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        with pytest.raises(PlaywrightError, match="ERR_CERT_AUTHORITY_INVALID"):
+            untrusting.new_page().goto(lan_server.url)
+    finally:
+        untrusting.close()
 
 
 def test_camera_window_mode_streams_over_wss_in_a_secure_context(page: Page, lan_server: Server) -> None:
