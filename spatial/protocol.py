@@ -214,6 +214,8 @@ class Camera(BaseModel):
 
 
 class Hello(BaseModel):
+    """Introduce the session: protocol version, access token, camera, what the client draws; comes first."""
+
     model_config = ConfigDict(extra="forbid")
     type: Literal["hello"]
     id: str | None = None
@@ -225,6 +227,8 @@ class Hello(BaseModel):
 
 
 class StatsRequest(BaseModel):
+    """Ask for a `stats` message now."""
+
     model_config = ConfigDict(extra="forbid")
     type: Literal["stats"]
     id: str | None = None
@@ -313,10 +317,17 @@ def pose_to_list(pose: np.ndarray | None) -> list[float] | None:
 Pose = Annotated[list[float], Field(min_length=16, max_length=16, description="4x4 matrix, row-major, metres")]
 
 
+def _left_out_fields_are_optional(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """In the JSON schema, a field that defaults to MISSING is not required (every other field is)."""
+    left_out = {field.alias or name for name, field in model.model_fields.items() if field.default is MISSING}
+    schema["required"] = [name for name in schema.get("required", []) if name not in left_out]
+
+
 class WireModel(BaseModel):
     """A part of a server message; `to_json` is what goes on the wire."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True,
+                              json_schema_extra=_left_out_fields_are_optional)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

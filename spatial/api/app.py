@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -20,6 +20,7 @@ from spatial.api.rest import router
 from spatial.api.spaces import router as spaces_router
 from spatial.api.views import router as views_router
 from spatial.api.stream import stream_endpoint
+from spatial.asyncapi import asyncapi_yaml
 from spatial.services import Services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +46,11 @@ def vendor_file(path: str) -> FileResponse:
     return FileResponse(file, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
+def stream_description() -> Response:
+    """The stream protocol (`/v1/stream`, a WebSocket) as an AsyncAPI 3 document, generated from its message models."""
+    return Response(asyncapi_yaml(), media_type="application/yaml")
+
+
 def create_app(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +72,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(objects_router)
     app.include_router(spaces_router)
     app.add_api_websocket_route("/v1/stream", stream_endpoint)
+    app.add_api_route("/v1/stream/asyncapi.yaml", stream_description, methods=["GET"], tags=["stream"],
+                      response_class=Response, responses={200: {"content": {"application/yaml": {}}}})
     app.add_api_route("/vendor/{path:path}", vendor_file, methods=["GET"], include_in_schema=False)
     app.mount("/", StaticFiles(directory=CLIENT_DIR, html=True), name="client")
     return app
