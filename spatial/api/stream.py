@@ -122,6 +122,8 @@ class StreamConnection:
             self._on_frame(data)
         except ProtocolError as exc:
             await self.error(exc)
+        except Exception as exc:
+            await self.fault(exc, "a binary message", frame_ref(peek_frame_id(data)))
 
     async def _on_text(self, text: str) -> None:
         try:
