@@ -58,11 +58,13 @@ def _settings(args: argparse.Namespace) -> Settings:
         keyfile=getattr(args, "keyfile", None),
         store=Path(args.store),
         detector=args.detector,
+        plugins=tuple(args.plugin),
         detector_options=options,
         detect_every=args.detect_every,
         batch_size=args.batch_size,
         batch_wait_ms=args.batch_wait_ms,
         max_frames_per_second=getattr(args, "max_fps", Settings.max_frames_per_second),
+        max_image_pixels=getattr(args, "max_image_pixels", Settings.max_image_pixels),
         ray_address=getattr(args, "ray_address", None),
         service_key_file=args.service_key_file,
         service_key=os.environ.get(SERVICE_KEY_ENV) or None,
@@ -171,10 +173,10 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def replay(args: argparse.Namespace) -> int:
-    from spatial.pipeline import Viewer
     from spatial.replay import ReplayError
     from spatial.replay import replay as run_replay
     from spatial.services import Services
+    from spatial.session import Viewer
     from vision import Intrinsics
 
     settings = _settings(args)
@@ -184,9 +186,10 @@ def replay(args: argparse.Namespace) -> int:
     if args.intrinsics:
         fx, fy, cx, cy = (float(v) for v in args.intrinsics.split(","))
         intrinsics = Intrinsics(fx, fy, cx, cy, int(round(cx * 2 + 1)), int(round(cy * 2 + 1)))
-    viewer = Viewer(user, settings.overlay_linger_s, settings.panel_metres_per_pixel)
+    pipeline = services.pipeline
+    viewer = Viewer(user, pipeline.compute, pipeline.layouts, settings.overlay_linger_s, settings.panel_metres_per_pixel)
     try:
-        count = run_replay(services.pipeline, viewer, Path(args.video), Path(args.out), Path(args.log), intrinsics)
+        count = run_replay(pipeline, viewer, Path(args.video), Path(args.out), Path(args.log), intrinsics)
     except ReplayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -273,6 +276,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--detector", default=Settings.detector,
                        help="detector backend: auto (MediaPipe objects and markers), markers, mediapipe, detectron2 "
                             "(default: %(default)s)")
+        p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                       help="import a Python module of your own first, so that the detector backends it registers"
+                            " can be named with --detector; repeatable")
         p.add_argument("--detect-every", type=int, default=Settings.detect_every,
                        help="run the detector every Nth frame, tracking objects in between (default: %(default)s)")
         p.add_argument("--marker-size", type=float, default=0.10, help="printed marker side in metres (default: %(default)s)")
@@ -299,6 +305,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--keyfile", type=Path, default=None, help="the private key of --certfile (PEM, unencrypted)")
     p.add_argument("--max-fps", type=float, default=Settings.max_frames_per_second,
                    help="frames a second one session may send (default: %(default)s)")
+    p.add_argument("--max-image-pixels", type=int, default=Settings.max_image_pixels, metavar="N",
+                   help="a frame whose image declares more pixels (width x height) is refused before decoding"
+                        " (default: %(default)s, 4096 x 4096)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument(
         "--ray-address", default=None,
@@ -352,11 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     from anchors import NotFound, ServiceKeyError
     from anchors.sqlite import StoreFormatError
     from spatial.tls import TLSConfigError
+    from spatial.services import PluginError
     from vision.detection import DetectorConfigError
 
     try:
         return args.run(args)
-    except (DetectorConfigError, ServiceKeyError, StoreFormatError, NotFound, TLSConfigError) as exc:
+    except (DetectorConfigError, PluginError, ServiceKeyError, StoreFormatError, NotFound, TLSConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -35,7 +35,11 @@ class Settings:
     """Run compute on Ray: a cluster address, `auto`, or `local` to start one here; None runs it in-process."""
     demo: bool = True
     """Load the demo blocks (pinned to ArUco marker 7) into an empty store."""
+    plugins: tuple[str, ...] = ()
+    """Python modules imported before the service is built: they register detector backends of their own."""
     max_frame_bytes: int = 2 * 1024 * 1024
+    max_image_pixels: int = 4096 * 4096
+    """A frame whose image header declares more pixels (width x height) is refused before it is decoded."""
     max_text_bytes: int = 64 * 1024
     max_frames_per_second: float = 60.0
     """Per session; faster frames are refused with a `rate_limited` error (at most one a second)."""

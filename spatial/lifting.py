@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from spatial.protocol import placement_fields
 from vision import Detection, Intrinsics
 from vision.depth import check_depth
 from vision.lifting import WORLD_UP, LiftingError, OrientedBox, lift, triangulate_boxes
@@ -51,15 +52,7 @@ class Placement:
 
     def to_json(self) -> dict[str, Any]:
         """The `box3d` (depth) or `position` (triangulated) fields of the object in an `objects` message."""
-        if self.box is None:
-            return {"position": _rounded(self.position)}
-        return {"box3d": {
-            "centre": _rounded(self.box.centre),
-            "extent": _rounded(self.box.extent),
-            "rotation": [round(float(v), 6) for v in self.box.rotation.reshape(9)],
-            "frame": self.frame,
-            "points": self.points,
-        }}
+        return placement_fields(self)
 
 
 def needs_placing(detection: Detection) -> bool:
@@ -213,7 +206,3 @@ def _ray_distance(view: _View, point: np.ndarray) -> float:
     k, pose = view.intrinsics, view.camera_to_device
     direction = pose[:3, :3] @ np.array([((x0 + x1) / 2 - k.cx) / k.fx, ((y0 + y1) / 2 - k.cy) / k.fy, 1.0])
     return float(np.linalg.norm(np.cross(point - pose[:3, 3], direction)) / np.linalg.norm(direction))
-
-
-def _rounded(vector: np.ndarray) -> list[float]:
-    return [round(float(v), 4) for v in vector]

@@ -24,9 +24,6 @@ from vision.tracking import Tracker
 NOT_REMEMBERED = frozenset({"person"})
 """Classes whose appearance is never written to the store: people are not objects to recognise later."""
 
-STABLE_ID_BACKENDS = ("markers",)
-"""Backends whose ids already name the physical object and that run on every frame: no tracker needed."""
-
 
 class ObjectMemory:
     def __init__(self, store: SignatureStore) -> None:
@@ -47,7 +44,7 @@ class ObjectMemory:
         asynchronously (live streams); False waits for every detection (replay, where frames
         are not paced and the output must not depend on the machine's speed).
         """
-        if detector.name in STABLE_ID_BACKENDS and not len(self.recogniser):
+        if detector.stable_ids and not len(self.recogniser):
             return None
         return Tracker(detector, detect_every=detect_every, gallery=self.gallery, recogniser=self.recogniser,
                        asynchronous=asynchronous)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -12,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from anchors import Anchor, Block
+from spatial.protocol import overlay_panel
 from spatial.render import DisplayList, content_hash, layout_block
-from spatial.render.raster import RASTER_SCALE, RasterCache
+from spatial.render.raster import RasterCache
 
 
 @dataclass(frozen=True)
@@ -58,24 +58,8 @@ class Overlay:
     """What `pose` is relative to: `object` (the object's frame) or `device` (the client's reference space)."""
 
     def to_json(self, fmt: ContentFormat = VECTOR, rasters: RasterCache | None = None) -> dict[str, Any]:
-        """The overlay as the protocol sends it; a raster `fmt` needs `rasters` to paint or reuse images."""
-        content = self.content.to_json()
-        if not fmt.vector:
-            del content["ops"]
-        if fmt.raster:
-            assert rasters is not None, "a raster content format needs a RasterCache"
-            image = rasters.get(self.content, self.hash, fmt.raster)
-            content["image"] = {
-                "format": fmt.raster, "scale": RASTER_SCALE, "data": base64.b64encode(image).decode("ascii"),
-            }
-        return {
-            "id": self.id,
-            "object_id": self.object_id,
-            "block_id": self.block_id,
-            "placement": {"frame": self.frame, "pose": list(self.pose), "size_m": list(self.size_m), "slot": self.slot},
-            "content": content,
-            "hash": self.hash,
-        }
+        """The overlay as the protocol sends it (`spatial.protocol.overlay_panel`)."""
+        return overlay_panel(self, fmt, rasters).to_json()
 
 
 class LayoutCache:

@@ -1,27 +1,52 @@
-"""The frame pipeline: decode, detect, place objects in 3D, then the overlays of what is in view.
+"""The frame pipeline: the whole work of one stream frame, from image bytes to the messages that answer it.
 
-`process_image` is CPU work and runs in a worker thread; the only session
-state it touches is the session's own tracker and triangulator, passed in.
-`Viewer` holds one viewer's view-dependent state (what is in view, what the
-client already has).
+`FramePipeline.step` decodes the image, detects and tracks the objects in it,
+places them in 3D, records the frame when asked to, relocalises the session
+in its space and places the space's anchors in view, and works out what
+changed in the session's overlays. It is CPU work and runs in a worker
+thread; the session state it touches is the session's own (tracker,
+triangulator, recent frames, space session, viewer). `spatial.api.stream`
+only receives, checks the token and sends.
+
+`process_image` is the vision part alone, which `spatial replay` runs over a video.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from anchors import BlockService, ComputeService, SignalTracker, User
+from anchors import BlockService, ComputeService, User
 from spatial.lifting import Placement, Triangulator, place_objects
-from spatial.overlays import LayoutCache, Outbox, OverlayDelta, build_overlays, class_key
-from spatial.protocol import FrameHeader, pose_to_list
 from spatial.objects import ObjectMemory
-from vision import Detection, Detector, Intrinsics, decode_image
+from spatial.overlays import LayoutCache
+from spatial.protocol import (
+    FrameHeader,
+    ObjectsMessage,
+    OverlaysMessage,
+    ProtocolError,
+    RelocalisedMessage,
+    frame_ref,
+    objects_message,
+    overlay_panel,
+    overlays_message,
+    relocalised_message,
+    tracked_object,
+)
+from spatial.recording import FrameRecorder
+from spatial.spaces import Registration, SpaceRegistry, SpaceSession, device_placements
+from vision import Detection, Detector, FrameDecodeError, ImageTooLarge, Intrinsics, decode_image
 from vision.depth import DepthMapError, check_depth
+from vision.poses import PoseError, check_pose
 from vision.tracking import Tracker
+
+if TYPE_CHECKING:
+    from spatial.session import Session
+
+DEFAULT_MAX_IMAGE_PIXELS = 4096 * 4096
 
 
 @dataclass
@@ -44,15 +69,9 @@ class FrameResult:
         self.timing_ms[stage] = ms
         self.timing_ms["total"] += ms
 
-    def objects_message(self) -> dict[str, Any]:
-        return {
-            "type": "objects",
-            "frame_id": self.frame_id,
-            "timestamp": self.timestamp_ms,
-            "image_size": list(self.image_size),
-            "objects": [self._object(d) for d in self.detections],
-            "timing": {k: round(v, 2) for k, v in self.timing_ms.items()},
-        }
+    def objects_message(self) -> ObjectsMessage:
+        objects = [tracked_object(d, *self.object_pose(d), self.placements.get(d.object_id)) for d in self.detections]
+        return objects_message(self.frame_id, self.timestamp_ms, self.image_size, objects, self.timing_ms)
 
     def object_pose(self, detection: Detection) -> tuple[np.ndarray | None, str | None]:
         """The object's pose in the camera and where it came from: its backend's, else the box lifted from depth
@@ -61,22 +80,6 @@ class FrameResult:
             return detection.pose, "backend"
         placed = self.placements.get(detection.object_id)
         return (placed.object_to_camera, placed.source) if placed is not None else (None, None)
-
-    def _object(self, detection: Detection) -> dict[str, Any]:
-        """One object of the `objects` message; an object its backend gives no pose takes the lifted box's."""
-        placed = self.placements.get(detection.object_id)
-        pose, pose_source = self.object_pose(detection)
-        return {
-            "id": detection.object_id,
-            "class": detection.label,
-            "score": round(detection.score, 4),
-            "box": [round(v, 1) for v in detection.box],
-            "pose": pose_to_list(pose),
-            "pose_source": pose_source,
-            "backend": detection.backend,
-            "source": detection.source,
-            **(placed.to_json() if placed is not None else {}),
-        }
 
 
 def frame_intrinsics(header: FrameHeader, camera: Intrinsics | None, width: int, height: int, fov_y_deg: float) -> Intrinsics:
@@ -88,11 +91,35 @@ def frame_intrinsics(header: FrameHeader, camera: Intrinsics | None, width: int,
     return Intrinsics.from_fov(width, height, fov_y_deg)
 
 
+@dataclass
+class SpaceStep:
+    """What a frame did for the session's space: anchors placed in view, a relocalisation to report, a job to start."""
+
+    placed: dict[str, np.ndarray] = field(default_factory=dict)
+    relocalised: RelocalisedMessage | None = None
+    registration: Registration | None = None
+    error: ProtocolError | None = None
+
+
+@dataclass
+class FrameOutcome:
+    """What one frame gives its session, in the order the stream sends it: the objects, the errors about this
+    frame (it was processed all the same), a relocalisation, then the overlays that changed (None: nothing
+    did). `registration`, when set, is a job for the stream to start beside its frames."""
+
+    objects: ObjectsMessage
+    errors: list[ProtocolError] = field(default_factory=list)
+    relocalised: RelocalisedMessage | None = None
+    overlays: OverlaysMessage | None = None
+    registration: Registration | None = None
+
+
 class FramePipeline:
     def __init__(
         self, detector: Detector, blocks: BlockService, default_fov_y_deg: float = 60.0,
         compute: ComputeService | None = None, objects: ObjectMemory | None = None, detect_every: int = 5,
-        max_placed_objects: int = 8,
+        max_placed_objects: int = 8, spaces: SpaceRegistry | None = None, recorder: FrameRecorder | None = None,
+        max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
     ) -> None:
         self.detector = detector
         self.blocks = blocks
@@ -103,6 +130,11 @@ class FramePipeline:
         """Objects lifted (or triangulated) per frame at most, highest scores first: this bounds the frame's time."""
         self.default_fov_y_deg = default_fov_y_deg
         self.layouts = LayoutCache()
+        self.spaces = spaces or SpaceRegistry(blocks)
+        self.recorder = recorder
+        """Writes every processed frame (faces blurred) when the service was asked to record; else None."""
+        self.max_image_pixels = max_image_pixels
+        """A frame whose image header declares more pixels is refused (`too_large`) before it is decoded."""
 
     def new_tracker(self, asynchronous: bool | None = None) -> Tracker | None:
         """A tracker for one stream (None when the detector's ids are stable and it runs every frame);
@@ -111,10 +143,49 @@ class FramePipeline:
             return None
         return self.objects.tracker_for(self.detector, self.detect_every, asynchronous)
 
-    def decode(self, image_bytes: bytes) -> tuple[np.ndarray, float]:
-        """The BGR image and the time decoding took; raises vision.FrameDecodeError for a bad image."""
+    def step(self, session: Session, header: FrameHeader, image_bytes: bytes) -> FrameOutcome:
+        """The whole work of one frame of a session that said `hello` (worker-thread work).
+
+        Raises ProtocolError for a frame it cannot process (`bad_image`, `too_large`); any other
+        exception is a fault, which the stream answers with `internal`.
+        """
+        viewer, space_session = session.viewer, session.space
+        assert viewer is not None, "a session's frames are processed after its hello"
+        image, decode_ms = self.decode(image_bytes, frame_ref(header.frame_id))
+        session.remember(header.frame_id, image)
+        result = self.process_image(header, image, session.camera, session.tracker, session.triangulator)
+        result.add_timing("decode", decode_ms)
+        space = SpaceStep()
+        if space_session is not None:
+            space = self._space_step(space_session, viewer.user, header, result)
+        delta = viewer.overlay_delta(result, time.monotonic(), space.placed)
+        objects = result.objects_message()
+        if self.recorder is not None:
+            self.recorder.record(session.id, header.frame_id, header.timestamp_ms, image,
+                                 [o.to_json() for o in objects.objects])
+        outcome = FrameOutcome(objects, relocalised=space.relocalised, registration=space.registration)
+        if space.error is not None:
+            outcome.errors.append(space.error)
+        if result.depth_error is not None:
+            outcome.errors.append(ProtocolError("bad_depth", result.depth_error, frame_ref(header.frame_id)))
+        if delta:
+            fmt, rasters = session.content_format, self.layouts.rasters
+            outcome.overlays = overlays_message(
+                header.frame_id, [overlay_panel(o, fmt, rasters) for o in delta.added],
+                [overlay_panel(o, fmt, rasters) for o in delta.updated], delta.removed,
+            )
+        return outcome
+
+    def decode(self, image_bytes: bytes, ref: str | None = None) -> tuple[np.ndarray, float]:
+        """The BGR image and the time decoding took; raises ProtocolError (`bad_image`, or `too_large` for an
+        image whose header declares more than `max_image_pixels`, refused before decoding)."""
         start = time.perf_counter()
-        image = decode_image(image_bytes)
+        try:
+            image = decode_image(image_bytes, self.max_image_pixels)
+        except ImageTooLarge as exc:
+            raise ProtocolError("too_large", str(exc), ref) from None
+        except FrameDecodeError as exc:
+            raise ProtocolError("bad_image", str(exc), ref) from None
         return image, (time.perf_counter() - start) * 1e3
 
     def process_image(
@@ -149,49 +220,32 @@ class FramePipeline:
         return FrameResult(header.frame_id, header.timestamp_ms, (width, height), detections, timing,
                            placements or {}, depth_error, depth, intrinsics)
 
+    def _space_step(self, space_session: SpaceSession, user: User, header: FrameHeader,
+                    result: FrameResult) -> SpaceStep:
+        """Relocalise from this frame (or correct drift from landmarks in view); place the space anchors in view.
 
-@dataclass
-class Viewer:
-    """One viewer's view: the objects seen lately and the overlays their client holds."""
-
-    user: User
-    linger_s: float
-    metres_per_pixel: float
-    last_seen: dict[str, tuple[float, str]] = field(default_factory=dict)
-    last_placed: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
-    outbox: Outbox = field(default_factory=Outbox)
-    signals: SignalTracker = field(default_factory=SignalTracker)
-
-    def in_view(self, result: FrameResult, now: float) -> dict[str, str]:
-        """Object id to label for objects in this frame, plus those seen within the linger time
-        (which rides out missed detections)."""
-        for detection in result.detections:
-            self.last_seen[detection.object_id] = (now, detection.label)
-        self.last_seen = {oid: seen for oid, seen in self.last_seen.items() if now - seen[0] <= self.linger_s}
-        return {oid: label for oid, (_, label) in self.last_seen.items()}
-
-    def placed_in_view(self, placed: dict[str, np.ndarray], now: float) -> dict[str, np.ndarray]:
-        """Space anchors in this frame's view, plus those in view within the linger time at their last pose
-        (so a panel at the edge of the view does not flicker)."""
-        for key, pose in placed.items():
-            self.last_placed[key] = (now, pose)
-        self.last_placed = {key: seen for key, seen in self.last_placed.items() if now - seen[0] <= self.linger_s}
-        return {key: pose for key, (_, pose) in self.last_placed.items()}
-
-    def overlay_delta(self, pipeline: FramePipeline, result: FrameResult, now: float,
-                      placed: dict[str, np.ndarray] | None = None) -> OverlayDelta:
-        """What changed in this viewer's overlays; its time is added to the frame's timing.
-
-        `placed` maps the place keys of the space anchors in view to their
-        poses in the device's frame: only those (and those lingering) are computed and shown.
+        The space is read again when its map or landmarks changed since. Markers
+        relocalise here (a few milliseconds); depth views are kept, and when
+        enough are new, the stream starts a registration job beside its frames
+        (to relocalise, or once relocalised, to follow the device's drift).
         """
-        start = time.perf_counter()
-        in_view = self.in_view(result, now)
-        placed = self.placed_in_view(placed or {}, now)
-        keys = [*in_view, *{class_key(label) for label in in_view.values()}, *placed]
-        poses = {d.object_id: result.object_pose(d)[0] for d in result.detections}
-        signals = self.signals.observe(in_view, poses, now, time.time())
-        pinned = pipeline.compute.evaluate_visible(self.user, keys, signals)
-        delta = self.outbox.delta(build_overlays(pinned, in_view, pipeline.layouts, self.metres_per_pixel, placed))
-        result.add_timing("overlays", (time.perf_counter() - start) * 1e3)
-        return delta
+        step = SpaceStep()
+        intrinsics = result.intrinsics
+        assert intrinsics is not None
+        space_session.space = self.spaces.current(user, space_session.space)
+        device_pose = header.device_pose
+        if device_pose is not None:
+            try:
+                device_pose = check_pose(device_pose, "device pose")
+            except PoseError as exc:
+                return SpaceStep(error=ProtocolError("bad_header", str(exc), frame_ref(header.frame_id)))
+        if device_pose is not None:
+            found = space_session.from_markers(result.detections, device_pose)
+            if found is not None and space_session.accept(found):
+                step.relocalised = relocalised_message(space_session.space.id, found)
+            if result.depth is not None:
+                views = space_session.add_depth(result.depth, intrinsics, device_pose)
+                if views is not None:
+                    step.registration = Registration(space_session, user, views, header.frame_id)
+        step.placed = device_placements(space_session, self.spaces, device_pose, intrinsics)
+        return step

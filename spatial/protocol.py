@@ -1,20 +1,43 @@
-"""Stream protocol v1: the messages on `/v1/stream` (see docs/protocol.md).
+"""Stream protocol v1: the messages on `/v1/stream` (see docs/protocol.md), both ways, in one place.
 
 Text messages are JSON objects with a `type`. Camera frames are binary
-messages: a little-endian header followed by JPEG or WebP bytes.
+messages: a little-endian header followed by JPEG, PNG or WebP bytes.
+Messages from clients are parsed into pydantic models here; every message
+the server sends is a pydantic model built by one of the `*_message`
+functions at the end. The same models describe the stream to client
+developers as an AsyncAPI document (`spatial.asyncapi`).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    MISSING,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from spatial.render.raster import RASTER_SCALE
+from vision import Detection, Intrinsics
 from vision.poses import check_pose
+
+if TYPE_CHECKING:
+    from anchors import Anchor
+    from spatial.lifting import Placement
+    from spatial.overlays import ContentFormat, Overlay
+    from spatial.render.raster import RasterCache
+    from vision.relocalise import Relocalisation
 
 PROTOCOL_VERSION = 1
 FRAME_MAGIC = b"SPF1"
@@ -94,7 +117,7 @@ def pack_frame(
     return b"".join(parts)
 
 
-def _parse_depth(data: bytes, offset: int, ref: str) -> tuple[np.ndarray, int]:
+def _parse_depth(data: bytes, offset: int, ref: str | None) -> tuple[np.ndarray, int]:
     """The depth section at `offset`: the map in metres and the offset after it."""
     if len(data) < offset + _DEPTH.size:
         raise ProtocolError("bad_header", f"frame header is truncated: the depth section needs {_DEPTH.size} bytes"
@@ -118,12 +141,24 @@ def _parse_depth(data: bytes, offset: int, ref: str) -> tuple[np.ndarray, int]:
     return metres, offset + size
 
 
+def peek_frame_id(data: bytes) -> int | None:
+    """The frame id of a binary message, when it is long enough to hold the fixed header (nothing else is checked)."""
+    if len(data) < _FIXED.size:
+        return None
+    return int(_FIXED.unpack_from(data)[2])
+
+
+def frame_ref(frame_id: int | None) -> str | None:
+    """The `ref` of an error about a binary frame: `frame:<id>`, or None when its id could not be read."""
+    return None if frame_id is None else f"frame:{frame_id}"
+
+
 def parse_frame(data: bytes) -> tuple[FrameHeader, bytes]:
     """Split a binary `frame` message into its header and image bytes."""
     if len(data) < _FIXED.size:
         raise ProtocolError("bad_header", f"frame is {len(data)} bytes, shorter than the {_FIXED.size}-byte header")
     magic, flags, frame_id, timestamp = _FIXED.unpack_from(data)
-    ref = f"frame:{frame_id}"
+    ref = frame_ref(frame_id)
     if magic != FRAME_MAGIC:
         raise ProtocolError("bad_header", f"frame header must start with {FRAME_MAGIC!r}, got {magic!r}")
     if flags & ~_KNOWN_FLAGS:
@@ -172,8 +207,15 @@ class Camera(BaseModel):
             raise ValueError("give either fx, fy, cx, cy or fov_y_deg")
         return self
 
+    def intrinsics(self) -> Intrinsics:
+        if self.fx is not None:
+            return Intrinsics(self.fx, self.fy, self.cx, self.cy, self.width, self.height)  # type: ignore[arg-type]
+        return Intrinsics.from_fov(self.width, self.height, self.fov_y_deg)  # type: ignore[arg-type]
+
 
 class Hello(BaseModel):
+    """Introduce the session: protocol version, access token, camera, what the client draws; comes first."""
+
     model_config = ConfigDict(extra="forbid")
     type: Literal["hello"]
     id: str | None = None
@@ -185,6 +227,8 @@ class Hello(BaseModel):
 
 
 class StatsRequest(BaseModel):
+    """Ask for a `stats` message now."""
+
     model_config = ConfigDict(extra="forbid")
     type: Literal["stats"]
     id: str | None = None
@@ -267,5 +311,314 @@ def pose_to_list(pose: np.ndarray | None) -> list[float] | None:
     return None if pose is None else [round(float(v), 6) for v in np.asarray(pose).reshape(16)]
 
 
-def error_message(code: str, message: str, ref: str | None = None) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message, "ref": ref}
+# Server to client. Fields that are always sent are required (null where the type allows it); fields that
+# are sometimes left out default to MISSING, which pydantic leaves out of the JSON.
+
+Pose = Annotated[list[float], Field(min_length=16, max_length=16, description="4x4 matrix, row-major, metres")]
+
+
+def _left_out_fields_are_optional(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """In the JSON schema, a field that defaults to MISSING is not required (every other field is)."""
+    left_out = {field.alias or name for name, field in model.model_fields.items() if field.default is MISSING}
+    schema["required"] = [name for name in schema.get("required", []) if name not in left_out]
+
+
+class WireModel(BaseModel):
+    """A part of a server message; `to_json` is what goes on the wire."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True,
+                              json_schema_extra=_left_out_fields_are_optional)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class ServerMessage(WireModel):
+    """A text message the server sends; `to_text` is its JSON."""
+
+    def to_text(self) -> str:
+        return self.model_dump_json(by_alias=True)
+
+
+class Limits(WireModel):
+    max_frame_bytes: int = Field(description="the largest binary frame accepted, header included")
+    max_text_bytes: int = Field(description="the largest text message accepted")
+    max_image_pixels: int = Field(description="the most pixels (width x height) a frame's image may declare")
+
+
+class WelcomeMessage(ServerMessage):
+    """The answer to an accepted `hello`."""
+
+    type: Literal["welcome"] = "welcome"
+    protocol: int
+    session: str
+    user: str
+    detector: str = Field(description="the detector backend the server runs")
+    capabilities: list[str] = Field(description="the overlay content this session gets: vector, raster, raster:webp")
+    limits: Limits
+    ref: str | None
+
+
+class Box3d(WireModel):
+    """An object's upright bounding box, fitted to the depth points of its mask or box."""
+
+    centre: list[float] = Field(min_length=3, max_length=3)
+    extent: list[float] = Field(min_length=3, max_length=3, description="full side lengths in metres")
+    rotation: list[float] = Field(min_length=9, max_length=9, description="3x3, row-major: the box's axes")
+    frame: Literal["device", "camera"]
+    points: int = Field(description="depth points the box was fitted to")
+
+
+class TrackedObject(WireModel):
+    """One object found in a frame."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    id: str = Field(description="the instance id: stays with the same physical object")
+    class_: str = Field(alias="class", description="a COCO category, marker, or a taught object's label")
+    score: float
+    box: list[float] = Field(min_length=4, max_length=4, description="[x0, y0, x1, y1] in pixels of the image as sent")
+    pose: Pose | None = Field(description="object to camera (OpenCV axes), when known")
+    pose_source: Literal["backend", "depth", "triangulated"] | None
+    backend: str
+    source: Literal["detection", "tracking"]
+    box3d: Box3d = MISSING  # type: ignore[assignment]
+    position: list[float] = Field(default=MISSING, min_length=3, max_length=3,  # type: ignore[arg-type]
+                                  description="triangulated, in the device's reference space")
+
+
+class ObjectsMessage(ServerMessage):
+    """Every object found in a processed frame."""
+
+    type: Literal["objects"] = "objects"
+    frame_id: int
+    timestamp: float = Field(description="the frame's capture timestamp, as the client sent it")
+    image_size: list[int] = Field(min_length=2, max_length=2)
+    objects: list[TrackedObject]
+    timing: dict[str, float] = Field(description="server time for this frame in milliseconds, by stage")
+
+
+class RectOp(WireModel):
+    op: Literal["rect"] = "rect"
+    x: float
+    y: float
+    w: float
+    h: float
+    fill: str
+    radius: float
+
+
+class TextOp(WireModel):
+    """One line of text; `y` is its top."""
+
+    op: Literal["text"] = "text"
+    x: float
+    y: float
+    text: str
+    size: int
+    color: str
+    bold: bool
+
+
+class CellOp(WireModel):
+    """A table cell."""
+
+    op: Literal["cell"] = "cell"
+    x: float
+    y: float
+    w: float
+    h: float
+    text: str
+    size: int
+    color: str
+    fill: str
+    stroke: str
+    align: Literal["left", "right"]
+
+
+DrawOp = Annotated[RectOp | TextOp | CellOp, Field(discriminator="op")]
+
+
+class RasterImage(WireModel):
+    format: Literal["png", "webp"]
+    scale: float = Field(description="image pixels per panel pixel")
+    data: str = Field(description="the image, base64")
+
+
+class PanelContent(WireModel):
+    """A panel in panel pixels: vector ops, a painted image, or both (as the `hello` capabilities asked)."""
+
+    width: int
+    height: int
+    ops: list[DrawOp] = MISSING  # type: ignore[assignment]
+    image: RasterImage = MISSING  # type: ignore[assignment]
+
+
+class PanelPlacement(WireModel):
+    frame: Literal["object", "device"] = Field(description="what `pose` is relative to")
+    pose: Pose
+    size_m: list[float] = Field(min_length=2, max_length=2)
+    slot: int
+
+
+class OverlayPanel(WireModel):
+    """A block shown pinned to an object, or at its place in a space."""
+
+    id: str
+    object_id: str
+    block_id: str
+    placement: PanelPlacement
+    content: PanelContent
+    hash: str = Field(description="changes exactly when content changes")
+
+
+class OverlaysMessage(ServerMessage):
+    """What the client should draw, as changes to what it has."""
+
+    type: Literal["overlays"] = "overlays"
+    frame_id: int
+    added: list[OverlayPanel]
+    updated: list[OverlayPanel]
+    removed: list[str]
+
+
+class RelocalisedMessage(ServerMessage):
+    """Where the session's reference space sits in the space its `hello` named, or why that is not known yet."""
+
+    type: Literal["relocalised"] = "relocalised"
+    space: str
+    success: bool
+    method: Literal["markers", "registration"]
+    fitness: float
+    rmse: float | None
+    device_from_space: Pose | None
+    detail: str
+
+
+class TaughtMessage(ServerMessage):
+    type: Literal["taught"] = "taught"
+    instance_id: str
+    label: str
+    ref: str | None
+
+
+class PlacedMessage(ServerMessage):
+    type: Literal["placed"] = "placed"
+    anchor: str
+    block: str
+    space: str
+    space_pose: Pose
+    ref: str | None
+
+
+class ErrorMessage(ServerMessage):
+    """A message the server could not act on, or a fault on its side (`internal`); the connection stays open."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    ref: str | None = Field(description="the `id` of the text message, or `frame:<id>` of the frame it is about")
+
+
+class StatsMessage(ServerMessage):
+    type: Literal["stats"] = "stats"
+    received: int
+    processed: int
+    dropped: int
+    refused: int
+    errors: int
+
+
+SERVER_MESSAGES: tuple[type[ServerMessage], ...] = (
+    WelcomeMessage, ObjectsMessage, OverlaysMessage, RelocalisedMessage, TaughtMessage, PlacedMessage,
+    ErrorMessage, StatsMessage,
+)
+CLIENT_MESSAGES: tuple[type[BaseModel], ...] = (Hello, StatsRequest, Teach, Place)
+
+
+def welcome_message(session_id: str, user: str, detector: str, capabilities: list[str], limits: Limits,
+                    ref: str | None) -> WelcomeMessage:
+    return WelcomeMessage(protocol=PROTOCOL_VERSION, session=session_id, user=user, detector=detector,
+                          capabilities=capabilities, limits=limits, ref=ref)
+
+
+def tracked_object(detection: Detection, pose: np.ndarray | None, pose_source: str | None,
+                   placement: Placement | None) -> TrackedObject:
+    """One object of an `objects` message: `pose` is its backend's or the lifted box's; `placement` adds
+    `box3d` (lifted from depth) or `position` (triangulated)."""
+    return TrackedObject(
+        id=detection.object_id, class_=detection.label, score=round(detection.score, 4),
+        box=[round(v, 1) for v in detection.box], pose=pose_to_list(pose), pose_source=pose_source,  # type: ignore[arg-type]
+        backend=detection.backend, source=detection.source,  # type: ignore[arg-type]
+        **(placement_fields(placement) if placement is not None else {}),
+    )
+
+
+def placement_fields(placement: Placement) -> dict[str, Any]:
+    """The `box3d` (lifted from depth) or `position` (triangulated) field of an object placed in 3D."""
+    if placement.box is None:
+        return {"position": _rounded(placement.position)}
+    box = placement.box
+    return {"box3d": {
+        "centre": _rounded(box.centre), "extent": _rounded(box.extent),
+        "rotation": [round(float(v), 6) for v in box.rotation.reshape(9)], "frame": placement.frame,
+        "points": placement.points,
+    }}
+
+
+def objects_message(frame_id: int, timestamp_ms: float, image_size: tuple[int, int], objects: list[TrackedObject],
+                    timing_ms: dict[str, float]) -> ObjectsMessage:
+    return ObjectsMessage(frame_id=frame_id, timestamp=timestamp_ms, image_size=list(image_size), objects=objects,
+                          timing={k: round(v, 2) for k, v in timing_ms.items()})
+
+
+def overlay_panel(overlay: Overlay, fmt: ContentFormat, rasters: RasterCache | None = None) -> OverlayPanel:
+    """An overlay as the protocol sends it; a raster `fmt` needs `rasters` to paint or reuse images."""
+    display = overlay.content
+    content: dict[str, Any] = {}
+    if fmt.vector:
+        content["ops"] = display.ops
+    if fmt.raster:
+        assert rasters is not None, "a raster content format needs a RasterCache"
+        image = rasters.get(display, overlay.hash, fmt.raster)
+        content["image"] = RasterImage(format=fmt.raster, scale=RASTER_SCALE,  # type: ignore[arg-type]
+                                       data=base64.b64encode(image).decode("ascii"))
+    placement = PanelPlacement(frame=overlay.frame, pose=list(overlay.pose), size_m=list(overlay.size_m),  # type: ignore[arg-type]
+                               slot=overlay.slot)
+    return OverlayPanel(id=overlay.id, object_id=overlay.object_id, block_id=overlay.block_id, placement=placement,
+                        content=PanelContent(width=display.width, height=display.height, **content), hash=overlay.hash)
+
+
+def overlays_message(frame_id: int, added: list[OverlayPanel], updated: list[OverlayPanel],
+                     removed: list[str]) -> OverlaysMessage:
+    return OverlaysMessage(frame_id=frame_id, added=added, updated=updated, removed=removed)
+
+
+def relocalised_message(space_id: str, found: Relocalisation) -> RelocalisedMessage:
+    rmse = found.inlier_rmse
+    return RelocalisedMessage(
+        space=space_id, success=found.success, method=found.method,  # type: ignore[arg-type]
+        fitness=round(found.fitness, 4), rmse=round(rmse, 5) if np.isfinite(rmse) else None,
+        device_from_space=pose_to_list(found.device_from_space) if found.success else None, detail=found.detail,
+    )
+
+
+def taught_message(instance_id: str, label: str, ref: str | None) -> TaughtMessage:
+    return TaughtMessage(instance_id=instance_id, label=label, ref=ref)
+
+
+def placed_message(anchor: Anchor, ref: str | None) -> PlacedMessage:
+    assert anchor.space_id is not None and anchor.space_pose is not None, "only anchors placed in a space"
+    return PlacedMessage(anchor=anchor.id, block=anchor.block_id, space=anchor.space_id,
+                         space_pose=pose_to_list(np.asarray(anchor.space_pose)), ref=ref)  # type: ignore[arg-type]
+
+
+def error_message(code: str, message: str, ref: str | None = None) -> ErrorMessage:
+    return ErrorMessage(code=code, message=message, ref=ref)
+
+
+def stats_message(received: int, processed: int, dropped: int, refused: int, errors: int) -> StatsMessage:
+    return StatsMessage(received=received, processed=processed, dropped=dropped, refused=refused, errors=errors)
+
+
+def _rounded(vector: np.ndarray) -> list[float]:
+    return [round(float(v), 4) for v in vector]

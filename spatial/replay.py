@@ -14,10 +14,11 @@ from tqdm import tqdm
 
 from anchors import User
 from spatial.overlays import Overlay, OverlayDelta
-from spatial.pipeline import FramePipeline, FrameResult, Viewer
+from spatial.pipeline import FramePipeline, FrameResult
 from spatial.protocol import FrameHeader
 from spatial.render import paint
 from spatial.render.placement import stack_above
+from spatial.session import Viewer
 from vision import Intrinsics
 
 BOX_COLOR = (80, 220, 255)
@@ -99,7 +100,7 @@ def replay(
                 height, width = frame.shape[:2]
                 writer = cv2.VideoWriter(str(out_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
             result = pipeline.process_image(FrameHeader(index, index * 1000.0 / fps), frame, intrinsics, tracker)
-            delta = viewer.overlay_delta(pipeline, result, now=index / fps)
+            delta = viewer.overlay_delta(result, now=index / fps)
             for gone in delta.removed:
                 current.pop(gone, None)
             current.update({o.id: o for o in delta.added + delta.updated})
@@ -115,7 +116,7 @@ def replay(
 def frame_log(index: int, result: FrameResult, current: dict[str, Overlay], delta: OverlayDelta) -> dict[str, Any]:
     return {
         "frame": index,
-        "objects": result.objects_message()["objects"],
+        "objects": result.objects_message().to_json()["objects"],
         "overlays": [{"id": o.id, "object_id": o.object_id, "block_id": o.block_id, "hash": o.hash} for o in current.values()],
         "sent": {"added": len(delta.added), "updated": len(delta.updated), "removed": len(delta.removed)},
         "timing_ms": {k: round(v, 2) for k, v in result.timing_ms.items()},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,6 +18,19 @@ from spatial.session import SessionCounter
 from spatial.spaces import SpaceRegistry
 from vision import DETECTORS, create_detector
 from vision.batching import BatchingDetector
+
+
+class PluginError(Exception):
+    """A module named with `--plugin` could not be imported."""
+
+
+def import_plugins(names: tuple[str, ...]) -> None:
+    """Import the modules named in settings, so that the detector backends they register can be chosen by name."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise PluginError(f"plugin {name!r} could not be imported: {exc}") from None
 
 
 def backend_options(settings: Settings) -> dict[str, Any]:
@@ -46,6 +60,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
+        import_plugins(settings.plugins)
         store = open_store(settings)
         blocks = BlockService(store, limits=Limits(
             settings.max_title_chars, settings.max_block_content_bytes, settings.max_blocks_per_object,
@@ -55,14 +70,14 @@ class Services:
         detector = create_detector(settings.detector, **backend_options(settings))
         compute = ComputeService(blocks, create_executor(settings.ray_address))
         objects = ObjectMemory(SignatureStore(settings.store))
+        spaces = SpaceRegistry(blocks, settings.max_view_distance_m)
+        recorder = FrameRecorder(settings.record_dir) if settings.record_dir is not None else None
         pipeline = FramePipeline(
             detector, blocks, settings.default_fov_y_deg, compute, objects, settings.detect_every,
-            settings.max_lifted_objects,
+            settings.max_lifted_objects, spaces, recorder, settings.max_image_pixels,
         )
         executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="frames")
         sessions = SessionCounter(settings.max_sessions_per_user)
-        recorder = FrameRecorder(settings.record_dir) if settings.record_dir is not None else None
-        spaces = SpaceRegistry(blocks, settings.max_view_distance_m)
         return cls(settings, store, blocks, pipeline, executor, sessions, compute, objects, spaces, recorder)
 
     def close(self) -> None:

@@ -1,21 +1,26 @@
-"""A stream session: who is connected, with what camera, and the one frame waiting.
+"""A stream session: who is connected, with what camera, the one frame waiting, and what its viewer sees.
 
 Latest frame wins: a session holds at most one frame waiting to be processed;
-a newer frame replaces it and the older one is counted as dropped.
+a newer frame replaces it and the older one is counted as dropped. A
+`Viewer` holds one viewer's view-dependent state: the objects and space
+anchors in view lately, and the overlays their client holds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from anchors import ComputeService, SignalTracker, User
 from spatial.lifting import Triangulator
-from spatial.pipeline import Viewer
-from spatial.protocol import FrameHeader
+from spatial.overlays import VECTOR, ContentFormat, LayoutCache, Outbox, OverlayDelta, build_overlays, class_key
+from spatial.pipeline import FrameResult
+from spatial.protocol import FrameHeader, StatsMessage, stats_message
 from spatial.spaces import SpaceSession
 from vision import Intrinsics
 from vision.tracking import Tracker
@@ -32,9 +37,8 @@ class Stats:
     refused: int = 0
     errors: int = 0
 
-    def message(self) -> dict[str, int | str]:
-        return {"type": "stats", "received": self.received, "processed": self.processed,
-                "dropped": self.dropped, "refused": self.refused, "errors": self.errors}
+    def message(self) -> StatsMessage:
+        return stats_message(self.received, self.processed, self.dropped, self.refused, self.errors)
 
 
 class LatestFrame:
@@ -100,11 +104,65 @@ class SessionCounter:
 
 
 @dataclass
+class Viewer:
+    """One viewer's view: the objects seen lately and the overlays their client holds.
+
+    Built with what it uses: the compute service that evaluates the blocks in
+    view and the layout cache that lays them out (shared by all sessions).
+    """
+
+    user: User
+    compute: ComputeService
+    layouts: LayoutCache
+    linger_s: float
+    metres_per_pixel: float
+    last_seen: dict[str, tuple[float, str]] = field(default_factory=dict)
+    last_placed: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
+    outbox: Outbox = field(default_factory=Outbox)
+    signals: SignalTracker = field(default_factory=SignalTracker)
+
+    def in_view(self, result: FrameResult, now: float) -> dict[str, str]:
+        """Object id to label for objects in this frame, plus those seen within the linger time
+        (which rides out missed detections)."""
+        for detection in result.detections:
+            self.last_seen[detection.object_id] = (now, detection.label)
+        self.last_seen = {oid: seen for oid, seen in self.last_seen.items() if now - seen[0] <= self.linger_s}
+        return {oid: label for oid, (_, label) in self.last_seen.items()}
+
+    def placed_in_view(self, placed: dict[str, np.ndarray], now: float) -> dict[str, np.ndarray]:
+        """Space anchors in this frame's view, plus those in view within the linger time at their last pose
+        (so a panel at the edge of the view does not flicker)."""
+        for key, pose in placed.items():
+            self.last_placed[key] = (now, pose)
+        self.last_placed = {key: seen for key, seen in self.last_placed.items() if now - seen[0] <= self.linger_s}
+        return {key: pose for key, (_, pose) in self.last_placed.items()}
+
+    def overlay_delta(self, result: FrameResult, now: float, placed: dict[str, np.ndarray] | None = None) -> OverlayDelta:
+        """What changed in this viewer's overlays; its time is added to the frame's timing.
+
+        `placed` maps the place keys of the space anchors in view to their
+        poses in the device's frame: only those (and those lingering) are computed and shown.
+        """
+        start = time.perf_counter()
+        in_view = self.in_view(result, now)
+        placed = self.placed_in_view(placed or {}, now)
+        keys = [*in_view, *{class_key(label) for label in in_view.values()}, *placed]
+        poses = {d.object_id: result.object_pose(d)[0] for d in result.detections}
+        signals = self.signals.observe(in_view, poses, now, time.time())
+        pinned = self.compute.evaluate_visible(self.user, keys, signals)
+        delta = self.outbox.delta(build_overlays(pinned, in_view, self.layouts, self.metres_per_pixel, placed))
+        result.add_timing("overlays", (time.perf_counter() - start) * 1e3)
+        return delta
+
+
+@dataclass
 class Session:
     id: str = field(default_factory=lambda: f"ses_{uuid.uuid4().hex[:12]}")
     viewer: Viewer | None = None
     camera: Intrinsics | None = None
     capabilities: tuple[str, ...] = ()
+    content_format: ContentFormat = VECTOR
+    """What the client gets in an overlay's `content`, from its `hello` capabilities."""
     stats: Stats = field(default_factory=Stats)
     frames: LatestFrame = field(default_factory=LatestFrame)
     frame_rate: RateLimit = field(default_factory=lambda: RateLimit(60.0))

@@ -311,6 +311,17 @@ def place_from_device(registry: SpaceRegistry, user: User, space_session: SpaceS
     return anchor
 
 
+@dataclass
+class Registration:
+    """A registration job a frame asked for: the session's depth views, to register against its space's map."""
+
+    session: SpaceSession
+    user: User
+    views: list[DepthView]
+    frame_id: int
+    """The frame whose depth view completed the set."""
+
+
 def register_views(registry: SpaceRegistry, user: User, space: Space, views: list[DepthView],
                    device_from_space: np.ndarray | None = None) -> Relocalisation:
     """Relocalise from depth views in the device's frame against the space's map (worker-pool work).
@@ -327,20 +338,6 @@ def register_views(registry: SpaceRegistry, user: User, space: Space, views: lis
     if device_from_space is None:
         return relocalise(points, space_map)
     return track(points, space_map, invert_pose(device_from_space))
-
-
-def relocalised_message(space_id: str, found: Relocalisation) -> dict[str, Any]:
-    rmse = found.inlier_rmse
-    return {
-        "type": "relocalised",
-        "space": space_id,
-        "success": found.success,
-        "method": found.method,
-        "fitness": round(found.fitness, 4),
-        "rmse": round(rmse, 5) if np.isfinite(rmse) else None,
-        "device_from_space": [round(float(v), 6) for v in found.device_from_space.reshape(16)] if found.success else None,
-        "detail": found.detail,
-    }
 
 
 def device_placements(space_session: SpaceSession, registry: SpaceRegistry, device_pose: np.ndarray | None,

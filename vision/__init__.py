@@ -7,7 +7,7 @@ camera axes: x right, y down, z forward, metres).
 
 from vision.camera import Intrinsics
 from vision.detection import DETECTORS, Detection, Detector, DetectorConfigError, create_detector
-from vision.frames import FrameDecodeError, decode_image
+from vision.frames import FrameDecodeError, ImageTooLarge, decode_image
 
 __all__ = [
     "DETECTORS",
@@ -15,6 +15,7 @@ __all__ = [
     "Detector",
     "DetectorConfigError",
     "FrameDecodeError",
+    "ImageTooLarge",
     "Intrinsics",
     "create_detector",
     "decode_image",

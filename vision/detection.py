@@ -45,6 +45,9 @@ class Detector(ABC):
     """Finds objects in a BGR image."""
 
     name: str = ""
+    stable_ids: bool = False
+    """True when the backend's ids already name the physical object and it runs on every frame: a stream
+    then needs no tracker (markers)."""
 
     @abstractmethod
     def detect(self, image: np.ndarray, intrinsics: Intrinsics) -> list[Detection]:

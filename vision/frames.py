@@ -1,13 +1,26 @@
-"""Decoding camera frames from compressed bytes."""
+"""Decoding camera frames from compressed bytes, with a pixel limit checked before any decoding."""
 
 from __future__ import annotations
 
+import io
+
 import cv2
+import imagesize
 import numpy as np
 
 
 class FrameDecodeError(ValueError):
     """The bytes are not a decodable JPEG, PNG or WebP image."""
+
+
+class ImageTooLarge(ValueError):
+    """The image's header declares more pixels than the limit; nothing was decoded."""
+
+    def __init__(self, width: int, height: int, max_pixels: int) -> None:
+        super().__init__(
+            f"image is {width}x{height} pixels ({width * height:,}), over the limit of {max_pixels:,} pixels"
+        )
+        self.width, self.height, self.max_pixels = width, height, max_pixels
 
 
 _SIGNATURES = {
@@ -26,11 +39,35 @@ def image_format(data: bytes) -> str | None:
     return None
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """Decode JPEG/PNG/WebP bytes to a BGR uint8 image, or raise FrameDecodeError."""
+def image_size(data: bytes) -> tuple[int, int]:
+    """Width and height as the image's header declares them, read without decoding; raises FrameDecodeError.
+
+    `imagesize` reads only the header (JPEG: up to its frame marker; PNG: IHDR; WebP: the VP8/VP8L/VP8X
+    chunk header). Pillow's lazy `Image.open` would do for JPEG and PNG, but for WebP it builds a decoder
+    that allocates the whole canvas.
+    """
     fmt = image_format(data)
     if fmt is None:
         raise FrameDecodeError("image bytes are not JPEG, PNG or WebP")
+    width, height = imagesize.get(io.BytesIO(data), exif_rotation=False)
+    if width <= 0 or height <= 0:
+        raise FrameDecodeError(f"{fmt} image header could not be read (corrupt or truncated)")
+    return width, height
+
+
+def decode_image(data: bytes, max_pixels: int | None = None) -> np.ndarray:
+    """Decode JPEG/PNG/WebP bytes to a BGR uint8 image, or raise FrameDecodeError.
+
+    With `max_pixels`, an image whose header declares more pixels is refused with ImageTooLarge before
+    any decoding.
+    """
+    fmt = image_format(data)
+    if fmt is None:
+        raise FrameDecodeError("image bytes are not JPEG, PNG or WebP")
+    if max_pixels is not None:
+        width, height = image_size(data)
+        if width * height > max_pixels:
+            raise ImageTooLarge(width, height, max_pixels)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         raise FrameDecodeError(f"{fmt} image could not be decoded (corrupt or truncated)")

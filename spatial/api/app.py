@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -21,6 +21,7 @@ from spatial.api.rest import router
 from spatial.api.spaces import router as spaces_router
 from spatial.api.views import router as views_router
 from spatial.api.stream import stream_endpoint
+from spatial.asyncapi import asyncapi_yaml
 from spatial.services import Services
 from spatial.tls import CA_CERT
 
@@ -65,6 +66,11 @@ def join_page() -> FileResponse:
     return FileResponse(CLIENT_DIR / "join.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
+def stream_description() -> Response:
+    """The stream protocol (`/v1/stream`, a WebSocket) as an AsyncAPI 3 document, generated from its message models."""
+    return Response(asyncapi_yaml(), media_type="application/yaml")
+
+
 def create_app(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +93,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(spaces_router)
     app.include_router(join_router)
     app.add_api_websocket_route("/v1/stream", stream_endpoint)
+    app.add_api_route("/v1/stream/asyncapi.yaml", stream_description, methods=["GET"], tags=["stream"],
+                      response_class=Response, responses={200: {"content": {"application/yaml": {}}}})
     app.add_api_route("/vendor/{path:path}", vendor_file, methods=["GET"], include_in_schema=False)
     app.add_api_route("/ca.crt", ca_certificate, methods=["GET"], include_in_schema=False)
     app.add_api_route("/join", join_page, methods=["GET"], include_in_schema=False)

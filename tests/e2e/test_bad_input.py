@@ -4,6 +4,8 @@ import asyncio
 import json
 import struct
 
+import cv2
+import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 
@@ -106,6 +108,25 @@ def test_frame_before_hello_then_hello_recovers(server, jpeg: bytes) -> None:
         await client.close()
 
     asyncio.run(scenario())
+
+
+def test_an_image_of_too_many_pixels_is_refused_naming_the_limit(server, jpeg: bytes) -> None:
+    """A 4100 x 4100 PNG of one colour is 50 KB, within the frame-size limit; its 16.8 million pixels are not."""
+    huge = cv2.imencode(".png", np.zeros((4100, 4100, 3), np.uint8))[1].tobytes()
+
+    async def scenario() -> tuple[dict, dict]:
+        client = await StreamClient.open(server.ws_url, server.token, hello=False)
+        welcome = await client.hello(server.token, sample_camera())
+        await client.ws.send(pack_frame(11, 0.0, huge))
+        error = await expect_error(client, "too_large", "frame:11")
+        await still_works(client, jpeg, 12)
+        await client.close()
+        return welcome, error
+
+    welcome, error = asyncio.run(scenario())
+    assert len(huge) < welcome["limits"]["max_frame_bytes"]
+    assert welcome["limits"]["max_image_pixels"] == 4096 * 4096
+    assert error["message"] == "image is 4100x4100 pixels (16,810,000), over the limit of 16,777,216 pixels"
 
 
 def test_rest_unknown_ids_and_wrong_shapes(server) -> None:

@@ -3,8 +3,11 @@
 import asyncio
 import time
 
+import httpx
 import pytest
+import yaml
 
+from spatial.asyncapi import asyncapi_yaml
 from spatial.protocol import pack_frame
 
 from spatial.client import StreamClient
@@ -142,3 +145,12 @@ def test_frames_with_header_intrinsics_override_the_session_camera(server, quali
     z_plain = plain["objects"][0]["pose"][11]
     z_doubled = doubled["objects"][0]["pose"][11]
     assert z_doubled == pytest.approx(2 * z_plain, rel=0.02)
+
+
+def test_the_server_describes_its_stream_as_asyncapi(server) -> None:
+    reply = httpx.get(f"{server.url}/v1/stream/asyncapi.yaml")
+    assert reply.status_code == 200 and reply.headers["content-type"] == "application/yaml"
+    assert reply.text == asyncapi_yaml()
+    document = yaml.safe_load(reply.text)
+    assert document["channels"]["stream"]["address"] == "/v1/stream"
+    assert "/v1/stream/asyncapi.yaml" in httpx.get(f"{server.url}/openapi.json").json()["paths"]

@@ -153,7 +153,8 @@ def test_compute_cells_run_each_and_fail_alone(world) -> None:
 
 
 def test_the_viewer_runs_compute_only_for_objects_in_its_frames(world) -> None:
-    from spatial.pipeline import FramePipeline, FrameResult, Viewer
+    from spatial.pipeline import FramePipeline, FrameResult
+    from spatial.session import Viewer
     from vision import Detection, create_detector
 
     blocks, engine, alice = world
@@ -162,14 +163,14 @@ def test_the_viewer_runs_compute_only_for_objects_in_its_frames(world) -> None:
     })
     blocks.attach(alice, block.id, "marker:aruco/7")
     pipeline = FramePipeline(create_detector("markers"), blocks, compute=engine)
-    viewer = Viewer(alice, linger_s=0.5, metres_per_pixel=0.0005)
+    viewer = Viewer(alice, pipeline.compute, pipeline.layouts, linger_s=0.5, metres_per_pixel=0.0005)
 
     def frame(i: int, *ids: str) -> FrameResult:
         found = [Detection(oid, "marker", 1.0, (0, 0, 10, 10), "markers", pose=np.eye(4)) for oid in ids]
         return FrameResult(i, 0.0, (640, 480), found, {"total": 0.0})
 
-    assert not viewer.overlay_delta(pipeline, frame(0, "marker:aruco/3"), 0.0) and CALLS == []
-    delta = viewer.overlay_delta(pipeline, frame(1, "marker:aruco/7"), 1.0)
+    assert not viewer.overlay_delta(frame(0, "marker:aruco/3"), 0.0) and CALLS == []
+    delta = viewer.overlay_delta(frame(1, "marker:aruco/7"), 1.0)
     assert CALLS == ["m7"] and [o.block_id for o in delta.added] == [block.id]
     texts = [op["text"] for op in delta.added[0].content.ops if op["op"] == "text"]
     assert "m7 seen True" in texts

@@ -11,7 +11,8 @@ import pytest
 
 from anchors import BlockService, SQLiteStore
 from spatial.lifting import Triangulator, lift_objects, place_objects
-from spatial.pipeline import FramePipeline, FrameResult, Viewer
+from spatial.pipeline import FramePipeline, FrameResult
+from spatial.session import Viewer
 from vision import create_detector
 from vision.camera import Intrinsics
 from vision.depth import DepthMapError
@@ -142,7 +143,7 @@ def test_objects_message_names_where_each_pose_came_from(view: RenderedView) -> 
     too_small = Detection("object:x/1", "x", 0.5, (0, 0, 2, 2), "m")  # 4 pixels: too few to lift
     found = [detection(view, 0, mask=True), detection(view, 1), marker, too_small]
     placements = place_objects(found, K, view.depth, device_pose, Triangulator(), 8)
-    message = FrameResult(3, 0.0, (640, 480), found, {"total": 1.0}, placements).objects_message()
+    message = FrameResult(3, 0.0, (640, 480), found, {"total": 1.0}, placements).objects_message().to_json()
     crate, ball, seen_marker, unplaced = message["objects"]
     assert crate["pose_source"] == "depth" and crate["box3d"]["frame"] == "device"
     assert np.allclose(device_pose @ np.reshape(crate["pose"], (4, 4)), placements[crate["id"]].box.pose(), atol=1e-4)
@@ -156,10 +157,11 @@ def test_objects_message_names_where_each_pose_came_from(view: RenderedView) -> 
 
 def test_compute_signals_see_the_lifted_pose_of_an_object_its_backend_gives_none(view: RenderedView) -> None:
     blocks = BlockService(SQLiteStore(":memory:"))
-    viewer = Viewer(blocks.create_user("alice"), linger_s=0.5, metres_per_pixel=0.0005)
+    pipeline = FramePipeline(create_detector("markers"), blocks)
+    viewer = Viewer(blocks.create_user("alice"), pipeline.compute, pipeline.layouts, linger_s=0.5, metres_per_pixel=0.0005)
     found = [detection(view, 1)]
     placements = place_objects(found, K, view.depth, DEVICE_FROM_ROOM @ view.camera_to_world, Triangulator(), 8)
     result = FrameResult(0, 0.0, (640, 480), found, {"total": 0.0}, placements)
-    viewer.overlay_delta(FramePipeline(create_detector("markers"), blocks), result, 1.0)
+    viewer.overlay_delta(result, 1.0)
     lifted = placements[found[0].object_id].object_to_camera
     assert np.allclose(viewer.signals.poses[found[0].object_id], lifted.reshape(16), atol=1e-4)

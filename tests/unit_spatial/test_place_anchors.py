@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from anchors import BlockService, NotFound, SQLiteStore
-from spatial.pipeline import FramePipeline, FrameResult, Viewer
+from spatial.pipeline import FramePipeline, FrameResult
+from spatial.session import Viewer
 from spatial.spaces import PlaceError, SpaceRegistry, SpaceSession, place_from_device
 from vision import create_detector
 from vision.camera import Intrinsics
@@ -57,12 +58,12 @@ def test_a_space_anchor_out_of_view_lingers_like_an_object_overlay() -> None:
     blocks, _, alice, session, note_id = world()
     anchor, _ = blocks.attach_in_space(alice, note_id, session.space.id, IDENTITY)
     pipeline = FramePipeline(create_detector("markers"), blocks)
-    viewer = Viewer(alice, linger_s=0.5, metres_per_pixel=0.0005)
+    viewer = Viewer(alice, pipeline.compute, pipeline.layouts, linger_s=0.5, metres_per_pixel=0.0005)
     in_device = {anchor.object_id: DEVICE_FROM_SPACE}
 
     def delta(now: float, placed: dict) -> tuple[list, list, list]:
         result = FrameResult(0, 0.0, (320, 240), [], {"total": 0.0})
-        found = viewer.overlay_delta(pipeline, result, now, placed)
+        found = viewer.overlay_delta(result, now, placed)
         return [o.id for o in found.added], [o.id for o in found.updated], found.removed
 
     assert delta(10.0, in_device) == ([anchor.id], [], [])

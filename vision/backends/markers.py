@@ -66,6 +66,8 @@ class MarkerDetector(Detector):
     with the same corners.
     """
 
+    stable_ids = True
+
     def __init__(
         self,
         size_m: float = 0.10,
