@@ -41,7 +41,7 @@ from anchors.executors import Executor, LocalExecutor, Outcome, Task
 from anchors.formulas import bind, evaluate
 from anchors.io import page_markdown
 from anchors.model import Anchor, Block, User
-from anchors.service import BlockService
+from anchors.blocks import BlockService
 from anchors.sheet import Sheet
 from anchors.tables import Field, date_serial, is_compute, table_fields
 from anchors.views import RowValues, shape
@@ -350,7 +350,7 @@ class ComputeService:
 
     def _external_grid(self, owner: str, block_id: str) -> Grid:
         """Another block's values as formulas see them, read with `owner`'s rights."""
-        if self.store.role_of(block_id, owner) is None:
+        if self.store.role_of("block", block_id, owner) is None:
             raise LookupError(f"no block {block_id}")
         if block_id in self._resolving:
             raise LookupError(f"circular reference between blocks through {block_id}")
@@ -392,7 +392,7 @@ class ComputeService:
         return outcome
 
     def _input_revision(self, owner: str, block_id: str) -> Any:
-        if self.store.role_of(block_id, owner) is None:
+        if self.store.role_of("block", block_id, owner) is None:
             return None
         return self._revision_of(block_id)
 
@@ -404,7 +404,7 @@ class ComputeService:
         if "signal" in spec_in:
             return signal_value(spec_in, signals, object_id)
         block_id = spec_in["block"]
-        if self.store.role_of(block_id, owner) is None:
+        if self.store.role_of("block", block_id, owner) is None:
             raise LookupError(f"input block {block_id} is missing or not readable")
         block = self.store.get_block(block_id)
         assert block is not None

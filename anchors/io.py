@@ -24,7 +24,7 @@ from anchors.views import display_text
 
 if TYPE_CHECKING:
     from anchors.engine import ComputeService, TableValues
-    from anchors.service import BlockService
+    from anchors.blocks import BlockService
 
 MAX_IMPORT_CELLS = 200_000
 

@@ -1,4 +1,5 @@
-"""Helpers shared by tests and benchmarks: a real server process and the sample data."""
+"""Helpers shared by tests and benchmarks: a real server process, the anchors services over a real store,
+the sample data, and poses as the wire carries them."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import cv2
 import httpx
 import numpy as np
 
+from anchors import AccountService, BlockService, Limits, SpaceService, SQLiteStore, Store
 from vision.poses import pose_difference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +56,25 @@ class Server:
             [sys.executable, "-m", "spatial.cli", "token", user, "--store", str(self.store)],
             check=True, capture_output=True, text=True,
         ).stdout.strip()
+
+
+@dataclass(frozen=True)
+class AnchorServices:
+    """The anchors services over one store, wired as `spatial.services.Services.build` wires them."""
+
+    store: Store
+    accounts: AccountService
+    blocks: BlockService
+    spaces: SpaceService
+
+    @classmethod
+    def on(cls, store: Store, limits: Limits = Limits()) -> AnchorServices:
+        blocks = BlockService(store, limits=limits)
+        return cls(store, AccountService(store), blocks, SpaceService(blocks))
+
+    @classmethod
+    def in_memory(cls, limits: Limits = Limits()) -> AnchorServices:
+        return cls.on(SQLiteStore(":memory:"), limits)
 
 
 def start_server(store: Path, *extra: str, detector: str = "markers") -> Server:

@@ -192,7 +192,7 @@ class StreamConnection:
         def store() -> Anchor:
             if not self._signed_in(token, viewer):
                 raise TokenRevoked
-            return place_from_device(self.services.spaces, viewer.user, space_session, place.matrix,
+            return place_from_device(self.services.space_registry, viewer.user, space_session, place.matrix,
                                      place.block, place.anchor)
 
         try:
@@ -212,14 +212,14 @@ class StreamConnection:
                 f"this server speaks protocol {PROTOCOL_VERSION}, the client asked for {hello.protocol}",
                 hello.id,
             )
-        user = await asyncio.to_thread(self.services.blocks.authenticate, hello.token)
+        user = await asyncio.to_thread(self.services.accounts.authenticate, hello.token)
         if user is None:
             why = "no access token was given" if not hello.token else "the access token is unknown or revoked"
             raise ProtocolError("unauthorized", f"{why}; send hello again with a valid token", hello.id)
         space = None
         if hello.space is not None:
             try:
-                space = await asyncio.to_thread(self.services.blocks.get_space, user, hello.space)
+                space = await asyncio.to_thread(self.services.spaces.get_space, user, hello.space)
             except NotFound:
                 raise ProtocolError("unknown_space", f"no space {hello.space}", hello.id) from None
         previous = self.session.viewer
@@ -346,7 +346,7 @@ class StreamConnection:
         step = SpaceStep()
         ref = f"frame:{header.frame_id}"
         intrinsics = result.intrinsics
-        space_session.space = self.services.spaces.current(viewer.user, space_session.space)
+        space_session.space = self.services.space_registry.current(viewer.user, space_session.space)
         device_pose = header.device_pose
         if device_pose is not None:
             try:
@@ -359,7 +359,7 @@ class StreamConnection:
                 step.relocalised = relocalised_message(space_session.space.id, found)
             if result.depth is not None:
                 step.register = space_session.add_depth(result.depth, intrinsics, device_pose)
-        step.placed = device_placements(space_session, self.services.spaces, device_pose, intrinsics)
+        step.placed = device_placements(space_session, self.services.space_registry, device_pose, intrinsics)
         return step
 
     async def _register(self, space_session: SpaceSession, viewer: Viewer, views: list[DepthView]) -> None:
@@ -371,7 +371,7 @@ class StreamConnection:
         tracking = space_session.device_from_space
         try:
             found = await asyncio.get_running_loop().run_in_executor(
-                self.services.executor, register_views, self.services.spaces, viewer.user, space, views, tracking
+                self.services.executor, register_views, self.services.space_registry, viewer.user, space, views, tracking
             )
         except (RelocalisationError, DepthMapError, NotFound) as exc:
             found = Relocalisation(np.eye(4), 0.0, float("inf"), False, "registration", str(exc))
@@ -387,7 +387,7 @@ class StreamConnection:
 
     def _signed_in(self, token: str | None, viewer: Viewer) -> bool:
         """The session's token still names its viewer (one indexed lookup; called in a worker thread)."""
-        user = self.services.blocks.authenticate(token)
+        user = self.services.accounts.authenticate(token)
         return user is not None and user.id == viewer.user.id
 
     def _sign_out(self) -> None:

@@ -1,16 +1,14 @@
 """Compute blocks: registered functions, triggers, caching by inputs, and nothing run out of view."""
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from anchors import (
-    BlockService,
-    ComputeService,
+    AccountService,
     Signals,
     SignalTracker,
-    SQLiteStore,
     compute_function,
 )
 from anchors.compute import ObjectSignal
@@ -43,11 +41,10 @@ def not_json() -> object:
     return {1, 2}
 
 
-@pytest.fixture
-def world(tmp_path: Path):
+@pytest.fixture(autouse=True)
+def no_calls_yet() -> Iterator[None]:
     CALLS.clear()
-    blocks = BlockService(SQLiteStore(tmp_path / "store.db"))
-    return blocks, ComputeService(blocks), blocks.create_user("alice")
+    yield
 
 
 def view(now: float, *objects: tuple[str, str], wall: float = 1000.0) -> Signals:
@@ -185,7 +182,7 @@ def test_the_signal_tracker_knows_how_long_an_object_has_been_in_view() -> None:
     assert tracker.observe({"a": "cup"}, {}, 14.0, 1004.0).objects["a"].seen_for_s == 0.0
 
 
-def test_formulas_read_other_blocks_and_follow_their_edits(world) -> None:
+def test_formulas_read_other_blocks_and_follow_their_edits(world, accounts: AccountService) -> None:
     blocks, engine, alice = world
     prices = blocks.create_block(alice, "table", "Prices", {"columns": ["part", "price"], "rows": [["belt", 12.5]]})
     result = blocks.create_block(alice, "compute", "Rate", {"function": "test_square", "inputs": {"x": {"value": 3}}})
@@ -199,7 +196,7 @@ def test_formulas_read_other_blocks_and_follow_their_edits(world) -> None:
     [row] = engine.table(alice, order.id).values
     assert row.values["cost"] == 20.0, "an edit of the other table reaches the cells that read it"
 
-    bob = blocks.create_user("bob")
+    bob = accounts.create_user("bob")
     secret = blocks.create_block(bob, "table", "Secret", {"columns": ["n"], "rows": [[1]]})
     loop = blocks.create_block(alice, "table", "Loop", {"columns": ["a"], "rows": [[f"={order.id}!A1"]]})
     blocks.update_cells(alice, blocks.read_block(alice, order.id).children[0],

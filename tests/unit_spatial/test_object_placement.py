@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anchors import BlockService, SQLiteStore
 from spatial.lifting import Triangulator, lift_objects, place_objects
 from spatial.pipeline import FramePipeline, FrameResult, Viewer
+from tests.support import AnchorServices
 from vision import create_detector
 from vision.camera import Intrinsics
 from vision.depth import DepthMapError
@@ -155,11 +155,11 @@ def test_objects_message_names_where_each_pose_came_from(view: RenderedView) -> 
 
 
 def test_compute_signals_see_the_lifted_pose_of_an_object_its_backend_gives_none(view: RenderedView) -> None:
-    blocks = BlockService(SQLiteStore(":memory:"))
-    viewer = Viewer(blocks.create_user("alice"), linger_s=0.5, metres_per_pixel=0.0005)
+    services = AnchorServices.in_memory()
+    viewer = Viewer(services.accounts.create_user("alice"), linger_s=0.5, metres_per_pixel=0.0005)
     found = [detection(view, 1)]
     placements = place_objects(found, K, view.depth, DEVICE_FROM_ROOM @ view.camera_to_world, Triangulator(), 8)
     result = FrameResult(0, 0.0, (640, 480), found, {"total": 0.0}, placements)
-    viewer.overlay_delta(FramePipeline(create_detector("markers"), blocks), result, 1.0)
+    viewer.overlay_delta(FramePipeline(create_detector("markers"), services.blocks), result, 1.0)
     lifted = placements[found[0].object_id].object_to_camera
     assert np.allclose(viewer.signals.poses[found[0].object_id], lifted.reshape(16), atol=1e-4)
