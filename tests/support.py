@@ -134,12 +134,21 @@ def stop_server(server: Server) -> None:
         server.process.kill()
 
 
-def load_make_sample() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_sample", DATA / "make_sample.py")
-    assert spec and spec.loader
+def load_data_script(name: str) -> ModuleType:
+    """`data/<name>.py` as a module, loaded once (`data/` is a folder of scripts, not a package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, DATA / f"{name}.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
+
+
+def load_make_sample() -> ModuleType:
+    """`data/make_sample.py`, which renders the sample video and its ground truth."""
+    return load_data_script("make_sample")
 
 
 def sample_truth() -> dict[str, Any]:
@@ -166,9 +175,19 @@ def sample_jpegs(quality: int = 85) -> Iterator[bytes]:
     capture.release()
 
 
+def row_major(pose: np.ndarray) -> list[float]:
+    """A 4x4 pose as the wire carries it: 16 numbers, row by row."""
+    return [float(v) for v in np.asarray(pose).reshape(16)]
+
+
+def matrix(values: list[float]) -> np.ndarray:
+    """A 4x4 from 16 row-major numbers."""
+    return np.asarray(values, dtype=np.float64).reshape(4, 4)
+
+
 def pose_errors(found: list[float], truth: list[float]) -> tuple[float, float]:
     """Translation error in metres and rotation error in degrees between two row-major 4x4 poses."""
-    return pose_difference(np.asarray(found).reshape(4, 4), np.asarray(truth).reshape(4, 4))
+    return pose_difference(matrix(found), matrix(truth))
 
 
 def upload_room_map(rest: httpx.Client, room: Any, name: str) -> str:

@@ -6,7 +6,7 @@ import pytest
 from anchors import NotFound
 from spatial.pipeline import FramePipeline, FrameResult, Viewer
 from spatial.spaces import PlaceError, SpaceRegistry, SpaceSession, place_from_device
-from tests.support import AnchorServices
+from tests.support import AnchorServices, row_major
 from vision import create_detector
 from vision.camera import Intrinsics
 from vision.poses import invert_pose, make_pose, rotation_about
@@ -14,7 +14,7 @@ from vision.relocalise import Relocalisation
 from vision.scenes import look_at
 
 K = Intrinsics.from_fov(320, 240, 60)
-IDENTITY = [float(v) for v in np.eye(4).reshape(16)]
+IDENTITY = row_major(np.eye(4))
 DEVICE_FROM_SPACE = make_pose(rotation_about((0, 1, 0), 90), (2.0, 0.0, 0.0))
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from spatial.spaces import SpaceRegistry, SpaceSession, device_placements
-from tests.support import AnchorServices
+from tests.support import AnchorServices, matrix
 from vision.camera import Intrinsics
 from vision.detection import Detection
 from vision.depth import DepthView
@@ -73,7 +73,7 @@ def test_a_relocalised_session_gets_anchors_in_its_own_frame() -> None:
     assert not session.accept(Relocalisation(np.eye(4), 0.0, 1.0, False, "registration", "later")), "success stays"
     [(key, pose)] = device_placements(session, registry, camera_in_device, K).items()
     assert key == anchor.object_id
-    distance, angle = pose_difference(pose, device_from_space @ np.asarray(at(0.0, 1.0, 0.0)).reshape(4, 4))
+    distance, angle = pose_difference(pose, device_from_space @ matrix(at(0.0, 1.0, 0.0)))
     assert distance < 1e-6 and angle < 1e-4
 
 
@@ -81,7 +81,7 @@ def test_depth_views_are_handed_out_three_at_a_time_one_job_at_a_time() -> None:
     services, _, alice, space_id, _ = setup()
     session = SpaceSession(services.spaces.get_space(alice, space_id))
     depth = np.ones((24, 32), np.float32)
-    views = iter(np.asarray(at(0.2 * k, 0.0, 0.0)).reshape(4, 4) for k in range(20))
+    views = iter(matrix(at(0.2 * k, 0.0, 0.0)) for k in range(20))
     assert session.add_depth(depth, K, next(views)) is None
     assert session.add_depth(depth, K, next(views)) is None
     assert len(session.add_depth(depth, K, next(views))) == 3
@@ -107,7 +107,7 @@ def test_a_depth_view_from_where_the_last_one_was_taken_is_not_kept() -> None:
 def test_a_registration_while_relocalised_is_taken_only_when_it_corrects_drift() -> None:
     services, _, alice, space_id, _ = setup()
     session = SpaceSession(services.spaces.get_space(alice, space_id))
-    views = [DepthView(np.ones((24, 32), np.float32), K, np.asarray(at(x, 1.5, 0.0)).reshape(4, 4)) for x in (0.0, 1.0)]
+    views = [DepthView(np.ones((24, 32), np.float32), K, matrix(at(x, 1.5, 0.0))) for x in (0.0, 1.0)]
     slid = make_pose(None, (0.05, 0.0, 0.0))
     assert not session.accept_drift(Relocalisation(slid, 1.0, 0.01, True, "registration"), views), "not relocalised"
     assert session.accept(Relocalisation(np.eye(4), 1.0, 0.0, True, "markers"))
