@@ -1,12 +1,18 @@
 """Anchors: objects, the blocks people pin to them, their views and compute, and where blocks are stored.
 
-Independent of `vision` and `spatial`. `BlockService` is the entry point for
-blocks: every read and write goes through it and is checked against the
-block's owner and sharing. `ComputeService` computes tables, views and compute
-blocks, only for what is asked for (the blocks in view, or one REST request).
+Independent of `vision` and `spatial`. Three services are the way in, one a
+subject: `AccountService` (users and their tokens), `BlockService` (blocks,
+their shares, and anchors on objects) and `SpaceService` (spaces, their maps
+and shares, and blocks placed in them). Every read and write through them is
+checked against the owner and the shares (`anchors.access`). `ComputeService`
+computes tables, views and compute blocks, only for what is asked for (the
+blocks in view, or one REST request).
 """
 
 from anchors import functions as _builtin_functions  # noqa: F401  (registers the built-in compute functions)
+from anchors.access import Sharing
+from anchors.accounts import AccountService
+from anchors.blocks import Access, BlockService
 from anchors.cell_values import CellError
 from anchors.compute import (
     REGISTRY,
@@ -37,14 +43,17 @@ from anchors.executors import (
 )
 from anchors.formulas import FormulaSyntaxError
 from anchors.model import Anchor, Block, BlockKind, Space, User, space_place, validate_content
-from anchors.service import Access, BlockService, Limits
+from anchors.limits import Limits
+from anchors.schema import StoreFormatError
 from anchors.sheet import Sheet
+from anchors.spaces import SpaceService
 from anchors.sqlite import SQLiteStore
-from anchors.store import Store, TokenInfo
+from anchors.store import Store, Subject, TokenInfo
 
 __all__ = [
     "REGISTRY",
     "Access",
+    "AccountService",
     "Anchor",
     "AnchorsError",
     "Block",
@@ -66,11 +75,15 @@ __all__ = [
     "SQLiteStore",
     "ServiceKey",
     "ServiceKeyError",
+    "Sharing",
     "Sheet",
     "Space",
+    "SpaceService",
     "SignalTracker",
     "Signals",
     "Store",
+    "StoreFormatError",
+    "Subject",
     "TableValues",
     "Task",
     "TokenInfo",

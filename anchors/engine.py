@@ -21,11 +21,11 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from anchors.blocks import BlockService
 from anchors.cell_values import NAME, CellError, Grid
 from anchors.compute import (
     REGISTRY,
@@ -38,16 +38,14 @@ from anchors.compute import (
 )
 from anchors.errors import NotFound
 from anchors.executors import Executor, LocalExecutor, Outcome, Task
-from anchors.formulas import bind, evaluate
+from anchors.formulas import External, bind, evaluate
 from anchors.io import page_markdown
 from anchors.model import Anchor, Block, User
-from anchors.service import BlockService
 from anchors.sheet import Sheet
 from anchors.tables import Field, date_serial, is_compute, table_fields
 from anchors.views import RowValues, shape
 
 COMPUTE_ERROR = "#COMPUTE!"
-_NO_SIGNALS = Signals(now=0.0, wall_time=0.0)
 
 
 def _digest(value: Any) -> str:
@@ -73,6 +71,7 @@ class TableValues:
 @dataclass
 class _TableState:
     stamp: tuple[int, int]
+    owner: str
     fields: list[Field]
     rows: list[Block]
     sheet: Sheet
@@ -105,7 +104,37 @@ class _Revisions:
         return self._numbers[key]
 
 
+@dataclass(frozen=True)
+class EvaluationContext:
+    """What one evaluation computes with, passed down every call it makes: the viewer's `signals`, and
+    the blocks being resolved on the way to this call (meeting one of them again is a circular reference).
+
+    Two sessions evaluating at once each pass their own; nothing of an evaluation is kept on the service.
+    """
+
+    signals: Signals
+    resolving: tuple[str, ...] = ()
+
+    def entering(self, block_id: str) -> EvaluationContext:
+        return replace(self, resolving=(*self.resolving, block_id))
+
+
+def _context(signals: Signals | None = None) -> EvaluationContext:
+    """A request from outside a frame sees the time now and no objects."""
+    return EvaluationContext(signals if signals is not None else Signals(time.monotonic(), time.time()))
+
+
 class ComputeService:
+    """Computes what is asked for, for any number of sessions at once.
+
+    Each call carries its own `EvaluationContext`. The lock guards only the
+    caches shared by all sessions: table sheets (brought up to date and read
+    under it, since every viewer of a table shares one), compute blocks' last
+    outcomes, function results and display versions. A compute block's
+    function runs outside it, so one session's slow function does not hold up
+    another's frame.
+    """
+
     def __init__(
         self, blocks: BlockService, executor: Executor | None = None, registry: FunctionRegistry = REGISTRY,
         cache_size: int = 4096,
@@ -122,9 +151,6 @@ class ComputeService:
         self._computes: dict[tuple[str, str | None], _ComputeState] = {}
         self._results: OrderedDict[str, Outcome] = OrderedDict()
         self._revisions = _Revisions()
-        self._resolving: list[str] = []
-        self._signals = _NO_SIGNALS
-        self._depth = 0
 
     # ------------------------------------------------------------ public API
 
@@ -135,96 +161,91 @@ class ComputeService:
         out of view cost nothing.
         """
         pinned = self.blocks.attached(user, object_ids)
-        with self._using(signals):
-            return [(anchor, self._display(user, block, anchor.object_id)) for anchor, block in pinned]
+        context = EvaluationContext(signals)
+        return [(anchor, self._display(user, block, anchor.object_id, context)) for anchor, block in pinned]
 
     def display(self, user: User, block_id: str, signals: Signals | None = None) -> Block:
         """One block in its display form (a table as a grid, a view shaped, a compute block's result)."""
         block = self.blocks.read_block(user, block_id)
-        with self._using(signals):
-            return self._display(user, block, None)
+        return self._display(user, block, None, _context(signals))
 
     def table(self, user: User, table_id: str) -> TableValues:
-        block = self.blocks.read_block(user, table_id)
-        if block.kind != "table":
-            raise NotFound(f"block {table_id} is a {block.kind}, not a table")
-        with self._using(None):
-            state = self._table_state(table_id)
+        block = self._table_block(user, table_id)
+        with self._lock:
+            state = self._table_state(table_id, _context())
             return TableValues(block, state.fields, state.rows, self._row_values(state))
 
     def view(self, user: User, view_id: str) -> dict[str, Any]:
         """The shaped content of a view block (or of a table, as a grid)."""
-        block = self.blocks.read_block(user, view_id)
-        with self._using(None):
-            return self._shaped(user, block)
+        return self._view(user, view_id, _context())
 
     def result(self, user: User, block_id: str, signals: Signals | None = None, object_id: str | None = None) -> Outcome:
         """Run a compute block now if its triggers say so (a subscriber asking for it)."""
-        block = self.blocks.read_block(user, block_id)
-        if block.kind != "compute":
-            raise NotFound(f"block {block_id} is a {block.kind}, not a compute block")
-        with self._using(signals):
-            return self._compute(block, object_id)
+        return self._result(user, block_id, object_id, _context(signals))
 
     def evaluate_formula(self, user: User, table_id: str, formula: str, row: int | None = None) -> Any:
         """Evaluate `formula` against a table as if written in a new column of `row` (from 0); nothing is stored."""
-        tables = self.table(user, table_id)
-        with self._using(None):
-            state = self._tables[table_id]
+        table = self._table_block(user, table_id)
+        context = _context()
+        with self._lock:
+            state = self._table_state(table_id, context)
             columns = {f.name.lower(): i for i, f in enumerate(state.fields)}
             rows, width = state.sheet.size
             target = (row if row is not None else 0, width)
             bound = bind(formula, target, columns, (max(rows, target[0] + 1), width + 1))
-            self._resolving.append(tables.table.id)
-            try:
-                return evaluate(bound, state.sheet.values, lambda bid: self._external_grid(tables.table.owner, bid))
-            finally:
-                self._resolving.pop()
+            return evaluate(bound, state.sheet.values, self._external(table.owner, context.entering(table_id)))
 
-    @contextmanager
-    def _using(self, signals: Signals | None) -> Iterator[None]:
-        """Hold the lock and compute with `signals`; without, a nested call keeps its caller's, a
-        request from outside sees the time now and no objects."""
-        with self._lock:
-            previous = self._signals
-            if signals is not None:
-                self._signals = signals
-            elif self._depth == 0:
-                self._signals = Signals(time.monotonic(), time.time())
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                self._signals = previous
+    def _table_block(self, user: User, table_id: str) -> Block:
+        block = self.blocks.read_block(user, table_id)
+        if block.kind != "table":
+            raise NotFound(f"block {table_id} is a {block.kind}, not a table")
+        return block
+
+    def _view(self, user: User, view_id: str, context: EvaluationContext) -> dict[str, Any]:
+        return self._shaped(user, self.blocks.read_block(user, view_id), context)
+
+    def _result(self, user: User, block_id: str, object_id: str | None, context: EvaluationContext) -> Outcome:
+        block = self.blocks.read_block(user, block_id)
+        if block.kind != "compute":
+            raise NotFound(f"block {block_id} is a {block.kind}, not a compute block")
+        return self._compute(block, object_id, context)
 
     # ------------------------------------------------------------ display
 
-    def _display(self, user: User, block: Block, object_id: str | None) -> Block:
+    def _display(self, user: User, block: Block, object_id: str | None, context: EvaluationContext) -> Block:
         if block.kind in ("markdown", "json"):
             return block
         if block.kind == "compute":
-            outcome = self._compute(block, object_id)
+            outcome = self._compute(block, object_id, context)
             kind, content = "compute", {
                 "function": block.content["function"],
                 "value": outcome.value,
                 "error": outcome.error,
             }
         elif block.kind == "page":
-            kind, content = "markdown", page_markdown(self.blocks, user, block, self)
+            kind, content = "markdown", page_markdown(self.blocks, user, block, _PageValues(self, context))
         elif block.kind == "row":
-            table = self._table_state(block.parent) if block.parent else None
-            values = next((r.values for r in self._row_values(table) if r.id == block.id), {}) if table else {}
+            values = self._row_of(block, context)
             kind, content = "json", {k: _json_value(v) for k, v in values.items()}
         else:
             try:
-                kind, content = "view", self._shaped(user, block)
+                kind, content = "view", self._shaped(user, block, context)
             except NotFound as exc:
                 kind, content = "compute", {"function": None, "value": None, "error": str(exc)}
         digest = _digest([kind, block.title, content])
-        return replace(block, kind=kind, content=content, version=self._revisions.number(block.id, digest))
+        with self._lock:
+            version = self._revisions.number(block.id, digest)
+        return replace(block, kind=kind, content=content, version=version)
 
-    def _shaped(self, user: User, block: Block) -> dict[str, Any]:
+    def _row_of(self, row: Block, context: EvaluationContext) -> dict[str, Any]:
+        """A row block's values, computed with its table."""
+        if not row.parent:
+            return {}
+        with self._lock:
+            values = self._row_values(self._table_state(row.parent, context))
+        return next((r.values for r in values if r.id == row.id), {})
+
+    def _shaped(self, user: User, block: Block, context: EvaluationContext) -> dict[str, Any]:
         if block.kind == "table":
             spec, table_id = {"layout": "grid"}, block.id
         elif block.kind == "view":
@@ -232,12 +253,14 @@ class ComputeService:
             self.blocks.read_block(user, table_id)
         else:
             raise NotFound(f"block {block.id} is a {block.kind}; only tables and views have a shape")
-        state = self._table_state(table_id)
-        return shape(spec, state.fields, self._row_values(state))
+        with self._lock:
+            state = self._table_state(table_id, context)
+            fields, values = state.fields, self._row_values(state)
+        return shape(spec, fields, values)
 
-    # ------------------------------------------------------------ tables
+    # ------------------------------------------------------------ tables (call these with the lock held)
 
-    def _table_state(self, table_id: str) -> _TableState:
+    def _table_state(self, table_id: str, context: EvaluationContext) -> _TableState:
         """The table's sheet, brought up to date with the store: only what changed is recomputed."""
         stamp = self.store.stamp(table_id)
         state = self._tables.get(table_id)
@@ -247,36 +270,35 @@ class ComputeService:
                 self._tables.pop(table_id, None)
                 raise NotFound(f"no table {table_id}")
             rows = [r for r in self.store.children(table_id) if r.kind == "row"]
-            state = self._update_table(table, rows, stamp, state)
+            state = self._update_table(table, rows, stamp, state, context)
             self._tables[table_id] = state
-        self._refresh_externals(table_id, state)
+        self._refresh_externals(table_id, state, context)
         return state
 
     def _update_table(
-        self, table: Block, rows: list[Block], stamp: tuple[int, int], state: _TableState | None
+        self, table: Block, rows: list[Block], stamp: tuple[int, int], state: _TableState | None,
+        context: EvaluationContext,
     ) -> _TableState:
         fields = table_fields(table.content)
         raw = [self._raw_row(fields, row) for row in rows]
         same_shape = state is not None and state.fields == fields and [r.id for r in state.rows] == [r.id for r in rows]
-        self._resolving.append(table.id)
-        try:
-            if state is None or not same_shape:
-                sheet = Sheet([f.name for f in fields], lambda bid: self._external_grid(table.owner, bid))
-                sheet.load([[self._cell_input(f, value) for f, value in zip(fields, row)] for row in raw])
-                state = _TableState(stamp, fields, rows, sheet, (state.revision + 1) if state else 1)
-                changed = [(r, c) for r in range(len(raw)) for c in range(len(fields))]
-            else:
-                changed = []
-                for r, (new, old) in enumerate(zip(rows, state.rows)):
-                    if new.version != old.version:
-                        before = self._raw_row(fields, old)
-                        changed += [(r, c) for c in range(len(fields)) if raw[r][c] != before[c]]
-                state.sheet.set_many({(r, c): self._cell_input(fields[c], raw[r][c]) for r, c in changed})
-                state.stamp, state.rows = stamp, rows
-                state.revision += 1
-            self._run_compute_cells(state.sheet, {(r, c): raw[r][c] for r, c in changed if is_compute(raw[r][c])})
-        finally:
-            self._resolving.pop()
+        external = self._external(table.owner, context.entering(table.id))
+        if state is None or not same_shape:
+            sheet = Sheet([f.name for f in fields])
+            sheet.load([[self._cell_input(f, value) for f, value in zip(fields, row)] for row in raw], external)
+            state = _TableState(stamp, table.owner, fields, rows, sheet, (state.revision + 1) if state else 1)
+            changed = [(r, c) for r in range(len(raw)) for c in range(len(fields))]
+        else:
+            changed = []
+            for r, (new, old) in enumerate(zip(rows, state.rows)):
+                if new.version != old.version:
+                    before = self._raw_row(fields, old)
+                    changed += [(r, c) for c in range(len(fields)) if raw[r][c] != before[c]]
+            state.sheet.set_many({(r, c): self._cell_input(fields[c], raw[r][c]) for r, c in changed}, external)
+            state.stamp, state.rows = stamp, rows
+            state.revision += 1
+        cells = {(r, c): raw[r][c] for r, c in changed if is_compute(raw[r][c])}
+        self._run_compute_cells(state.sheet, cells, external)
         return state
 
     @staticmethod
@@ -307,7 +329,7 @@ class ComputeService:
             out.append(RowValues(row.id, values))
         return out
 
-    def _run_compute_cells(self, sheet: Sheet, cells: dict[tuple[int, int], dict[str, Any]]) -> None:
+    def _run_compute_cells(self, sheet: Sheet, cells: dict[tuple[int, int], dict[str, Any]], external: External) -> None:
         """Run the table's compute cells as one batch, a task a cell; a failure stays in its cell."""
         if not cells:
             return
@@ -315,107 +337,110 @@ class ComputeService:
         sheet.set_many({
             cell: outcome.value if outcome.ok else CellError(COMPUTE_ERROR, f"{spec['compute']} failed: {outcome.error}")
             for (cell, spec), outcome in zip(cells.items(), outcomes)
-        })
+        }, external)
 
-    def _refresh_externals(self, table_id: str, state: _TableState) -> None:
+    def _refresh_externals(self, table_id: str, state: _TableState, context: EvaluationContext) -> None:
         """Recompute the cells that read other blocks whose values changed since last time."""
-        if table_id in self._resolving:
+        if table_id in context.resolving:
             return
-        self._resolving.append(table_id)
-        try:
-            for block_id in sorted(state.sheet.externals()):
-                revision = self._revision_of(block_id)
-                if state.external_revisions.get(block_id) != revision:
-                    if block_id in state.external_revisions and state.sheet.external_changed(block_id):
-                        state.revision += 1
-                    state.external_revisions[block_id] = revision
-        finally:
-            self._resolving.pop()
+        inner = context.entering(table_id)
+        external = self._external(state.owner, inner)
+        for block_id in sorted(state.sheet.externals()):
+            revision = self._revision_of(block_id, inner)
+            if state.external_revisions.get(block_id) != revision:
+                if block_id in state.external_revisions and state.sheet.external_changed(block_id, external):
+                    state.revision += 1
+                state.external_revisions[block_id] = revision
 
-    def _revision_of(self, block_id: str) -> Any:
+    def _revision_of(self, block_id: str, context: EvaluationContext) -> Any:
         """Changes whenever the values another block shows to formulas change."""
-        if block_id in self._resolving:
+        if block_id in context.resolving:
             return None
         block = self.store.get_block(block_id)
         if block is None:
             return None
         if block.kind == "table":
             try:
-                return ("table", self._table_state(block_id).revision)
+                with self._lock:
+                    return ("table", self._table_state(block_id, context).revision)
             except NotFound:
                 return None
         if block.kind == "compute":
-            return ("compute", self._compute(block, None).value)
+            return ("compute", self._compute(block, None, context).value)
         return ("block", block.version)
 
-    def _external_grid(self, owner: str, block_id: str) -> Grid:
+    def _external(self, owner: str, context: EvaluationContext) -> External:
+        """How formulas evaluated in `context` read other blocks: with `owner`'s rights."""
+        return lambda block_id: self._external_grid(owner, block_id, context)
+
+    def _external_grid(self, owner: str, block_id: str, context: EvaluationContext) -> Grid:
         """Another block's values as formulas see them, read with `owner`'s rights."""
-        if self.store.role_of(block_id, owner) is None:
+        if self.store.role_of("block", block_id, owner) is None:
             raise LookupError(f"no block {block_id}")
-        if block_id in self._resolving:
+        if block_id in context.resolving:
             raise LookupError(f"circular reference between blocks through {block_id}")
         block = self.store.get_block(block_id)
         assert block is not None
         if block.kind == "table":
-            return self._table_state(block_id).sheet.grid()
-        value = self._compute(block, None).value if block.kind == "compute" else block.content
+            with self._lock:
+                return self._table_state(block_id, context).sheet.grid()
+        value = self._compute(block, None, context).value if block.kind == "compute" else block.content
         return _as_grid(value)
 
     # ------------------------------------------------------------ compute blocks
 
-    def _compute(self, block: Block, object_id: str | None) -> Outcome:
+    def _compute(self, block: Block, object_id: str | None, context: EvaluationContext) -> Outcome:
         spec = compute_spec(block.content)
-        signals = self._signals
+        signals = context.signals
         key: list[Any] = [block.version]
         if "edit" in spec.triggers:
-            key.append([self._input_revision(block.owner, b) for b in spec.block_inputs()])
+            key.append([self._input_revision(block.owner, b, context) for b in spec.block_inputs()])
         if "detection" in spec.triggers:
             key.append([signal_value(s, signals, object_id) for s in spec.inputs.values() if "signal" in s])
         if "interval" in spec.triggers:
             key.append(time_value(spec, signals.wall_time))
-        state = self._computes.get((block.id, object_id))
+        with self._lock:
+            state = self._computes.get((block.id, object_id))
         if state is not None and state.trigger_key == key:
             return state.outcome
-        if block.id in self._resolving:
+        if block.id in context.resolving:
             return Outcome(error=f"circular reference between blocks through {block.id}")
-        self._resolving.append(block.id)
+        inner = context.entering(block.id)
         try:
-            kwargs = {name: self._input_value(block.owner, spec_in, signals, object_id, spec)
+            kwargs = {name: self._input_value(block.owner, spec_in, inner, object_id, spec)
                       for name, spec_in in spec.inputs.items()}
         except LookupError as exc:
             outcome = Outcome(error=str(exc))
         else:
             outcome = self._run_many([(spec.function, kwargs)])[0]
-        finally:
-            self._resolving.pop()
-        self._computes[(block.id, object_id)] = _ComputeState(key, outcome)
+        with self._lock:
+            self._computes[(block.id, object_id)] = _ComputeState(key, outcome)
         return outcome
 
-    def _input_revision(self, owner: str, block_id: str) -> Any:
-        if self.store.role_of(block_id, owner) is None:
+    def _input_revision(self, owner: str, block_id: str, context: EvaluationContext) -> Any:
+        if self.store.role_of("block", block_id, owner) is None:
             return None
-        return self._revision_of(block_id)
+        return self._revision_of(block_id, context)
 
-    def _input_value(self, owner: str, spec_in: dict[str, Any], signals: Signals, object_id: str | None, spec: Any) -> Any:
+    def _input_value(self, owner: str, spec_in: dict[str, Any], context: EvaluationContext, object_id: str | None,
+                     spec: Any) -> Any:
         if "value" in spec_in:
             return spec_in["value"]
         if "time" in spec_in:
-            return time_value(spec, signals.wall_time)
+            return time_value(spec, context.signals.wall_time)
         if "signal" in spec_in:
-            return signal_value(spec_in, signals, object_id)
+            return signal_value(spec_in, context.signals, object_id)
         block_id = spec_in["block"]
-        if self.store.role_of(block_id, owner) is None:
+        if self.store.role_of("block", block_id, owner) is None:
             raise LookupError(f"input block {block_id} is missing or not readable")
         block = self.store.get_block(block_id)
         assert block is not None
         if block.kind == "table":
-            state = self._table_state(block_id)
-            return [
-                {name: (None if isinstance(v, CellError) else v) for name, v in row.values.items()}
-                for row in self._row_values(state)
-            ]
+            with self._lock:
+                values = self._row_values(self._table_state(block_id, context))
+            return [{name: (None if isinstance(v, CellError) else v) for name, v in row.values.items()} for row in values]
         if block.kind == "compute":
-            outcome = self._compute(block, object_id)
+            outcome = self._compute(block, object_id, context)
             if not outcome.ok:
                 raise LookupError(f"input block {block_id} failed: {outcome.error}")
             return outcome.value
@@ -427,37 +452,39 @@ class ComputeService:
         return _digest([function, kwargs])
 
     def _run_many(self, calls: Sequence[tuple[str, dict[str, Any]]]) -> list[Outcome]:
-        """Outcomes of `calls`: cached ones from the cache, the others run together on the executor."""
+        """Outcomes of `calls`: cached ones from the cache, the others run together on the executor
+        (outside the lock, unless a table being brought up to date holds it)."""
+        keys = [self._compute_key(function, kwargs) for function, kwargs in calls]
         outcomes: list[Outcome | None] = []
         pending: dict[str, tuple[int, Task]] = {}
         waiting: list[tuple[int, str]] = []
-        for i, (function, kwargs) in enumerate(calls):
-            key = self._compute_key(function, kwargs)
-            hit = self._results.get(key)
-            if hit is not None:
-                self._results.move_to_end(key)
-                outcomes.append(hit)
-                continue
-            outcomes.append(None)
-            if key not in pending:
-                try:
-                    registered = self.registry.get(function)
-                except UnknownFunction as exc:
-                    outcomes[i] = Outcome(error=f"{NAME} {exc}")
+        with self._lock:
+            for i, ((function, kwargs), key) in enumerate(zip(calls, keys)):
+                hit = self._results.get(key)
+                if hit is not None:
+                    self._results.move_to_end(key)
+                    outcomes.append(hit)
                     continue
-                pending[key] = (i, Task(registered.function, kwargs))
-            waiting.append((i, key))
+                outcomes.append(None)
+                if key not in pending:
+                    try:
+                        registered = self.registry.get(function)
+                    except UnknownFunction as exc:
+                        outcomes[i] = Outcome(error=f"{NAME} {exc}")
+                        continue
+                    pending[key] = (i, Task(registered.function, kwargs))
+                waiting.append((i, key))
         if pending:
-            keys = list(pending)
-            results = self.executor.run_all([pending[k][1] for k in keys])
-            self.runs += len(keys)
-            for key, outcome in zip(keys, results):
-                outcome = _checked_outcome(outcome)
-                if outcome.ok:
-                    self._remember(key, outcome)
-                pending[key] = (pending[key][0], outcome)  # type: ignore[assignment]
+            ran = list(pending)
+            results = [_checked_outcome(o) for o in self.executor.run_all([pending[k][1] for k in ran])]
+            done = dict(zip(ran, results))
+            with self._lock:
+                self.runs += len(ran)
+                for key, outcome in done.items():
+                    if outcome.ok:
+                        self._remember(key, outcome)
             for i, key in waiting:
-                outcomes[i] = pending[key][1]  # type: ignore[assignment]
+                outcomes[i] = done[key]
         return [o if o is not None else Outcome(error="not run") for o in outcomes]
 
     def _remember(self, key: str, outcome: Outcome) -> None:
@@ -467,6 +494,21 @@ class ComputeService:
 
     def close(self) -> None:
         self.executor.close()
+
+
+class _PageValues:
+    """The views and compute results a page's Markdown shows (`anchors.io.PageValues`), read in the
+    evaluation that displays the page: its children see the same signals, and cycles are still found."""
+
+    def __init__(self, compute: ComputeService, context: EvaluationContext) -> None:
+        self._compute = compute
+        self._context = context
+
+    def view(self, user: User, view_id: str) -> dict[str, Any]:
+        return self._compute._view(user, view_id, self._context)
+
+    def result(self, user: User, block_id: str) -> Outcome:
+        return self._compute._result(user, block_id, None, self._context)
 
 
 def _checked_outcome(outcome: Outcome) -> Outcome:

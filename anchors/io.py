@@ -16,15 +16,16 @@ import datetime as dt
 import io
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from anchors.errors import BlockShapeError
 from anchors.model import Block, User
 from anchors.views import display_text
 
 if TYPE_CHECKING:
-    from anchors.engine import ComputeService, TableValues
-    from anchors.service import BlockService
+    from anchors.blocks import BlockService
+    from anchors.engine import TableValues
+    from anchors.executors import Outcome
 
 MAX_IMPORT_CELLS = 200_000
 
@@ -151,7 +152,15 @@ def shaped_markdown(shaped: dict[str, Any], depth: int) -> list[str]:
     return [f"- {item['title']}" + (f": {item['detail']}" if item["detail"] else "") for item in shaped["items"]]
 
 
-def page_markdown(blocks: BlockService, user: User, page: Block, compute: ComputeService, depth: int = 1) -> str:
+class PageValues(Protocol):
+    """What a page's Markdown shows computed (a `ComputeService`): views shaped, compute blocks' results."""
+
+    def view(self, user: User, view_id: str) -> dict[str, Any]: ...
+
+    def result(self, user: User, block_id: str) -> Outcome: ...
+
+
+def page_markdown(blocks: BlockService, user: User, page: Block, compute: PageValues, depth: int = 1) -> str:
     """The page and its children, in order, as one Markdown document."""
     lines = [f"{'#' * min(depth, 6)} {page.title or 'Untitled'}", ""]
     for child in blocks.children(user, page.id):
@@ -159,7 +168,7 @@ def page_markdown(blocks: BlockService, user: User, page: Block, compute: Comput
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _child_markdown(blocks: BlockService, user: User, child: Block, compute: ComputeService, depth: int) -> list[str]:
+def _child_markdown(blocks: BlockService, user: User, child: Block, compute: PageValues, depth: int) -> list[str]:
     heading = [f"{'#' * min(depth, 6)} {child.title}", ""] if child.title else []
     if child.kind == "page":
         return [page_markdown(blocks, user, child, compute, depth), ""]

@@ -32,7 +32,9 @@ class Sheet:
     """The cells of one table with a dependency graph between its formulas.
 
     `set` recomputes only the cells downstream of an edit; `evaluations` counts
-    formula evaluations, the work a recompute did.
+    formula evaluations, the work a recompute did. Formulas read other blocks
+    through `external`; a call may pass its own instead, for a sheet kept
+    between evaluations that each read other blocks in their own context.
     """
 
     def __init__(self, fields: Sequence[str], external: External | None = None) -> None:
@@ -50,14 +52,14 @@ class Sheet:
     def size(self) -> tuple[int, int]:
         return self.rows, len(self.fields)
 
-    def load(self, rows: Sequence[Sequence[Any]]) -> None:
+    def load(self, rows: Sequence[Sequence[Any]], external: External | None = None) -> None:
         """Replace every cell with `rows` (one value or formula text per field) and compute all."""
         self.rows = len(rows)
         self.raw, self.values, self.formulas, self.dependents = {}, {}, {}, {}
         for r, row in enumerate(rows):
             for c, raw in enumerate(row):
                 self._put(r, c, raw)
-        self.recompute_all()
+        self.recompute_all(external)
 
     def _put(self, r: int, c: int, raw: Any) -> None:
         cell = (r, c)
@@ -88,20 +90,20 @@ class Sheet:
         """Put `raw` (a value or formula text) in a cell; returns the formula cells recomputed, in order."""
         return self.set_many({(r, c): raw})
 
-    def set_many(self, cells: dict[Cell, Any]) -> list[Cell]:
+    def set_many(self, cells: dict[Cell, Any], external: External | None = None) -> list[Cell]:
         """Put several cells, then recompute what depends on any of them, each cell once."""
         for (r, c), raw in cells.items():
             if not (0 <= r < self.rows and 0 <= c < len(self.fields)):
                 raise IndexError(f"cell ({r}, {c}) is outside the sheet {self.size}")
             self._put(r, c, raw)
-        return self._recompute(self._downstream(cells)) if cells else []
+        return self._recompute(self._downstream(cells), external) if cells else []
 
-    def external_changed(self, block_id: str) -> list[Cell]:
+    def external_changed(self, block_id: str, external: External | None = None) -> list[Cell]:
         """Recompute the cells that reference `block_id` (and what depends on them)."""
-        return self._recompute(self._downstream([_External(block_id.lower())]))
+        return self._recompute(self._downstream([_External(block_id.lower())]), external)
 
-    def recompute_all(self) -> list[Cell]:
-        return self._recompute(set(self.formulas))
+    def recompute_all(self, external: External | None = None) -> list[Cell]:
+        return self._recompute(set(self.formulas), external)
 
     def externals(self) -> set[str]:
         return {k.block_id for k in self.dependents if isinstance(k, _External) and self.dependents[k]}
@@ -126,12 +128,12 @@ class Sheet:
                     queue.append(dependent)
         return seen
 
-    def _recompute(self, cells: set[Cell]) -> list[Cell]:
+    def _recompute(self, cells: set[Cell], external: External | None) -> list[Cell]:
         """Evaluate `cells` in dependency order; those left in or behind a cycle get #CYCLE!."""
         waiting = {cell: sum(1 for p in self.formulas[cell].cells if p in cells) for cell in cells}
         ready = deque(sorted(cell for cell, count in waiting.items() if count == 0))
         order: list[Cell] = []
-        values, external = self.values, self.external
+        values, external = self.values, external or self.external
         while ready:
             cell = ready.popleft()
             order.append(cell)

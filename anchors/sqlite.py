@@ -2,7 +2,8 @@
 
 A block's title and content are stored sealed (AES-GCM, `anchors.crypto`) under
 its owner's data key; the data keys are stored wrapped by the service key,
-which is never stored here.
+which is never stored here. The tables, and the upgrades of files written by
+earlier versions, are in `anchors.sqlite_schema`.
 """
 
 from __future__ import annotations
@@ -31,105 +32,10 @@ from anchors.crypto import (
 )
 import numpy as np
 
+from anchors import sqlite_schema
 from anchors.model import IDENTITY_POSE, ROLE_RANK, Anchor, Block, Role, Space, User, space_place
-from anchors.store import TOKEN_ID_HEX, TOKEN_ID_PREFIX, NewBlock, Store, TokenInfo, new_id, token_id
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    token_hash TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    label TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS blocks (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    owner TEXT NOT NULL REFERENCES users(id),
-    parent TEXT REFERENCES blocks(id) ON DELETE CASCADE,
-    position REAL NOT NULL,
-    version INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    public INTEGER NOT NULL DEFAULT 0,
-    body BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS shares (
-    block_id TEXT NOT NULL REFERENCES blocks(id) ON DELETE CASCADE,
-    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    role TEXT NOT NULL CHECK (role IN ('read', 'write')),
-    PRIMARY KEY (block_id, user_id)
-);
-CREATE TABLE IF NOT EXISTS anchors (
-    id TEXT PRIMARY KEY,
-    block_id TEXT NOT NULL REFERENCES blocks(id) ON DELETE CASCADE,
-    object_id TEXT NOT NULL,
-    pose TEXT NOT NULL,
-    owner TEXT NOT NULL REFERENCES users(id),
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS owner_keys (
-    user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
-    wrapped BLOB NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS key_check (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    sealed BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS blocks_by_parent ON blocks(parent, position);
-CREATE INDEX IF NOT EXISTS blocks_by_seq ON blocks(seq);
-CREATE INDEX IF NOT EXISTS anchors_by_object ON anchors(object_id, owner);
-CREATE INDEX IF NOT EXISTS shares_by_user ON shares(user_id);
-"""
-
-SPACES_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS spaces (
-        id TEXT PRIMARY KEY,
-        owner TEXT NOT NULL REFERENCES users(id),
-        name TEXT NOT NULL,
-        voxel_size REAL NOT NULL DEFAULT 0.05,
-        point_count INTEGER NOT NULL DEFAULT 0,
-        points BLOB,
-        landmarks TEXT NOT NULL DEFAULT '{}',
-        map_version INTEGER NOT NULL DEFAULT 0,
-        revision INTEGER NOT NULL DEFAULT 0,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS space_shares (
-        space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
-        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ('read', 'write')),
-        PRIMARY KEY (space_id, user_id)
-    )""",
-    "CREATE INDEX IF NOT EXISTS spaces_by_owner ON spaces(owner)",
-    "CREATE INDEX IF NOT EXISTS space_shares_by_user ON space_shares(user_id)",
-)
-ANCHOR_SPACE_COLUMNS = (
-    ("space_id", "TEXT REFERENCES spaces(id) ON DELETE CASCADE"),
-    ("space_pose", "TEXT"),
-)
-SPACE_TRIGGERS = (
-    "CREATE INDEX IF NOT EXISTS anchors_by_space ON anchors(space_id)",
-    # Any change to a space's anchors, however made (a block deleted with its anchors too), bumps its revision.
-    """CREATE TRIGGER IF NOT EXISTS space_anchor_added AFTER INSERT ON anchors WHEN NEW.space_id IS NOT NULL
-       BEGIN UPDATE spaces SET revision = revision + 1 WHERE id = NEW.space_id; END""",
-    """CREATE TRIGGER IF NOT EXISTS space_anchor_moved AFTER UPDATE OF space_pose ON anchors
-       WHEN NEW.space_id IS NOT NULL
-       BEGIN UPDATE spaces SET revision = revision + 1 WHERE id = NEW.space_id; END""",
-    """CREATE TRIGGER IF NOT EXISTS space_anchor_removed AFTER DELETE ON anchors WHEN OLD.space_id IS NOT NULL
-       BEGIN UPDATE spaces SET revision = revision + 1 WHERE id = OLD.space_id; END""",
-)
-
-SCHEMA_VERSION = 4
-"""Version 1 had no block tree; its files are refused rather than guessed at. Version 2 stored
-titles and content in plain text; it is encrypted in place when opened (`_encrypt_format_2`).
-Version 3 had no spaces; they are added when it is opened (`_add_spaces`)."""
+from anchors.schema import SCHEMA_VERSION, SHARE_TABLES
+from anchors.store import TOKEN_ID_HEX, TOKEN_ID_PREFIX, NewBlock, Store, Subject, TokenInfo, new_id, token_id
 
 _NEXT_SEQ = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM blocks)"
 _CHAIN = """
@@ -172,10 +78,6 @@ def _space(row: sqlite3.Row) -> Space:
 _SPACE_COLUMNS = "id, owner, name, voxel_size, point_count, landmarks, created_at, updated_at, map_version, revision"
 
 
-class StoreFormatError(RuntimeError):
-    """The file was written by an incompatible version of this store."""
-
-
 class SQLiteStore(Store):
     """A store in one SQLite file (or `:memory:`), safe to share between threads.
 
@@ -209,17 +111,11 @@ class SQLiteStore(Store):
             raise
 
     def _open(self, service_key: ServiceKey | None, key_file: str | Path | None) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if version not in (0, 2, 3, SCHEMA_VERSION) or (version == 0 and "blocks" in tables):
-            raise StoreFormatError(
-                f"{self.path} holds store format {version or 1}; this version reads format {SCHEMA_VERSION}."
-                " Start with a new store file."
-            )
+        version = sqlite_schema.stored_format(self._db, self.path)
         fresh = version != SCHEMA_VERSION
         self._service_key = service_key or self._key_from_file(key_file, fresh)
         if version == 0:
-            self._transaction(lambda db: self._create(db))
+            self._transaction(lambda db: sqlite_schema.create(db, self._service_key.key_check()))
         elif version == 2:
             self._encrypt_format_2()
         else:
@@ -230,7 +126,7 @@ class SQLiteStore(Store):
                     " Give the key it was created or last rotated with (--service-key-file or SPATIAL_SERVICE_KEY)."
                 )
             if version == 3:
-                self._transaction(self._add_spaces)
+                self._transaction(sqlite_schema.add_spaces)
 
     def _key_from_file(self, key_file: str | Path | None, fresh: bool) -> ServiceKey:
         if self.path == ":memory:" and key_file is None:
@@ -248,35 +144,10 @@ class SQLiteStore(Store):
         self.created_key_file = path
         return key
 
-    def _create(self, db: sqlite3.Connection) -> None:
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                db.execute(statement)
-        db.execute("INSERT INTO key_check (id, sealed) VALUES (1, ?)", (self._service_key.key_check(),))
-        self._add_spaces(db)
-
-    @staticmethod
-    def _add_spaces(db: sqlite3.Connection) -> None:
-        """Spaces, their shares, and the anchor columns that place anchors in them (format 3 to 4)."""
-        for statement in SPACES_SCHEMA:
-            db.execute(statement)
-        present = {r[1] for r in db.execute("PRAGMA table_info(anchors)")}
-        for column, declaration in ANCHOR_SPACE_COLUMNS:
-            if column not in present:
-                db.execute(f"ALTER TABLE anchors ADD COLUMN {column} {declaration}")
-        for statement in SPACE_TRIGGERS:
-            db.execute(statement)
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
     def _encrypt_format_2(self) -> None:
         """Seal a format-2 store's plain titles and content in place, then rewrite the file without them."""
 
-        def run(db: sqlite3.Connection) -> None:
-            db.execute("ALTER TABLE blocks ADD COLUMN public INTEGER NOT NULL DEFAULT 0")
-            db.execute("ALTER TABLE blocks ADD COLUMN body BLOB")
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+        def seal_blocks(db: sqlite3.Connection) -> None:
             keys: dict[str, AESGCM] = {}
             for owner in {r[0] for r in db.execute("SELECT owner FROM blocks")}:
                 keys[owner] = AESGCM(self._new_owner_key(db, owner))
@@ -284,12 +155,8 @@ class SQLiteStore(Store):
             db.executemany("UPDATE blocks SET body = ? WHERE id = ?", [
                 (self._seal_body(keys[r["owner"]], r["id"], r["title"], json.loads(r["content"])), r["id"]) for r in rows
             ])
-            db.execute("ALTER TABLE blocks DROP COLUMN title")
-            db.execute("ALTER TABLE blocks DROP COLUMN content")
-            db.execute("INSERT INTO key_check (id, sealed) VALUES (1, ?)", (self._service_key.key_check(),))
-            self._add_spaces(db)
 
-        self._transaction(run)
+        self._transaction(lambda db: sqlite_schema.seal_format_2(db, self._service_key.key_check(), seal_blocks))
         self._db.execute("VACUUM")
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -546,30 +413,34 @@ class SQLiteStore(Store):
         return self._query_one("SELECT COUNT(*) FROM blocks")[0]
 
     # sharing
-    def set_share(self, block_id: str, user_id: str, role: Role) -> None:
-        self._write(
-            (
-                "INSERT INTO shares (block_id, user_id, role) VALUES (?, ?, ?)"
-                " ON CONFLICT (block_id, user_id) DO UPDATE SET role = excluded.role",
-                (block_id, user_id, role),
-            )
-        )
+    def set_share(self, subject: Subject, subject_id: str, user_id: str, role: Role) -> None:
+        table, column = SHARE_TABLES[subject]
+        self._write((
+            f"INSERT INTO {table} ({column}, user_id, role) VALUES (?, ?, ?)"
+            f" ON CONFLICT ({column}, user_id) DO UPDATE SET role = excluded.role",
+            (subject_id, user_id, role),
+        ))
 
-    def remove_share(self, block_id: str, user_id: str) -> bool:
-        return self._write(("DELETE FROM shares WHERE block_id = ? AND user_id = ?", (block_id, user_id))) > 0
+    def remove_share(self, subject: Subject, subject_id: str, user_id: str) -> bool:
+        table, column = SHARE_TABLES[subject]
+        return self._write((f"DELETE FROM {table} WHERE {column} = ? AND user_id = ?", (subject_id, user_id))) > 0
 
-    def shares_of(self, block_id: str) -> list[tuple[User, Role]]:
+    def shares_of(self, subject: Subject, subject_id: str) -> list[tuple[User, Role]]:
+        table, column = SHARE_TABLES[subject]
         rows = self._query(
-            "SELECT u.id, u.name, s.role FROM shares s JOIN users u ON u.id = s.user_id WHERE s.block_id = ?"
+            f"SELECT u.id, u.name, s.role FROM {table} s JOIN users u ON u.id = s.user_id WHERE s.{column} = ?"
             " ORDER BY u.name",
-            (block_id,),
+            (subject_id,),
         )
         return [(User(r["id"], r["name"]), r["role"]) for r in rows]
 
     def set_public(self, block_id: str, public: bool) -> None:
         self._write(("UPDATE blocks SET public = ? WHERE id = ?", (int(public), block_id)))
 
-    def role_of(self, block_id: str, user_id: str) -> Role | None:
+    def role_of(self, subject: Subject, subject_id: str, user_id: str) -> Role | None:
+        return self._space_role(subject_id, user_id) if subject == "space" else self._block_role(subject_id, user_id)
+
+    def _block_role(self, block_id: str, user_id: str) -> Role | None:
         rows = self._query(
             _CHAIN + "SELECT CASE WHEN c.owner = :user THEN 'owner' ELSE COALESCE("
             "(SELECT role FROM shares s WHERE s.block_id = c.id AND s.user_id = :user),"
@@ -578,6 +449,15 @@ class SQLiteStore(Store):
         )
         roles = [r["role"] for r in rows if r["role"]]
         return max(roles, key=ROLE_RANK.__getitem__) if roles else None
+
+    def _space_role(self, space_id: str, user_id: str) -> Role | None:
+        row = self._query_one(
+            "SELECT CASE WHEN s.owner = :user THEN 'owner' ELSE"
+            " (SELECT role FROM space_shares h WHERE h.space_id = s.id AND h.user_id = :user) END AS role"
+            " FROM spaces s WHERE s.id = :space",
+            {"user": user_id, "space": space_id},
+        )
+        return row["role"] if row is not None else None
 
     # anchors
     def insert_anchor(
@@ -686,25 +566,6 @@ class SQLiteStore(Store):
 
     def delete_space(self, space_id: str) -> None:
         self._write(("DELETE FROM spaces WHERE id = ?", (space_id,)))
-
-    def set_space_share(self, space_id: str, user_id: str, role: Role) -> None:
-        self._write((
-            "INSERT INTO space_shares (space_id, user_id, role) VALUES (?, ?, ?)"
-            " ON CONFLICT (space_id, user_id) DO UPDATE SET role = excluded.role",
-            (space_id, user_id, role),
-        ))
-
-    def remove_space_share(self, space_id: str, user_id: str) -> bool:
-        return self._write(("DELETE FROM space_shares WHERE space_id = ? AND user_id = ?", (space_id, user_id))) > 0
-
-    def space_role(self, space_id: str, user_id: str) -> Role | None:
-        row = self._query_one(
-            "SELECT CASE WHEN s.owner = :user THEN 'owner' ELSE"
-            " (SELECT role FROM space_shares h WHERE h.space_id = s.id AND h.user_id = :user) END AS role"
-            " FROM spaces s WHERE s.id = :space",
-            {"user": user_id, "space": space_id},
-        )
-        return row["role"] if row is not None else None
 
     @staticmethod
     def _revision(db: sqlite3.Connection, space_id: str) -> int:

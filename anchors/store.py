@@ -1,7 +1,8 @@
 """The storage interface. SQLite implements it; a server database can too.
 
-A store checks nothing about who asks: `BlockService` does that. Every method
-that writes returns only after the write is committed.
+A store checks nothing about who asks: the services do that (`anchors.access`).
+Every method that writes returns only after the write is committed. The tables
+every SQL store holds are in `anchors.schema`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from anchors.model import Anchor, Block, Role, Space, User
+
+
+Subject = Literal["block", "space"]
+"""What can be shared with other users: a block (with what is under it) or a space."""
 
 
 def new_id(prefix: str) -> str:
@@ -117,23 +122,23 @@ class Store(ABC):
     @abstractmethod
     def block_count(self) -> int: ...
 
-    # sharing
+    # sharing (one implementation for blocks and spaces)
     @abstractmethod
-    def set_share(self, block_id: str, user_id: str, role: Role) -> None: ...
+    def set_share(self, subject: Subject, subject_id: str, user_id: str, role: Role) -> None: ...
 
     @abstractmethod
-    def remove_share(self, block_id: str, user_id: str) -> bool: ...
+    def remove_share(self, subject: Subject, subject_id: str, user_id: str) -> bool: ...
 
     @abstractmethod
-    def shares_of(self, block_id: str) -> list[tuple[User, Role]]: ...
+    def shares_of(self, subject: Subject, subject_id: str) -> list[tuple[User, Role]]: ...
+
+    @abstractmethod
+    def role_of(self, subject: Subject, subject_id: str, user_id: str) -> Role | None:
+        """The user's best role. On a block: owner or share of the block or of any block above it, else
+        `read` when it or a block above it is public. On a space: owner or share. None: no access."""
 
     @abstractmethod
     def set_public(self, block_id: str, public: bool) -> None: ...
-
-    @abstractmethod
-    def role_of(self, block_id: str, user_id: str) -> Role | None:
-        """The user's best role on the block: owner or share of the block or of any ancestor,
-        else `read` when the block or an ancestor is public."""
 
     # anchors
     @abstractmethod
@@ -179,15 +184,6 @@ class Store(ABC):
     @abstractmethod
     def delete_space(self, space_id: str) -> None:
         """Delete the space with its anchors and shares."""
-
-    @abstractmethod
-    def set_space_share(self, space_id: str, user_id: str, role: Role) -> None: ...
-
-    @abstractmethod
-    def remove_space_share(self, space_id: str, user_id: str) -> bool: ...
-
-    @abstractmethod
-    def space_role(self, space_id: str, user_id: str) -> Role | None: ...
 
     @abstractmethod
     def space_revision(self, space_id: str) -> int | None:

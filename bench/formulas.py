@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from anchors import (
+    AccountService,
     BlockService,
     ComputeService,
     LocalExecutor,
@@ -76,9 +77,10 @@ def sheet_numbers(repeats: int) -> dict[str, object]:
 def service_numbers(repeats: int) -> dict[str, float]:
     """The same edit through the store and ComputeService: write a row, then read the table back computed."""
     with tempfile.TemporaryDirectory() as tmp:
-        blocks = BlockService(SQLiteStore(Path(tmp) / "bench.db"))
+        store = SQLiteStore(Path(tmp) / "bench.db")
+        blocks = BlockService(store)
         engine = ComputeService(blocks)
-        user = blocks.create_user("bench")
+        user = AccountService(store).create_user("bench")
         names = [f"f{c}" for c in range(COLUMNS)]
         table = blocks.create_block(user, "table", "Bench", {
             "fields": [{"name": n, "type": "number"} for n in names],

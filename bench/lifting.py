@@ -22,23 +22,9 @@ import numpy as np
 
 from bench.report import machine, percentile, rerun_command, write_section
 from spatial.client import StreamClient
-from tests.e2e.test_lifting_stream import (
-    BOARD,
-    CRATE,
-    DEVICE_FROM_ROOM,
-    EYE,
-    INTRINSICS,
-    K,
-    NOISE,
-    ROOM,
-    in_device,
-    jpeg,
-    printed,
-    teach,
-)
-from tests.support import start_server, stop_server
-from vision.poses import make_pose
-from vision.scenes import look_at
+from tests.e2e.test_lifting_stream import BOARD, CRATE, DEVICE_FROM_ROOM, EYE, ROOM, printed, teach
+from tests.lifting import CAMERA, INTRINSICS, NOISE, K, point_in, sideways
+from tests.support import jpeg, start_server, stop_server
 
 HEADING = "## Objects in 3D through the service: lifting per object"
 
@@ -51,11 +37,10 @@ async def stream(server: Any, ids: dict[str, str], depth_size: tuple[int, int], 
     """Per frame: the lift time per lifted object, and each object's centre error in cm."""
     depth_camera = K.scaled_to(*depth_size)
     between = (CRATE.centre + BOARD.centre) / 2
-    rotation = look_at(EYE, between)[:3, :3]
     found: dict[str, list[float]] = {"per_object": [], "lifted": [], "crate": [], "board": []}
-    client = await StreamClient.open(server.ws_url, server.token, {"width": 640, "height": 480, "fov_y_deg": 60})
+    client = await StreamClient.open(server.ws_url, server.token, CAMERA)
     for k in range(frames):
-        pose = make_pose(rotation, EYE + (0.01 * k, 0.0, 0.0))
+        pose = sideways(EYE, between, k, 0.01)
         view = ROOM.render(K, pose)
         depth = ROOM.render(depth_camera, pose, NOISE, k).depth
         reply = await client.frame(k, jpeg(printed(view)), intrinsics=INTRINSICS, device_pose=DEVICE_FROM_ROOM @ pose,
@@ -68,7 +53,7 @@ async def stream(server: Any, ids: dict[str, str], depth_size: tuple[int, int], 
             for o in lifted:
                 if o["id"] == ids[name]:
                     found[name].append(100 * float(np.linalg.norm(np.subtract(o["box3d"]["centre"],
-                                                                              in_device(obj.centre)))))
+                                                                              point_in(DEVICE_FROM_ROOM, obj.centre)))))
     await client.close()
     return found
 

@@ -21,7 +21,7 @@ import cv2
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from skimage import data as skdata
 
-from anchors import BlockService, SQLiteStore
+from anchors import AccountService, BlockService, SQLiteStore
 from anchors.crypto import block_aad, open_sealed, seal
 from bench.formulas import COLUMNS, sheet_rows
 from bench.report import machine, write_section
@@ -51,19 +51,19 @@ def row_numbers() -> dict[str, float]:
 def store_numbers() -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteStore(Path(tmp) / "bench.db")
-        blocks = BlockService(store)
-        user = blocks.create_user("bench")
+        blocks, accounts = BlockService(store), AccountService(store)
+        user = accounts.create_user("bench")
         names = [f"f{c}" for c in range(COLUMNS)]
         table = blocks.create_block(user, "table", "Bench", {
             "fields": [{"name": n, "type": "number"} for n in names],
             "rows": [dict(zip(names, row)) for row in sheet_rows()],
         })
         for i in range(200):
-            blocks.issue_token(blocks.create_user(f"user{i}"), label="phone")
-        token = blocks.issue_token(user, label="phone")
+            accounts.issue_token(accounts.create_user(f"user{i}"), label="phone")
+        token = accounts.issue_token(user, label="phone")
         numbers = {
             "children_ms": best_us(lambda: store.children(table.id), 20) / 1e3,
-            "auth_us": best_us(lambda: blocks.authenticate(token), 2000),
+            "auth_us": best_us(lambda: accounts.authenticate(token), 2000),
         }
         store.close()
         return numbers

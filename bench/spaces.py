@@ -22,7 +22,7 @@ import numpy as np
 
 from bench.report import machine, percentile, rerun_command, write_section
 from spatial.client import StreamClient
-from tests.support import jpeg, start_server, stop_server
+from tests.support import jpeg, matrix, row_major, start_server, stop_server
 from vision.camera import Intrinsics
 from vision.depth import DepthView, fuse_depth_views
 from vision.poses import make_pose, pose_difference, rotation_about
@@ -52,7 +52,7 @@ async def relocalise_one(server: Any, space_id: str, room: Any, rng: np.random.G
     await client.close()
     error = (float("nan"), float("nan"))
     if found["success"]:
-        error = pose_difference(np.asarray(found["device_from_space"]).reshape(4, 4), device_from_space)
+        error = pose_difference(matrix(found["device_from_space"]), device_from_space)
     return {"ms": elapsed, "success": found["success"], "fitness": found["fitness"], "error": error}
 
 
@@ -102,7 +102,7 @@ def report(sessions: int, anchors: int, frames: int, command: str) -> str:
             block = rest.post("/v1/blocks", json={"kind": "markdown", "title": "", "content": "placed"}).json()
             rng = np.random.default_rng(0)
             for position in rng.uniform((-3, 0.2, -2.5), (3, 2.5, 2.5), (anchors, 3)):
-                pose = make_pose(None, position).reshape(16).tolist()
+                pose = row_major(make_pose(None, position))
                 rest.post(f"/v1/spaces/{space_id}/anchors", json={"block_id": block["id"], "pose": pose})
             results = [asyncio.run(relocalise_one(server, space_id, room, rng)) for _ in range(sessions)]
             looked = asyncio.run(look_around(server, space_id, room, frames))

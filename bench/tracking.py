@@ -11,13 +11,10 @@ Run: `python -m bench.tracking [--detector auto] [--detect-every 5] [--write]`.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -25,26 +22,19 @@ import motmetrics as mm
 import numpy as np
 
 from bench.report import machine, write_section
+from tests.support import load_data_script
 from vision import Intrinsics, create_detector
 from vision.boxes import iou_matrix
 from vision.tracking import Tracker
 
-ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Tracking: identities and frames per second"
 MIN_IOU = 0.5
 METRICS = ["num_frames", "mota", "idf1", "num_switches", "precision", "recall"]
 
 
 def load_make_sequences() -> ModuleType:
-    """`data/make_sequences.py` as a module (`data/` is a folder of scripts, not a package)."""
-    if "make_sequences" in sys.modules:
-        return sys.modules["make_sequences"]
-    spec = importlib.util.spec_from_file_location("make_sequences", ROOT / "data" / "make_sequences.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_sequences"] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+    """`data/make_sequences.py`, which renders the tracking sequences and their ground truth."""
+    return load_data_script("make_sequences")
 
 
 @dataclass

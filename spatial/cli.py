@@ -15,7 +15,7 @@ from spatial.config import DEFAULT_STORE, SERVICE_KEY_ENV, Settings, open_store
 from spatial.network import is_loopback, url_host
 
 if TYPE_CHECKING:
-    from anchors import BlockService, User
+    from anchors import AccountService, User
 
 LOCAL_USER = "local"
 
@@ -119,7 +119,7 @@ def _tls_files(settings: Settings) -> tuple[Path, Path] | None:
     return server.certfile, server.keyfile
 
 
-def _print_join_codes(settings: Settings, blocks: BlockService, owner: User) -> None:
+def _print_join_codes(settings: Settings, accounts: AccountService, owner: User) -> None:
     """For each address another device reaches the service at: a QR code of the address with a fresh
     device token (one for this start, replacing the last start's)."""
     from spatial.join import JOIN_DEVICE, device_bases, join_url, terminal_qr
@@ -127,7 +127,7 @@ def _print_join_codes(settings: Settings, blocks: BlockService, owner: User) -> 
     bases = device_bases(settings)
     if not bases:
         return
-    token = blocks.issue_token(owner, label=JOIN_DEVICE, replace=True)
+    token = accounts.issue_token(owner, label=JOIN_DEVICE, replace=True)
     print(f"To join from a phone or headset on the same network, scan a code below. Its token is for the device"
           f" {JOIN_DEVICE!r}: the next start replaces it, `spatial token revoke {LOCAL_USER} --device {JOIN_DEVICE}`"
           " ends it sooner; /join makes one for each device.")
@@ -148,17 +148,17 @@ def serve(args: argparse.Namespace) -> int:
     tls_files = _tls_files(settings)
     services = Services.build(settings)
     _say_key_created(services.store.created_key_file)
-    owner = services.blocks.ensure_user(LOCAL_USER)
+    owner = services.accounts.ensure_user(LOCAL_USER)
     if settings.demo and seed_demo(services.blocks, owner):
         print("Loaded the demo: a note and a table pinned to ArUco marker 7 (print data/marker_sheet.pdf).")
-    token = services.blocks.issue_token(owner, label="serve", replace=True)
+    token = services.accounts.issue_token(owner, label="serve", replace=True)
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else url_host(settings.host)
     scheme = "https" if settings.https else "http"
     print(f"Store: {settings.store}   detector: {settings.detector}")
     if settings.record_dir is not None:
         print(f"Recording every stream's frames, faces blurred, into {settings.record_dir}")
     print(f"Open {scheme}://{shown_host}:{settings.port}/#token={token}")
-    _print_join_codes(settings, services.blocks, owner)
+    _print_join_codes(settings, services.accounts, owner)
     sys.stdout.flush()
     uvicorn.run(
         create_app(services),
@@ -181,7 +181,7 @@ def replay(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     services = Services.build(settings)
-    user = services.blocks.ensure_user(args.user)
+    user = services.accounts.ensure_user(args.user)
     intrinsics = None
     if args.intrinsics:
         fx, fy, cx, cy = (float(v) for v in args.intrinsics.split(","))
@@ -204,7 +204,7 @@ TOKEN_ACTIONS = ("issue", "list", "revoke")
 
 def token(args: argparse.Namespace) -> int:
     """`token USER` or `token issue USER` issues; `token list USER` lists; `token revoke USER` revokes."""
-    from anchors import BlockService
+    from anchors import AccountService
 
     if args.second is None:
         action, name = "issue", args.first
@@ -214,22 +214,22 @@ def token(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: expected `spatial token [{'|'.join(TOKEN_ACTIONS)}] USER`, got {args.first!r} first")
     store = open_store(_store_settings(args))
     _say_key_created(store.created_key_file)
-    blocks = BlockService(store)
+    accounts = AccountService(store)
     try:
-        user = blocks.ensure_user(name) if action == "issue" else blocks.store.find_user(name)
+        user = accounts.ensure_user(name) if action == "issue" else accounts.find_user(name)
         if user is None:
             print(f"error: no user named {name!r}", file=sys.stderr)
             return 2
         if action == "issue":
-            print(blocks.issue_token(user, label=args.device or "cli"))
+            print(accounts.issue_token(user, label=args.device or "cli"))
         elif action == "list":
-            for info in blocks.tokens(user):
+            for info in accounts.tokens(user):
                 print(f"{info.id}  {info.device}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(info.created_at))}")
         elif args.id:
-            blocks.revoke_token(user, args.id)
+            accounts.revoke_token(user, args.id)
             print(f"Revoked {args.id} of {name}")
         elif args.device:
-            print(f"Revoked {blocks.revoke_device(user, args.device)} token(s) of {name} on device {args.device!r}")
+            print(f"Revoked {accounts.revoke_device(user, args.device)} token(s) of {name} on device {args.device!r}")
         else:
             raise SystemExit("error: say which token to revoke: --device NAME or --id TOKEN_ID")
     finally:
@@ -358,10 +358,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from anchors import NotFound, ServiceKeyError
-    from anchors.sqlite import StoreFormatError
-    from spatial.tls import TLSConfigError
+    from anchors import NotFound, ServiceKeyError, StoreFormatError
     from spatial.services import PluginError
+    from spatial.tls import TLSConfigError
     from vision.detection import DetectorConfigError
 
     try:

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from anchors import BlockService, ComputeService, Limits, SQLiteStore, create_executor
+from anchors import AccountService, BlockService, ComputeService, Limits, SpaceService, SQLiteStore, create_executor
 from spatial.config import Settings, open_store
 from anchors.signatures import SignatureStore
 from spatial.objects import ObjectMemory
@@ -49,13 +49,15 @@ def backend_options(settings: Settings) -> dict[str, Any]:
 class Services:
     settings: Settings
     store: SQLiteStore
+    accounts: AccountService
     blocks: BlockService
+    spaces: SpaceService
     pipeline: FramePipeline
     executor: ThreadPoolExecutor
     sessions: SessionCounter
     compute: ComputeService
     objects: ObjectMemory
-    spaces: SpaceRegistry
+    space_registry: SpaceRegistry
     recorder: FrameRecorder | None = None
 
     @classmethod
@@ -66,19 +68,21 @@ class Services:
             settings.max_title_chars, settings.max_block_content_bytes, settings.max_blocks_per_object,
             settings.max_map_points,
         ))
+        spaces = SpaceService(blocks)
         # One detector for all sessions; a batching one (detectron2) merges their frames into batches.
         detector = create_detector(settings.detector, **backend_options(settings))
         compute = ComputeService(blocks, create_executor(settings.ray_address))
         objects = ObjectMemory(SignatureStore(settings.store))
-        spaces = SpaceRegistry(blocks, settings.max_view_distance_m)
+        space_registry = SpaceRegistry(spaces, settings.max_view_distance_m)
         recorder = FrameRecorder(settings.record_dir) if settings.record_dir is not None else None
         pipeline = FramePipeline(
             detector, blocks, settings.default_fov_y_deg, compute, objects, settings.detect_every,
-            settings.max_lifted_objects, spaces, recorder, settings.max_image_pixels,
+            settings.max_lifted_objects, space_registry, recorder, settings.max_image_pixels,
         )
         executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="frames")
         sessions = SessionCounter(settings.max_sessions_per_user)
-        return cls(settings, store, blocks, pipeline, executor, sessions, compute, objects, spaces, recorder)
+        return cls(settings, store, AccountService(store), blocks, spaces, pipeline, executor, sessions, compute, objects,
+                   space_registry, recorder)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from anchors import Anchor, BlockService, NotFound, Space, User
+from anchors import Anchor, NotFound, Space, SpaceService, User
 from spatial.visibility import AnchorIndex
 from vision import Detection, Intrinsics
 from vision.depth import DepthView, fuse_depth_views
@@ -66,8 +66,8 @@ class SpaceAnchors:
 class SpaceRegistry:
     """The spaces sessions are in: anchor indexes and prepared maps, shared by all sessions (thread-safe)."""
 
-    def __init__(self, blocks: BlockService, max_view_distance_m: float = 10.0) -> None:
-        self.blocks = blocks
+    def __init__(self, spaces: SpaceService, max_view_distance_m: float = 10.0) -> None:
+        self.spaces = spaces
         self.max_view_distance_m = max_view_distance_m
         self._lock = threading.Lock()
         self._anchors: dict[str, SpaceAnchors] = {}
@@ -77,14 +77,14 @@ class SpaceRegistry:
     # anchors
     def anchors(self, space_id: str) -> SpaceAnchors:
         """The space's anchors as the store has them now (one indexed read; a reload only if behind)."""
-        revision = self.blocks.store.space_revision(space_id)
+        revision = self.spaces.store.space_revision(space_id)
         if revision is None:
             return SpaceAnchors(0)  # the space was deleted: nothing to show
         with self._lock:
             current = self._anchors.get(space_id)
             if current is not None and current.revision == revision:
                 return current
-        revision, anchors = self.blocks.store.space_anchors(space_id)
+        revision, anchors = self.spaces.store.space_anchors(space_id)
         loaded = SpaceAnchors.load(revision, anchors)
         with self._lock:
             current = self._anchors.get(space_id)
@@ -137,11 +137,11 @@ class SpaceRegistry:
     def current(self, user: User, space: Space) -> Space:
         """`space` as the store has it now: read again when its map or landmarks changed (one indexed read when not).
         A space gone or no longer readable stays as it was: its anchors are hidden by `anchors` already."""
-        version = self.blocks.store.space_map_version(space.id)
+        version = self.spaces.store.space_map_version(space.id)
         if version is None or version == space.map_version:
             return space
         try:
-            return self.blocks.get_space(user, space.id)
+            return self.spaces.get_space(user, space.id)
         except NotFound:
             return space
 
@@ -156,7 +156,7 @@ class SpaceRegistry:
             cached = self._maps.get(space.id)
             if cached is not None and cached[0] == space.map_version:
                 return cached[1]
-            points = self.blocks.space_points(user, space.id)
+            points = self.spaces.space_points(user, space.id)
             if len(points) < 3:
                 return None
             prepared = prepare_cloud(points, space.voxel_size)
@@ -299,14 +299,14 @@ def place_from_device(registry: SpaceRegistry, user: User, space_session: SpaceS
     space_pose = [float(v) for v in (invert_pose(device_from_space) @ pose_in_device).reshape(16)]
     if anchor_id is None:
         assert block_id is not None, "give a block to place or an anchor to move"
-        anchor, revision = registry.blocks.attach_in_space(user, block_id, space_id, space_pose)
+        anchor, revision = registry.spaces.attach_in_space(user, block_id, space_id, space_pose)
     else:
-        current = registry.blocks.get_anchor(user, anchor_id)
+        current = registry.spaces.blocks.get_anchor(user, anchor_id)
         if current.space_id is None:
             raise PlaceError("bad_place", f"anchor {anchor_id} is pinned to {current.object_id}, not placed in a space")
         if current.space_id != space_id:  # which space is not said: the user may not be allowed to know it
             raise PlaceError("bad_place", f"anchor {anchor_id} is not placed in this session's space {space_id}")
-        anchor, revision = registry.blocks.move_anchor(user, anchor_id, space_pose)
+        anchor, revision = registry.spaces.move_anchor(user, anchor_id, space_pose)
     registry.placed(anchor, revision)
     return anchor
 

@@ -1,4 +1,5 @@
-"""Helpers shared by tests and benchmarks: a real server process and the sample data."""
+"""Helpers shared by tests and benchmarks: a real server process, the anchors services over a real store,
+the sample data, and poses as the wire carries them."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from anchors import AccountService, BlockService, Limits, SpaceService, SQLiteStore, Store
 from vision.poses import pose_difference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +70,25 @@ class Server:
             [sys.executable, "-m", "spatial.cli", "token", user, "--store", str(self.store)],
             check=True, capture_output=True, text=True,
         ).stdout.strip()
+
+
+@dataclass(frozen=True)
+class AnchorServices:
+    """The anchors services over one store, wired as `spatial.services.Services.build` wires them."""
+
+    store: Store
+    accounts: AccountService
+    blocks: BlockService
+    spaces: SpaceService
+
+    @classmethod
+    def on(cls, store: Store, limits: Limits = Limits()) -> AnchorServices:
+        blocks = BlockService(store, limits=limits)
+        return cls(store, AccountService(store), blocks, SpaceService(blocks))
+
+    @classmethod
+    def in_memory(cls, limits: Limits = Limits()) -> AnchorServices:
+        return cls.on(SQLiteStore(":memory:"), limits)
 
 
 def start_server(store: Path, *extra: str, detector: str = "markers", ca: Path | None = None) -> Server:
@@ -135,12 +156,21 @@ def stop_server(server: Server) -> None:
         server.process.kill()
 
 
-def load_make_sample() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_sample", DATA / "make_sample.py")
-    assert spec and spec.loader
+def load_data_script(name: str) -> ModuleType:
+    """`data/<name>.py` as a module, loaded once (`data/` is a folder of scripts, not a package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, DATA / f"{name}.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
+
+
+def load_make_sample() -> ModuleType:
+    """`data/make_sample.py`, which renders the sample video and its ground truth."""
+    return load_data_script("make_sample")
 
 
 def sample_truth() -> dict[str, Any]:
@@ -167,9 +197,19 @@ def sample_jpegs(quality: int = 85) -> Iterator[bytes]:
     capture.release()
 
 
+def row_major(pose: np.ndarray) -> list[float]:
+    """A 4x4 pose as the wire carries it: 16 numbers, row by row."""
+    return [float(v) for v in np.asarray(pose).reshape(16)]
+
+
+def matrix(values: list[float]) -> np.ndarray:
+    """A 4x4 from 16 row-major numbers."""
+    return np.asarray(values, dtype=np.float64).reshape(4, 4)
+
+
 def pose_errors(found: list[float], truth: list[float]) -> tuple[float, float]:
     """Translation error in metres and rotation error in degrees between two row-major 4x4 poses."""
-    return pose_difference(np.asarray(found).reshape(4, 4), np.asarray(truth).reshape(4, 4))
+    return pose_difference(matrix(found), matrix(truth))
 
 
 def upload_room_map(rest: httpx.Client, room: Any, name: str) -> str:

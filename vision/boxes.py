@@ -22,6 +22,11 @@ def iou_matrix(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> np
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two boxes."""
+    return float(iou_matrix([a], [b])[0, 0])
+
+
 def box_areas(boxes: np.ndarray) -> np.ndarray:
     """Areas of an (N, 4) array of boxes; 0 for empty ones."""
     return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)

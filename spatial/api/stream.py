@@ -156,14 +156,14 @@ class StreamConnection:
                 f"this server speaks protocol {PROTOCOL_VERSION}, the client asked for {hello.protocol}",
                 hello.id,
             )
-        user = await asyncio.to_thread(self.services.blocks.authenticate, hello.token)
+        user = await asyncio.to_thread(self.services.accounts.authenticate, hello.token)
         if user is None:
             why = "no access token was given" if not hello.token else "the access token is unknown or revoked"
             raise ProtocolError("unauthorized", f"{why}; send hello again with a valid token", hello.id)
         space = None
         if hello.space is not None:
             try:
-                space = await asyncio.to_thread(self.services.blocks.get_space, user, hello.space)
+                space = await asyncio.to_thread(self.services.spaces.get_space, user, hello.space)
             except NotFound:
                 raise ProtocolError("unknown_space", f"no space {hello.space}", hello.id) from None
         previous = self.session.viewer
@@ -221,7 +221,7 @@ class StreamConnection:
         def store() -> Anchor:
             if not self._signed_in(token, viewer):
                 raise TokenRevoked
-            return place_from_device(self.services.spaces, viewer.user, space_session, place.matrix,
+            return place_from_device(self.services.space_registry, viewer.user, space_session, place.matrix,
                                      place.block, place.anchor)
 
         try:
@@ -332,7 +332,7 @@ class StreamConnection:
         space, tracking = space_session.space, space_session.device_from_space
         try:
             found = await asyncio.get_running_loop().run_in_executor(
-                self.services.executor, register_views, self.services.spaces, job.user, space, job.views, tracking
+                self.services.executor, register_views, self.services.space_registry, job.user, space, job.views, tracking
             )
         except (RelocalisationError, DepthMapError, NotFound) as exc:
             found = Relocalisation(np.eye(4), 0.0, float("inf"), False, "registration", str(exc))
@@ -351,7 +351,7 @@ class StreamConnection:
 
     def _signed_in(self, token: str | None, viewer: Viewer) -> bool:
         """The session's token still names its viewer (one indexed lookup; called in a worker thread)."""
-        user = self.services.blocks.authenticate(token)
+        user = self.services.accounts.authenticate(token)
         return user is not None and user.id == viewer.user.id
 
     def _sign_out(self) -> None:

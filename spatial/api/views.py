@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from anchors import BlockShapeError, CellError, ComputeService, TableValues
 from anchors.io import import_markdown_page, page_markdown, table_csv, table_from_csv
 from spatial.api import schemas as s
-from spatial.api.rest import Me, Service
+from spatial.api.rest import Blocks, Me
 
 router = APIRouter(prefix="/v1")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -48,17 +48,17 @@ def read_table(table_id: str, user: Me, engine: Compute) -> s.TableOut:
 
 
 @router.post("/tables/{table_id}/rows", status_code=201, tags=["tables"])
-def add_rows(table_id: str, body: s.RowsIn, user: Me, service: Service) -> list[s.BlockOut]:
-    return [s.BlockOut.of(b) for b in service.add_rows(user, table_id, body.rows, body.index)]
+def add_rows(table_id: str, body: s.RowsIn, user: Me, blocks: Blocks) -> list[s.BlockOut]:
+    return [s.BlockOut.of(b) for b in blocks.add_rows(user, table_id, body.rows, body.index)]
 
 
 @router.patch("/tables/{table_id}/rows/{row_id}", tags=["tables"])
-def update_cells(table_id: str, row_id: str, body: s.CellsIn, user: Me, service: Service) -> s.BlockOut:
+def update_cells(table_id: str, row_id: str, body: s.CellsIn, user: Me, blocks: Blocks) -> s.BlockOut:
     """Set some cells of a row; with `version`, a stale edit is refused (409)."""
-    row = service.read_block(user, row_id)
+    row = blocks.read_block(user, row_id)
     if row.parent != table_id:
         raise BlockShapeError(f"row {row_id} is not in table {table_id}")
-    return s.BlockOut.of(service.update_cells(user, row_id, body.cells, body.version))
+    return s.BlockOut.of(blocks.update_cells(user, row_id, body.cells, body.version))
 
 
 @router.get("/views/{block_id}", tags=["views"])
@@ -81,23 +81,23 @@ def export_csv(table_id: str, user: Me, engine: Compute) -> Response:
 
 @router.post("/tables/import", status_code=201, tags=["import and export"])
 async def import_csv(
-    request: Request, user: Me, service: Service,
+    request: Request, user: Me, blocks: Blocks,
     title: Annotated[str, Query(max_length=200)] = "Imported table", parent: str | None = None,
 ) -> s.BlockOut:
     """A new table from a CSV body: the first line names the fields; types are inferred."""
     content = table_from_csv(await text_body(request))
-    return s.BlockOut.of(service.create_block(user, "table", title, content, parent))
+    return s.BlockOut.of(blocks.create_block(user, "table", title, content, parent))
 
 
 @router.get("/pages/{page_id}/export.md", tags=["import and export"])
-def export_markdown(page_id: str, user: Me, service: Service, engine: Compute) -> Response:
-    page = service.read_block(user, page_id)
-    return Response(page_markdown(service, user, page, engine), media_type="text/markdown; charset=utf-8")
+def export_markdown(page_id: str, user: Me, blocks: Blocks, engine: Compute) -> Response:
+    page = blocks.read_block(user, page_id)
+    return Response(page_markdown(blocks, user, page, engine), media_type="text/markdown; charset=utf-8")
 
 
 @router.post("/pages/import", status_code=201, tags=["import and export"])
 async def import_page(
-    request: Request, user: Me, service: Service, title: Annotated[str | None, Query(max_length=200)] = None,
+    request: Request, user: Me, blocks: Blocks, title: Annotated[str | None, Query(max_length=200)] = None,
 ) -> s.BlockOut:
     """A new page from a Markdown body: pipe tables become tables, the rest markdown blocks."""
-    return s.BlockOut.of(import_markdown_page(service, user, await text_body(request), title))
+    return s.BlockOut.of(import_markdown_page(blocks, user, await text_body(request), title))

@@ -17,6 +17,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, Route, WebSocketRoute
 
 from spatial.protocol import FrameHeader, parse_frame
+from tests.support import matrix
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -239,11 +240,6 @@ def freeze_video(page: Page, ready: str, attempts: int = 5) -> None:
 
 FLIP = np.diag([1.0, -1.0, -1.0, 1.0])
 """OpenCV camera axes (y down, z forward) to WebXR camera axes (y up, z backward), and back."""
-
-
-def matrix(values: list[float]) -> np.ndarray:
-    """A 4x4 from 16 row-major numbers."""
-    return np.asarray(values, dtype=float).reshape(4, 4)
 
 
 def translation(x: float, y: float, z: float) -> np.ndarray:

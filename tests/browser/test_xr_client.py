@@ -18,9 +18,10 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import (
-    FLIP, MARKER, PHONE_SCREEN, StreamTap, client, emulated_phone, freeze_video, matrix, next_paint,
+    FLIP, MARKER, PHONE_SCREEN, StreamTap, client, emulated_phone, freeze_video, next_paint,
     panel_samples, project, save_screenshot, screenshot, translation,
 )
+from tests.support import matrix
 
 SAMPLE_INTRINSICS = (525.0, 525.0, 319.5, 239.5)  # data/sample_path.json
 LIFT_M, GAP_M = 0.06, 0.01  # webxr_client/geometry.js: the world-locked stacking rule

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.helpers import FLIP, MARKER, client, emulated_phone, freeze_video, matrix
-from tests.support import sample_jpegs
+from tests.browser.helpers import FLIP, MARKER, client, emulated_phone, freeze_video
+from tests.support import matrix, sample_jpegs
 
 FX, FY, CX, CY = 525.0, 525.0, 319.5, 239.5  # the sample camera, which the emulated view matches
 CUP_BOX = (60, 70, 350, 355)  # the cup and saucer in the sample video's first frame

@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.helpers import MARKER, PHONE_SCREEN, emulated_phone, freeze_video, matrix, translation
+from tests.browser.helpers import MARKER, PHONE_SCREEN, emulated_phone, freeze_video, translation
+from tests.support import matrix, row_major
 
 LIFT_M = 0.06  # webxr_client/geometry.js: a panel's bottom is 6 cm above its anchor
 PLACE_DISTANCE_M = 0.75  # webxr_client/xr_mode.js: a tap on nothing places the chosen block this far along its ray
@@ -32,10 +33,6 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     yield from emulated_phone(browser)
-
-
-def row_major(pose: np.ndarray) -> list[float]:
-    return [float(v) for v in pose.reshape(16)]
 
 
 def poster_space(rest: Any) -> tuple[str, np.ndarray]:

@@ -6,28 +6,18 @@ and compares it with data/sample_path.json; also checks the marker sheet.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-DATA = Path(__file__).resolve().parents[2] / "data"
+from tests.support import DATA, load_make_sample
+
 MAX_TRANSLATION_ERROR_M = 0.01
 MAX_ROTATION_ERROR_DEG = 2.0
-
-
-def load_make_sample() -> ModuleType:
-    """data/make_sample.py, imported by path."""
-    spec = importlib.util.spec_from_file_location("make_sample", DATA / "make_sample.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def aruco_detector() -> cv2.aruco.ArucoDetector:

@@ -12,6 +12,7 @@ import pytest
 from data.make_shapes_dataset import Scene, scene
 from spatial.client import StreamClient
 from tests.support import Server, free_port, jpeg, start_detectron2_server, stop_server
+from vision.boxes import box_iou
 
 CAMERA = {"width": 640, "height": 480, "fov_y_deg": 60.0}
 FRAMES = 16
@@ -30,13 +31,6 @@ def d2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def moving(label: str, count: int, photo_name: str) -> list[Scene]:
     """`count` frames of one object sliding to the right over a fixed background."""
     return [scene([(label, (200 + 12 * i, 230), 170)], photo_name=photo_name, seed=0) for i in range(count)]
-
-
-def box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def test_a_block_pinned_to_a_class_follows_the_detected_clock(d2_server: Server) -> None:

@@ -19,15 +19,11 @@ import pytest
 
 from data.make_shapes_dataset import draw_clock
 from spatial.client import StreamClient
+from tests.lifting import CAMERA, INTRINSICS, NOISE, K, point_in, sideways, surface
 from tests.support import Server, jpeg, start_detectron2_server, stop_server
-from vision.camera import Intrinsics
-from vision.depth import backproject
-from vision.poses import invert_pose, make_pose, rotation_about, transform_points
-from vision.scenes import RenderedView, Room, SceneObject, look_at
+from vision.poses import make_pose, rotation_about
+from vision.scenes import RenderedView, Room, SceneObject
 
-K = Intrinsics.from_fov(640, 480, 60)
-INTRINSICS = (K.fx, K.fy, K.cx, K.cy)
-NOISE = 0.001
 DEVICE_FROM_ROOM = make_pose(rotation_about((0, 1, 0), 120), (-0.5, 0.0, 2.0))
 # A cylinder 4 cm deep turned to face +z: the clock's face is its local x-z plane.
 CLOCK = SceneObject("clock", "cylinder", np.array([0.5, 0.04, 0.5]),
@@ -49,23 +45,12 @@ FACE = clock_face()
 def printed(view: RenderedView) -> np.ndarray:
     """The view's colour with the clock drawing on the disc, fixed to it."""
     colour = view.colour.copy()
-    rows, cols = np.nonzero(view.object_index == 0)
-    world = transform_points(view.camera_to_world, backproject(view.depth, view.intrinsics, rows, cols))
-    local = transform_points(invert_pose(CLOCK.pose), world) / CLOCK.size  # each side -0.5 to 0.5
+    rows, cols, local = surface(view, 0, CLOCK)
     last = len(FACE) - 1
     u = np.clip(((local[:, 0] + 0.5) * last).astype(int), 0, last)
     v = np.clip(((local[:, 2] + 0.5) * last).astype(int), 0, last)
     colour[rows, cols] = FACE[v, u]
     return colour
-
-
-def camera(step: int, sideways_m: float) -> np.ndarray:
-    """`step` steps of `sideways_m` to the right of EYE, looking the way EYE looks at the clock (no turning)."""
-    return make_pose(look_at(EYE, CLOCK.centre)[:3, :3], EYE + (sideways_m * step, 0.0, 0.0))
-
-
-def in_device(point: np.ndarray) -> np.ndarray:
-    return transform_points(DEVICE_FROM_ROOM, np.asarray(point)[None])[0]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 async def send(server: Server, poses: list[np.ndarray], with_depth: bool) -> list[dict[str, Any]]:
-    client = await StreamClient.open(server.ws_url, server.token, {"width": 640, "height": 480, "fov_y_deg": 60})
+    client = await StreamClient.open(server.ws_url, server.token, CAMERA)
     replies = []
     for k, pose in enumerate(poses):
         view = ROOM.render(K, pose, NOISE if with_depth else 0.0, k)
@@ -95,11 +80,11 @@ def clocks(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_the_clock_is_lifted_from_its_mask_and_depth(server: Server) -> None:
-    replies = asyncio.run(send(server, [camera(k, 0.01) for k in range(16)], with_depth=True))
+    replies = asyncio.run(send(server, [sideways(EYE, CLOCK.centre, k, 0.01) for k in range(16)], with_depth=True))
     seen = clocks(replies)
     assert len(seen) >= 6, "the clock shows from the second detection on"
     assert all(o["pose_source"] == "depth" and o["box3d"]["frame"] == "device" for o in seen)
-    truth = in_device(CLOCK.centre)
+    truth = point_in(DEVICE_FROM_ROOM, CLOCK.centre)
     size_errors = []
     for clock in seen:
         box = clock["box3d"]
@@ -120,12 +105,12 @@ def test_the_clock_is_lifted_from_its_mask_and_depth(server: Server) -> None:
 
 def test_the_clock_is_triangulated_from_device_poses_without_depth(server: Server) -> None:
     """Stepping 5 cm to the right every frame, 2.1 m from the clock: its rays span 10 degrees after about 40 cm."""
-    replies = asyncio.run(send(server, [camera(k, 0.05) for k in range(20)], with_depth=False))
+    replies = asyncio.run(send(server, [sideways(EYE, CLOCK.centre, k, 0.05) for k in range(20)], with_depth=False))
     seen = clocks(replies)
     placed = [o for o in seen if "position" in o]
     assert len(placed) >= 4 and all(o["pose_source"] == "triangulated" and o["pose"] is None for o in placed)
     assert all("box3d" not in o for o in seen)
-    errors = [np.linalg.norm(np.subtract(o["position"], in_device(CLOCK.centre))) for o in placed]
+    errors = [np.linalg.norm(np.subtract(o["position"], point_in(DEVICE_FROM_ROOM, CLOCK.centre))) for o in placed]
     # Box centres are off by a few pixels (detections, and tracking across the wall's parallax): the error
     # shrinks as the baseline grows, to about 7 cm after 95 cm of steps.
     assert errors[-1] < 0.10 and errors[-1] < errors[0], errors

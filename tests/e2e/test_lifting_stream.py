@@ -22,16 +22,12 @@ import pytest
 import skimage.data
 
 from spatial.client import StreamClient
+from tests.lifting import CAMERA, INTRINSICS, NOISE, K, point_in, sideways, surface
 from tests.support import Server, jpeg, start_server, stop_server
-from vision.camera import Intrinsics
-from vision.depth import backproject
-from vision.poses import invert_pose, make_pose, rotation_about, transform_points
+from vision.poses import make_pose, rotation_about
 from vision.scenes import RenderedView, Room, SceneObject, look_at
 
-K = Intrinsics.from_fov(640, 480, 60)
 DEPTH_K = K.scaled_to(320, 240)  # depth sensors give coarser maps than the colour camera
-INTRINSICS = (K.fx, K.fy, K.cx, K.cy)
-NOISE = 0.001
 DEVICE_FROM_ROOM = make_pose(rotation_about((0, 1, 0), -50), (0.8, 0.0, 1.1))
 CRATE = SceneObject("crate", "box", np.array([0.5, 0.4, 0.4]),
                     make_pose(rotation_about((0, 1, 0), 30), (0.3, 0.2, -0.5)), (180, 120, 60))
@@ -45,11 +41,9 @@ def printed(view: RenderedView) -> np.ndarray:
     """The view's colour with each object's faces covered by its photo, fixed to the object (shaded as rendered)."""
     colour = view.colour.copy()
     for index, (obj, photo) in enumerate(zip(ROOM.objects, PHOTOS)):
-        rows, cols = np.nonzero(view.object_index == index)
+        rows, cols, local = surface(view, index, obj)
         if rows.size == 0:
             continue
-        world = transform_points(view.camera_to_world, backproject(view.depth, view.intrinsics, rows, cols))
-        local = transform_points(invert_pose(obj.pose), world) / obj.size  # each side -0.5 to 0.5
         face = np.argmax(np.abs(local), axis=1)[:, None]  # the face a point lies on: the axis it is farthest along
         uv = np.where(face == 0, local[:, [2, 1]], np.where(face == 1, local[:, [0, 2]], local[:, [0, 1]]))
         height, width = photo.shape[:2]
@@ -58,15 +52,6 @@ def printed(view: RenderedView) -> np.ndarray:
         shade = view.colour[rows, cols].astype(np.float64).mean(axis=1, keepdims=True) / 200.0
         colour[rows, cols] = np.clip(photo[v, u, ::-1] * (0.4 + 0.6 * shade), 0, 255).astype(np.uint8)
     return colour
-
-
-def camera(step: int, sideways_m: float, target: SceneObject = CRATE) -> np.ndarray:
-    """The camera `step` steps of `sideways_m` to the right of EYE, looking at `target` from EYE (not turning)."""
-    return make_pose(look_at(EYE, target.centre)[:3, :3], EYE + (sideways_m * step, 0.0, 0.0))
-
-
-def in_device(point: np.ndarray) -> np.ndarray:
-    return transform_points(DEVICE_FROM_ROOM, np.asarray(point)[None])[0]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +63,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def teach(server: Server, obj: SceneObject) -> str:
     """`obj` taught from a first view, without a size: its recognitions carry no pose of their own."""
-    view = ROOM.render(K, camera(0, 0.0, obj))
+    view = ROOM.render(K, look_at(EYE, obj.centre))
     png = cv2.imencode(".png", printed(view))[1].tobytes()
     taught = server.rest().post("/v1/taught", json={
         "image": base64.b64encode(png).decode(), "box": list(view.box(ROOM.index_of(obj.name))), "label": obj.name,
@@ -98,10 +83,10 @@ def object_of(message: dict[str, Any], object_id: str) -> dict[str, Any]:
 
 
 def test_the_crate_is_lifted_from_depth_into_the_device_frame(server: Server, crate_id: str) -> None:
-    poses = [camera(k, 0.02) for k in range(8)]
+    poses = [sideways(EYE, CRATE.centre, k, 0.02) for k in range(8)]
 
     async def scenario() -> tuple[list[dict], dict, dict, list[dict]]:
-        client = await StreamClient.open(server.ws_url, server.token, {"width": 640, "height": 480, "fov_y_deg": 60})
+        client = await StreamClient.open(server.ws_url, server.token, CAMERA)
         lifted = []
         for k, pose in enumerate(poses):
             view = ROOM.render(K, pose)
@@ -125,7 +110,7 @@ def test_the_crate_is_lifted_from_depth_into_the_device_frame(server: Server, cr
         return lifted, no_pose, no_points, wrong_shape
 
     lifted, no_pose, no_points, wrong_shape = asyncio.run(scenario())
-    truth = in_device(CRATE.centre)
+    truth = point_in(DEVICE_FROM_ROOM, CRATE.centre)
     for pose, message in zip(poses, lifted):
         assert message["type"] == "objects", message
         assert "lift" in message["timing"]
@@ -160,10 +145,10 @@ def test_the_crate_is_triangulated_from_device_poses_without_depth(server: Serve
     10 degrees apart. Its accuracy is the boxes': the recogniser's box of a 3D crate is the taught box under
     one homography, tens of pixels too wide from a new side, and tracking carries that error; with exact
     boxes the triangulation is within 3 cm (tests/unit_spatial/test_object_placement.py)."""
-    poses = [camera(k, 0.05) for k in range(16)]
+    poses = [sideways(EYE, CRATE.centre, k, 0.05) for k in range(16)]
 
     async def scenario() -> list[dict]:
-        client = await StreamClient.open(server.ws_url, server.token, {"width": 640, "height": 480, "fov_y_deg": 60})
+        client = await StreamClient.open(server.ws_url, server.token, CAMERA)
         replies = []
         for k, pose in enumerate(poses):
             view = ROOM.render(K, pose)
@@ -179,5 +164,5 @@ def test_the_crate_is_triangulated_from_device_poses_without_depth(server: Serve
     assert len(placed) >= 5 and all(crate["pose_source"] == "triangulated" for crate in placed)
     assert all(crate["pose"] is None and "box3d" not in crate for crate in placed)
     assert all("lift" in message["timing"] for message in replies)
-    error = np.linalg.norm(np.subtract(placed[-1]["position"], in_device(CRATE.centre)))
+    error = np.linalg.norm(np.subtract(placed[-1]["position"], point_in(DEVICE_FROM_ROOM, CRATE.centre)))
     assert error < 0.4, error

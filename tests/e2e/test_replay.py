@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_replay_writes_annotated_video_and_log(tmp_path: Path) -> None:
     store = tmp_path / "store.db"
     seed = subprocess.run(
-        [sys.executable, "-c", "from anchors import BlockService, SQLiteStore; from spatial.demo import seed_demo;"
-         f"s = BlockService(SQLiteStore({str(store)!r})); seed_demo(s, s.ensure_user('local'))"],
+        [sys.executable, "-c", "from anchors import AccountService, BlockService, SQLiteStore;"
+         " from spatial.demo import seed_demo;"
+         f"s = SQLiteStore({str(store)!r}); seed_demo(BlockService(s), AccountService(s).ensure_user('local'))"],
         check=True, cwd=ROOT,
     )
     assert seed.returncode == 0

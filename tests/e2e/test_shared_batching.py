@@ -40,7 +40,7 @@ BATCH_WAIT_MS = 150.0
 def running(settings: Settings) -> Iterator[tuple[Services, str, str]]:
     """The service on a free loopback port: its services, stream URL and a token; stopped (and closed) after."""
     services = Services.build(settings)
-    token = services.blocks.issue_token(services.blocks.ensure_user("local"), label="test")
+    token = services.accounts.issue_token(services.accounts.ensure_user("local"), label="test")
     server = uvicorn.Server(uvicorn.Config(
         create_app(services), host="127.0.0.1", port=settings.port, log_level="warning",
         ws_max_size=settings.transport_max_bytes,

@@ -21,7 +21,8 @@ from spatial.client import StreamClient
 from spatial.config import Settings
 from spatial.protocol import DEPTH_UINT16_MM
 from tests.support import (
-    Server, jpeg, sample_camera, sample_jpegs, sample_truth, start_server, stop_server, upload_room_map,
+    Server, jpeg, matrix, row_major, sample_camera, sample_jpegs, sample_truth, start_server, stop_server,
+    upload_room_map,
 )
 from vision.camera import Intrinsics
 from vision.poses import invert_pose, make_pose, pose_difference, rotation_about
@@ -35,14 +36,6 @@ A_FROM_SPACE = make_pose(rotation_about((0, 1, 0), 140) @ rotation_about((1, 0, 
 B_FROM_SPACE = make_pose(rotation_about((0, 1, 0), -60), (-0.7, 0.0, 1.5))
 MARKER = "marker:aruco/7"
 LINGER_S = Settings.overlay_linger_s
-
-
-def row_major(pose: np.ndarray) -> list[float]:
-    return [float(v) for v in np.asarray(pose).reshape(16)]
-
-
-def matrix(values: list[float]) -> np.ndarray:
-    return np.asarray(values, dtype=np.float64).reshape(4, 4)
 
 
 @pytest.fixture(scope="module")

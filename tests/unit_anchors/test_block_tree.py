@@ -5,14 +5,15 @@ from pathlib import Path
 import pytest
 
 from anchors import (
+    AccountService,
     BlockService,
     BlockShapeError,
     NotFound,
     PermissionDenied,
     SQLiteStore,
+    StoreFormatError,
     VersionConflict,
 )
-from anchors.sqlite import StoreFormatError
 
 FIELDS = [
     {"name": "task", "type": "text"},
@@ -25,51 +26,46 @@ FIELDS = [
 ]
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> BlockService:
-    return BlockService(SQLiteStore(tmp_path / "store.db"))
-
-
-def test_a_page_holds_ordered_children_of_every_kind(service: BlockService) -> None:
-    alice = service.create_user("alice")
-    page = service.create_block(alice, "page", "Press 4", None)
-    note = service.create_block(alice, "markdown", "Notes", "oil weekly", parent=page.id)
-    data = service.create_block(alice, "json", "Sensor", {"temp": 21.5}, parent=page.id)
-    table = service.create_block(alice, "table", "Jobs", {"fields": FIELDS}, parent=page.id, index=0)
-    view = service.create_block(alice, "view", "Board", {"table": table.id, "layout": "kanban", "group_by": "status"},
+def test_a_page_holds_ordered_children_of_every_kind(accounts: AccountService, blocks: BlockService) -> None:
+    alice = accounts.create_user("alice")
+    page = blocks.create_block(alice, "page", "Press 4", None)
+    note = blocks.create_block(alice, "markdown", "Notes", "oil weekly", parent=page.id)
+    data = blocks.create_block(alice, "json", "Sensor", {"temp": 21.5}, parent=page.id)
+    table = blocks.create_block(alice, "table", "Jobs", {"fields": FIELDS}, parent=page.id, index=0)
+    view = blocks.create_block(alice, "view", "Board", {"table": table.id, "layout": "kanban", "group_by": "status"},
                                 parent=page.id)
-    total = service.create_block(alice, "compute", "Hours", {
+    total = blocks.create_block(alice, "compute", "Hours", {
         "function": "sum_field", "inputs": {"rows": {"block": table.id}, "field": {"value": "hours"}},
     }, parent=page.id)
-    assert service.read_block(alice, page.id).children == (table.id, note.id, data.id, view.id, total.id)
-    assert [b.kind for b in service.children(alice, page.id)] == ["table", "markdown", "json", "view", "compute"]
-    assert all(b.parent == page.id and b.owner == alice.id for b in service.children(alice, page.id))
-    assert [b.id for b in service.list_blocks(alice)] == [page.id], "the list holds top-level blocks"
+    assert blocks.read_block(alice, page.id).children == (table.id, note.id, data.id, view.id, total.id)
+    assert [b.kind for b in blocks.children(alice, page.id)] == ["table", "markdown", "json", "view", "compute"]
+    assert all(b.parent == page.id and b.owner == alice.id for b in blocks.children(alice, page.id))
+    assert [b.id for b in blocks.list_blocks(alice)] == [page.id], "the list holds top-level blocks"
 
-    service.move_block(alice, data.id, page.id, 0)
-    assert service.read_block(alice, page.id).children[:2] == (data.id, table.id)
-    service.move_block(alice, note.id, None)
-    assert service.read_block(alice, note.id).parent is None
+    blocks.move_block(alice, data.id, page.id, 0)
+    assert blocks.read_block(alice, page.id).children[:2] == (data.id, table.id)
+    blocks.move_block(alice, note.id, None)
+    assert blocks.read_block(alice, note.id).parent is None
     with pytest.raises(BlockShapeError, match="inside itself"):
-        service.move_block(alice, page.id, page.id)
+        blocks.move_block(alice, page.id, page.id)
 
-    service.delete_block(alice, page.id)
+    blocks.delete_block(alice, page.id)
     for block in (table, view, total, data):
         with pytest.raises(NotFound):
-            service.read_block(alice, block.id)
-    assert service.read_block(alice, note.id).content == "oil weekly"
+            blocks.read_block(alice, block.id)
+    assert blocks.read_block(alice, note.id).content == "oil weekly"
 
 
-def test_rows_are_typed_by_their_table_fields(service: BlockService) -> None:
-    alice = service.create_user("alice")
-    table = service.create_block(alice, "table", "Jobs", {"fields": FIELDS, "rows": [
+def test_rows_are_typed_by_their_table_fields(accounts: AccountService, blocks: BlockService) -> None:
+    alice = accounts.create_user("alice")
+    table = blocks.create_block(alice, "table", "Jobs", {"fields": FIELDS, "rows": [
         {"task": "grease", "hours": 2, "done": False, "status": "todo", "due": "2026-12-01"},
     ]})
-    [row] = service.children(alice, table.id)
+    [row] = blocks.children(alice, table.id)
     assert row.kind == "row" and row.content == {"cells": {"task": "grease", "hours": 2, "done": False,
                                                            "status": "todo", "due": "2026-12-01"}}
-    [added] = service.add_rows(alice, table.id, [{"task": "paint", "hours": "=B1+1", "spec": row.id}])
-    assert added.parent == table.id and service.read_block(alice, table.id).children == (row.id, added.id)
+    [added] = blocks.add_rows(alice, table.id, [{"task": "paint", "hours": "=B1+1", "spec": row.id}])
+    assert added.parent == table.id and blocks.read_block(alice, table.id).children == (row.id, added.id)
     bad = [
         ({"hours": "two"}, "finite numbers"), ({"done": 1}, "true or false"), ({"status": "later"}, "not an option"),
         ({"due": "12/01/2026"}, "YYYY-MM-DD"), ({"spec": "page 3"}, "block id"), ({"cost": 5}, "formula field"),
@@ -78,12 +74,12 @@ def test_rows_are_typed_by_their_table_fields(service: BlockService) -> None:
     ]
     for cells, message in bad:
         with pytest.raises(BlockShapeError, match=message):
-            service.add_rows(alice, table.id, [cells])
+            blocks.add_rows(alice, table.id, [cells])
     with pytest.raises(BlockShapeError, match="needs a parent table"):
-        service.create_block(alice, "row", "", {"cells": {}})
+        blocks.create_block(alice, "row", "", {"cells": {}})
     with pytest.raises(BlockShapeError, match="holds only rows"):
-        service.create_block(alice, "markdown", "", "x", parent=table.id)
-    assert len(service.children(alice, table.id)) == 2
+        blocks.create_block(alice, "markdown", "", "x", parent=table.id)
+    assert len(blocks.children(alice, table.id)) == 2
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -93,53 +89,55 @@ def test_rows_are_typed_by_their_table_fields(service: BlockService) -> None:
     ([{"name": "a"}, {"name": "A"}], "used twice"),
     ([], "non-empty"),
 ])
-def test_bad_fields_are_refused(service: BlockService, fields: list, message: str) -> None:
-    alice = service.create_user("alice")
+def test_bad_fields_are_refused(accounts: AccountService, blocks: BlockService, fields: list, message: str) -> None:
+    alice = accounts.create_user("alice")
     with pytest.raises(BlockShapeError, match=message):
-        service.create_block(alice, "table", "t", {"fields": fields})
+        blocks.create_block(alice, "table", "t", {"fields": fields})
 
 
-def test_a_stale_cell_edit_is_refused_and_nothing_is_lost(service: BlockService) -> None:
-    alice, bob = service.create_user("alice"), service.create_user("bob")
-    table = service.create_block(alice, "table", "Jobs", {"fields": FIELDS, "rows": [{"task": "grease", "hours": 2}]})
-    service.share_block(alice, table.id, "bob", "write")
-    [row] = service.children(bob, table.id)
-    service.update_cells(alice, row.id, {"hours": 3}, version=1)
+def test_a_stale_cell_edit_is_refused_and_nothing_is_lost(accounts: AccountService, blocks: BlockService) -> None:
+    alice, bob = accounts.create_user("alice"), accounts.create_user("bob")
+    table = blocks.create_block(alice, "table", "Jobs", {"fields": FIELDS, "rows": [{"task": "grease", "hours": 2}]})
+    blocks.share_block(alice, table.id, "bob", "write")
+    [row] = blocks.children(bob, table.id)
+    blocks.update_cells(alice, row.id, {"hours": 3}, version=1)
     with pytest.raises(VersionConflict, match="version 2, the edit was based on version 1"):
-        service.update_cells(bob, row.id, {"task": "oil"}, version=1)
-    edited = service.update_cells(bob, row.id, {"task": "oil"}, version=2)
+        blocks.update_cells(bob, row.id, {"task": "oil"}, version=1)
+    edited = blocks.update_cells(bob, row.id, {"task": "oil"}, version=2)
     assert edited.version == 3 and edited.content["cells"] == {"task": "oil", "hours": 3}
-    assert service.update_cells(bob, row.id, {"hours": None}, version=None).content["cells"] == {"task": "oil"}
+    assert blocks.update_cells(bob, row.id, {"hours": None}, version=None).content["cells"] == {"task": "oil"}
 
 
-def test_access_is_inherited_from_the_blocks_above(service: BlockService) -> None:
-    alice, bob, carol = (service.create_user(n) for n in ("alice", "bob", "carol"))
-    page = service.create_block(alice, "page", "Line 2", {})
-    table = service.create_block(alice, "table", "Jobs", {"fields": FIELDS, "rows": [{"task": "a"}]}, parent=page.id)
-    [row] = service.children(alice, table.id)
+def test_access_is_inherited_from_the_blocks_above(accounts: AccountService, blocks: BlockService) -> None:
+    alice, bob, carol = (accounts.create_user(n) for n in ("alice", "bob", "carol"))
+    page = blocks.create_block(alice, "page", "Line 2", {})
+    table = blocks.create_block(alice, "table", "Jobs", {"fields": FIELDS, "rows": [{"task": "a"}]}, parent=page.id)
+    [row] = blocks.children(alice, table.id)
     with pytest.raises(NotFound):
-        service.read_block(bob, row.id)
-    service.share_block(alice, page.id, "bob", "read")
-    assert service.read_block(bob, row.id).content["cells"]["task"] == "a"
+        blocks.read_block(bob, row.id)
+    blocks.share_block(alice, page.id, "bob", "read")
+    assert blocks.read_block(bob, row.id).content["cells"]["task"] == "a"
     with pytest.raises(PermissionDenied):
-        service.update_cells(bob, row.id, {"task": "b"}, version=None)
-    service.share_block(alice, table.id, "bob", "write")
-    [added] = service.add_rows(bob, table.id, [{"task": "by bob"}])
+        blocks.update_cells(bob, row.id, {"task": "b"}, version=None)
+    blocks.share_block(alice, table.id, "bob", "write")
+    [added] = blocks.add_rows(bob, table.id, [{"task": "by bob"}])
     assert added.owner == alice.id, "a child belongs to its parent's owner"
-    service.delete_block(bob, added.id)
+    blocks.delete_block(bob, added.id)
     with pytest.raises(PermissionDenied):
-        service.delete_block(bob, page.id)
+        blocks.delete_block(bob, page.id)
     with pytest.raises(NotFound):
-        service.children(carol, page.id)
-    view = service.create_block(bob, "view", "Bob's list", {"table": table.id, "layout": "list"})
+        blocks.children(carol, page.id)
+    view = blocks.create_block(bob, "view", "Bob's list", {"table": table.id, "layout": "list"})
     assert view.owner == bob.id
     with pytest.raises(NotFound):
-        service.create_block(carol, "view", "x", {"table": table.id, "layout": "list"})
+        blocks.create_block(carol, "view", "x", {"table": table.id, "layout": "list"})
 
 
-def test_views_and_compute_blocks_are_checked_against_what_they_name(service: BlockService) -> None:
-    alice = service.create_user("alice")
-    table = service.create_block(alice, "table", "Jobs", {"fields": FIELDS})
+def test_views_and_compute_blocks_are_checked_against_what_they_name(
+    accounts: AccountService, blocks: BlockService,
+) -> None:
+    alice = accounts.create_user("alice")
+    table = blocks.create_block(alice, "table", "Jobs", {"fields": FIELDS})
     cases = [
         ("view", {"table": table.id, "layout": "gallery"}, "layout"),
         ("view", {"table": table.id, "layout": "kanban"}, "group_by"),
@@ -153,7 +151,7 @@ def test_views_and_compute_blocks_are_checked_against_what_they_name(service: Bl
     ]
     for kind, content, message in cases:
         with pytest.raises((BlockShapeError, NotFound), match=message):
-            service.create_block(alice, kind, "x", content)
+            blocks.create_block(alice, kind, "x", content)
 
 
 def test_a_store_of_the_old_format_is_refused_clearly(tmp_path: Path) -> None:

@@ -1,16 +1,16 @@
 """Compute blocks: registered functions, triggers, caching by inputs, and nothing run out of view."""
 
-from pathlib import Path
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from anchors import (
-    BlockService,
-    ComputeService,
+    AccountService,
     Signals,
     SignalTracker,
-    SQLiteStore,
     compute_function,
 )
 from anchors.compute import ObjectSignal
@@ -43,11 +43,20 @@ def not_json() -> object:
     return {1, 2}
 
 
-@pytest.fixture
-def world(tmp_path: Path):
+TOGETHER = threading.Barrier(2, timeout=10)
+
+
+@compute_function("test_cups_together")
+def cups_together(cups: int) -> int:
+    """Returns only once a second call runs at the same time."""
+    TOGETHER.wait()
+    return cups
+
+
+@pytest.fixture(autouse=True)
+def no_calls_yet() -> Iterator[None]:
     CALLS.clear()
-    blocks = BlockService(SQLiteStore(tmp_path / "store.db"))
-    return blocks, ComputeService(blocks), blocks.create_user("alice")
+    yield
 
 
 def view(now: float, *objects: tuple[str, str], wall: float = 1000.0) -> Signals:
@@ -109,6 +118,35 @@ def test_detection_signals_trigger_a_rerun_only_when_asked_to(world) -> None:
     shown = dict((b.title, b.content["value"]) for _, b in engine.evaluate_visible(alice, ["class:cup"], two))
     assert shown == {"Watched": "watched seen 2", "Frozen": "frozen seen 1"}
     assert CALLS == ["watched", "frozen", "watched"]
+
+
+def test_two_sessions_compute_the_same_block_at_once_each_with_its_own_signals(world) -> None:
+    """The function waits for a second call to run beside it: one session's compute does not wait for
+    another's, and neither sees the other's objects."""
+    blocks, engine, alice = world
+    block = blocks.create_block(alice, "compute", "Cups", {
+        "function": "test_cups_together", "inputs": {"cups": {"signal": "count", "class": "cup"}},
+    })
+    blocks.attach(alice, block.id, "marker:aruco/7")
+    kitchen = view(1.0, ("marker:aruco/7", "marker"), ("track:1", "cup"))
+    cafe = view(1.0, ("marker:aruco/7", "marker"), ("track:1", "cup"), ("track:2", "cup"), ("track:3", "cup"))
+    TOGETHER.reset()
+    with ThreadPoolExecutor(2) as sessions:
+        shown = list(sessions.map(lambda signals: engine.evaluate_visible(alice, ["marker:aruco/7"], signals),
+                                  [kitchen, cafe]))
+    results = [(block.content["value"], block.content["error"]) for [(_, block)] in shown]
+    assert results == [(1, None), (3, None)]
+
+
+def test_a_page_shows_its_compute_blocks_with_the_viewers_signals(world) -> None:
+    blocks, engine, alice = world
+    page = blocks.create_block(alice, "page", "Shelf", {})
+    blocks.create_block(alice, "compute", "Cups", {
+        "function": "test_count_calls", "inputs": {"label": {"value": "cups"}, "seen": {"signal": "count", "class": "cup"}},
+    }, parent=page.id)
+    blocks.attach(alice, page.id, "marker:aruco/7")
+    [(_, shown)] = engine.evaluate_visible(alice, ["marker:aruco/7"], view(1.0, ("track:1", "cup"), ("track:2", "cup")))
+    assert shown.kind == "markdown" and '"cups seen 2"' in shown.content
 
 
 def test_an_interval_trigger_reruns_once_per_interval(world) -> None:
@@ -186,7 +224,7 @@ def test_the_signal_tracker_knows_how_long_an_object_has_been_in_view() -> None:
     assert tracker.observe({"a": "cup"}, {}, 14.0, 1004.0).objects["a"].seen_for_s == 0.0
 
 
-def test_formulas_read_other_blocks_and_follow_their_edits(world) -> None:
+def test_formulas_read_other_blocks_and_follow_their_edits(world, accounts: AccountService) -> None:
     blocks, engine, alice = world
     prices = blocks.create_block(alice, "table", "Prices", {"columns": ["part", "price"], "rows": [["belt", 12.5]]})
     result = blocks.create_block(alice, "compute", "Rate", {"function": "test_square", "inputs": {"x": {"value": 3}}})
@@ -200,7 +238,7 @@ def test_formulas_read_other_blocks_and_follow_their_edits(world) -> None:
     [row] = engine.table(alice, order.id).values
     assert row.values["cost"] == 20.0, "an edit of the other table reaches the cells that read it"
 
-    bob = blocks.create_user("bob")
+    bob = accounts.create_user("bob")
     secret = blocks.create_block(bob, "table", "Secret", {"columns": ["n"], "rows": [[1]]})
     loop = blocks.create_block(alice, "table", "Loop", {"columns": ["a"], "rows": [[f"={order.id}!A1"]]})
     blocks.update_cells(alice, blocks.read_block(alice, order.id).children[0],

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from anchors import BlockService, ServiceKey, ServiceKeyError, SQLiteStore
+from anchors import ServiceKey, ServiceKeyError, SQLiteStore
 from anchors.crypto import SealedDataError, default_key_file
+from tests.support import AnchorServices
 
 SECRET_TITLE = "Zanzibar-title-7f3a"
 SECRET_NOTE = "the safe code is 48213-quokka"
@@ -20,8 +21,9 @@ def store_bytes(path: Path) -> bytes:
 
 
 def fill(store: SQLiteStore) -> tuple[str, str]:
-    blocks = BlockService(store)
-    alice = blocks.create_user("alice")
+    services = AnchorServices.on(store)
+    blocks = services.blocks
+    alice = services.accounts.create_user("alice")
     note = blocks.create_block(alice, "markdown", SECRET_TITLE, SECRET_NOTE)
     table = blocks.create_block(alice, "table", "Stock", {"columns": ["item"], "rows": [[SECRET_CELL]]})
     blocks.update_block(alice, note.id, title=None, content=SECRET_NOTE + " (edited)", version=None)
@@ -41,9 +43,9 @@ def test_the_store_files_hold_no_block_content(tmp_path: Path) -> None:
         for secret in (SECRET_TITLE, SECRET_NOTE, SECRET_CELL, "48213", "quokka"):
             assert secret.encode() not in raw, f"{secret!r} is readable in the store"
 
-    again = BlockService(SQLiteStore(path))
-    alice = again.ensure_user("alice")
-    assert again.read_block(alice, note_id).content == SECRET_NOTE + " (edited)"
+    again = AnchorServices.on(SQLiteStore(path))
+    alice = again.accounts.ensure_user("alice")
+    assert again.blocks.read_block(alice, note_id).content == SECRET_NOTE + " (edited)"
 
 
 def test_a_new_store_creates_its_key_file_readable_by_its_owner_only(tmp_path: Path) -> None:
@@ -99,11 +101,11 @@ def test_rotation_rewraps_owner_keys_and_the_old_key_stops_working(tmp_path: Pat
     assert bodies_after == bodies_before, "block content is not re-encrypted"
     with pytest.raises(ServiceKeyError):
         SQLiteStore(path, old)
-    rotated = BlockService(SQLiteStore(path, new))
-    alice = rotated.ensure_user("alice")
-    assert rotated.read_block(alice, note_id).title == SECRET_TITLE
-    bob = rotated.create_user("bob")
-    assert rotated.create_block(bob, "markdown", "", "after rotation").content == "after rotation"
+    rotated = AnchorServices.on(SQLiteStore(path, new))
+    alice = rotated.accounts.ensure_user("alice")
+    assert rotated.blocks.read_block(alice, note_id).title == SECRET_TITLE
+    bob = rotated.accounts.create_user("bob")
+    assert rotated.blocks.create_block(bob, "markdown", "", "after rotation").content == "after rotation"
 
 
 def test_service_key_text_round_trips(tmp_path: Path) -> None:
@@ -140,12 +142,13 @@ def test_a_format_2_store_is_encrypted_in_place(tmp_path: Path) -> None:
 
     store = SQLiteStore(path)
     assert store.created_key_file is not None
-    blocks = BlockService(store)
-    alice = blocks.ensure_user("alice")
+    services = AnchorServices.on(store)
+    blocks = services.blocks
+    alice = services.accounts.ensure_user("alice")
     page = blocks.read_block(alice, "blk_page")
     assert (page.title, page.children) == (SECRET_TITLE, ("blk_note",))
     assert (blocks.read_block(alice, "blk_note").content, blocks.read_block(alice, "blk_note").version) == (SECRET_NOTE, 3)
     raw = store_bytes(path)
     assert SECRET_NOTE.encode() not in raw and SECRET_TITLE.encode() not in raw
     store.close()
-    assert BlockService(SQLiteStore(path)).read_block(alice, "blk_note").content == SECRET_NOTE
+    assert AnchorServices.on(SQLiteStore(path)).blocks.read_block(alice, "blk_note").content == SECRET_NOTE

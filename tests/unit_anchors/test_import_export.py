@@ -1,10 +1,8 @@
 """CSV import and export of tables, Markdown export and import of pages."""
 
-from pathlib import Path
-
 import pytest
 
-from anchors import BlockService, BlockShapeError, ComputeService, SQLiteStore
+from anchors import BlockShapeError
 from anchors.io import (
     import_markdown_page,
     markdown_parts,
@@ -18,12 +16,6 @@ beans,2,3.5,TRUE,2026-12-01,=B1*C1
 "milk, oat",1,1.25,FALSE,2026-12-03,=qty*price
 filters,,0.1,,,=SUM(F1:F2)
 """
-
-
-@pytest.fixture
-def world(tmp_path: Path):
-    blocks = BlockService(SQLiteStore(tmp_path / "store.db"))
-    return blocks, ComputeService(blocks), blocks.create_user("alice")
 
 
 def test_csv_import_infers_types_keeps_formulas_and_exports_computed_values(world) -> None:

@@ -9,7 +9,6 @@ import pytest
 from ray import cloudpickle
 
 from anchors import (
-    BlockService,
     ComputeService,
     LocalExecutor,
     RayExecutor,
@@ -17,6 +16,7 @@ from anchors import (
     Task,
     compute_function,
 )
+from tests.support import AnchorServices
 
 CELLS = 100
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -50,9 +50,10 @@ def ray_executor() -> Iterator[RayExecutor]:
 
 
 def build(tmp_path: Path, name: str, engine_executor) -> tuple[ComputeService, object, str, str]:
-    blocks = BlockService(SQLiteStore(tmp_path / f"{name}.db"))
+    services = AnchorServices.on(SQLiteStore(tmp_path / f"{name}.db"))
+    blocks = services.blocks
     engine = ComputeService(blocks, engine_executor)
-    alice = blocks.create_user("alice")
+    alice = services.accounts.create_user("alice")
     rows = [{"n": i, "result": {"compute": "ray_test_cell", "args": {"x": -1 if i == 37 else i}}} for i in range(CELLS)]
     table = blocks.create_block(alice, "table", "Cells", {
         "fields": [{"name": "n", "type": "number"}, {"name": "result", "type": "number"}], "rows": rows,

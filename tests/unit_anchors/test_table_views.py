@@ -1,10 +1,8 @@
 """One table, several views: a grid, a kanban, a wiki page and a list, each filtered and sorted its own way."""
 
-from pathlib import Path
-
 import pytest
 
-from anchors import BlockService, ComputeService, SQLiteStore
+from anchors import AccountService, BlockService, ComputeService, User
 
 FIELDS = [
     {"name": "task", "type": "text"},
@@ -22,13 +20,12 @@ ROWS = [
 
 
 @pytest.fixture
-def world(tmp_path: Path):
-    blocks = BlockService(SQLiteStore(tmp_path / "store.db"))
-    engine = ComputeService(blocks)
-    alice, bob = blocks.create_user("alice"), blocks.create_user("bob")
+def world(accounts: AccountService, blocks: BlockService, compute: ComputeService, alice: User):
+    """The shared world with bob, and alice's table of jobs shared with him to read."""
+    bob = accounts.create_user("bob")
     table = blocks.create_block(alice, "table", "Press 4 jobs", {"fields": FIELDS, "rows": ROWS})
     blocks.share_block(alice, table.id, "bob", "read")
-    return blocks, engine, alice, bob, table
+    return blocks, compute, alice, bob, table
 
 
 def test_a_table_alone_shows_as_a_grid_of_computed_values(world) -> None:

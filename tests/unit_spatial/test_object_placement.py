@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anchors import BlockService, SQLiteStore
 from spatial.lifting import Triangulator, lift_objects, place_objects
 from spatial.pipeline import FramePipeline, FrameResult
 from spatial.session import Viewer
+from tests.lifting import point_in
+from tests.support import AnchorServices
 from vision import create_detector
 from vision.camera import Intrinsics
 from vision.depth import DepthMapError
@@ -43,22 +44,18 @@ def detection(view: RenderedView, index: int, *, mask: bool = False, score: floa
                      mask=view.mask(index) if mask else None)
 
 
-def in_device(point: np.ndarray) -> np.ndarray:
-    return transform_points(DEVICE_FROM_ROOM, np.asarray(point)[None])[0]
-
-
 def test_masks_and_boxes_lift_into_the_device_frame_with_a_pose_for_the_camera(view: RenderedView) -> None:
     device_pose = DEVICE_FROM_ROOM @ view.camera_to_world
     found = [detection(view, 0, mask=True), detection(view, 1)]
     placed = lift_objects(found, view.depth, K, device_pose, max_objects=8)
     crate, ball = placed["object:thing/0"], placed["object:thing/1"]
     assert crate.source == "depth" and crate.frame == "device" and crate.points > 100
-    assert np.linalg.norm(crate.position - in_device(CRATE.centre)) < 0.03
+    assert np.linalg.norm(crate.position - point_in(DEVICE_FROM_ROOM, CRATE.centre)) < 0.03
     assert np.allclose(np.sort(crate.box.extent), np.sort(CRATE.size), rtol=0.10)
     assert np.allclose(device_pose @ crate.object_to_camera, crate.box.pose())
     assert np.allclose(crate.box.rotation[:, 1], (0, 1, 0)), "upright in the (y up) reference space"
     # One view of a sphere sees its cap: the box sits towards the camera, but over the ball.
-    assert np.linalg.norm((ball.position - in_device(BALL.centre))[[0, 2]]) < 0.15
+    assert np.linalg.norm((ball.position - point_in(DEVICE_FROM_ROOM, BALL.centre))[[0, 2]]) < 0.15
     message = ball.to_json()["box3d"]
     assert message["frame"] == "device" and len(message["rotation"]) == 9 and message["points"] == ball.points
 
@@ -109,7 +106,7 @@ def test_triangulation_needs_an_angle_then_places_the_ball_in_the_device_frame(r
     assert all(p is not None for p in positions[9:])
     final = positions[-1]
     assert final.source == "triangulated" and final.frame == "device" and final.views == 12
-    assert np.linalg.norm(final.position - in_device(BALL.centre)) < 0.03, "a sphere's box centre is its centre's image"
+    assert np.linalg.norm(final.position - point_in(DEVICE_FROM_ROOM, BALL.centre)) < 0.03, "a sphere's box centre is its centre's image"
     assert final.to_json() == {"position": [round(float(v), 4) for v in final.position]}
 
 
@@ -156,9 +153,10 @@ def test_objects_message_names_where_each_pose_came_from(view: RenderedView) -> 
 
 
 def test_compute_signals_see_the_lifted_pose_of_an_object_its_backend_gives_none(view: RenderedView) -> None:
-    blocks = BlockService(SQLiteStore(":memory:"))
-    pipeline = FramePipeline(create_detector("markers"), blocks)
-    viewer = Viewer(blocks.create_user("alice"), pipeline.compute, pipeline.layouts, linger_s=0.5, metres_per_pixel=0.0005)
+    services = AnchorServices.in_memory()
+    pipeline = FramePipeline(create_detector("markers"), services.blocks)
+    viewer = Viewer(services.accounts.create_user("alice"), pipeline.compute, pipeline.layouts, linger_s=0.5,
+                    metres_per_pixel=0.0005)
     found = [detection(view, 1)]
     placements = place_objects(found, K, view.depth, DEVICE_FROM_ROOM @ view.camera_to_world, Triangulator(), 8)
     result = FrameResult(0, 0.0, (640, 480), found, {"total": 0.0}, placements)

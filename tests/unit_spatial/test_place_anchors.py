@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from anchors import BlockService, NotFound, SQLiteStore
+from anchors import NotFound
 from spatial.pipeline import FramePipeline, FrameResult
 from spatial.session import Viewer
 from spatial.spaces import PlaceError, SpaceRegistry, SpaceSession, place_from_device
+from tests.support import AnchorServices, row_major
 from vision import create_detector
 from vision.camera import Intrinsics
 from vision.poses import invert_pose, make_pose, rotation_about
@@ -14,20 +15,20 @@ from vision.relocalise import Relocalisation
 from vision.scenes import look_at
 
 K = Intrinsics.from_fov(320, 240, 60)
-IDENTITY = [float(v) for v in np.eye(4).reshape(16)]
+IDENTITY = row_major(np.eye(4))
 DEVICE_FROM_SPACE = make_pose(rotation_about((0, 1, 0), 90), (2.0, 0.0, 0.0))
 
 
-def world() -> tuple[BlockService, SpaceRegistry, object, SpaceSession, str]:
-    blocks = BlockService(SQLiteStore(":memory:"))
-    alice = blocks.create_user("alice")
-    space = blocks.create_space(alice, "room")
-    note = blocks.create_block(alice, "markdown", "", "note")
-    return blocks, SpaceRegistry(blocks), alice, SpaceSession(space), note.id
+def world() -> tuple[AnchorServices, SpaceRegistry, object, SpaceSession, str]:
+    services = AnchorServices.in_memory()
+    alice = services.accounts.create_user("alice")
+    space = services.spaces.create_space(alice, "room")
+    note = services.blocks.create_block(alice, "markdown", "", "note")
+    return services, SpaceRegistry(services.spaces), alice, SpaceSession(space), note.id
 
 
 def test_placing_converts_the_device_pose_to_the_space_and_keeps_the_registry_in_step() -> None:
-    blocks, registry, alice, session, note_id = world()
+    services, registry, alice, session, note_id = world()
     in_device = DEVICE_FROM_SPACE @ make_pose(None, (0.0, 1.0, 0.0))
     with pytest.raises(PlaceError, match="not relocalised") as info:
         place_from_device(registry, alice, session, in_device, block_id=note_id)
@@ -45,19 +46,19 @@ def test_placing_converts_the_device_pose_to_the_space_and_keeps_the_registry_in
     assert moved.id == anchor.id and registry.anchors(session.space.id) is loaded, "applied in place, no reload"
     assert registry.visible(session.space.id, camera, K)[anchor.object_id][0, 3] == pytest.approx(0.5)
 
-    other = SpaceSession(blocks.create_space(alice, "another room"))
+    other = SpaceSession(services.spaces.create_space(alice, "another room"))
     other.accept(Relocalisation(np.eye(4), 1.0, 0.0, True, "markers"))
     with pytest.raises(PlaceError, match=f"anchor {anchor.id} is not placed in this session's space {other.space.id}"):
         place_from_device(registry, alice, other, np.eye(4), anchor_id=anchor.id)
-    bob = blocks.create_user("bob")
+    bob = services.accounts.create_user("bob")
     with pytest.raises(NotFound, match=f"no block {note_id}"):
         place_from_device(registry, bob, session, np.eye(4), block_id=note_id)
 
 
 def test_a_space_anchor_out_of_view_lingers_like_an_object_overlay() -> None:
-    blocks, _, alice, session, note_id = world()
-    anchor, _ = blocks.attach_in_space(alice, note_id, session.space.id, IDENTITY)
-    pipeline = FramePipeline(create_detector("markers"), blocks)
+    services, _, alice, session, note_id = world()
+    anchor, _ = services.spaces.attach_in_space(alice, note_id, session.space.id, IDENTITY)
+    pipeline = FramePipeline(create_detector("markers"), services.blocks)
     viewer = Viewer(alice, pipeline.compute, pipeline.layouts, linger_s=0.5, metres_per_pixel=0.0005)
     in_device = {anchor.object_id: DEVICE_FROM_SPACE}
 

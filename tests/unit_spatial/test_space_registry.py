@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from anchors import BlockService, SQLiteStore
 from spatial.spaces import SpaceRegistry, SpaceSession, device_placements
+from tests.support import AnchorServices, matrix
 from vision.camera import Intrinsics
 from vision.detection import Detection
 from vision.depth import DepthView
@@ -19,46 +19,46 @@ def at(x: float, y: float, z: float) -> list[float]:
     return [1, 0, 0, x, 0, 1, 0, y, 0, 0, 1, z, 0, 0, 0, 1]
 
 
-def setup() -> tuple[BlockService, SpaceRegistry, object, str, str]:
-    blocks = BlockService(SQLiteStore(":memory:"))
-    alice = blocks.create_user("alice")
-    space = blocks.create_space(alice, "room")
-    note = blocks.create_block(alice, "markdown", "", "note")
-    return blocks, SpaceRegistry(blocks, max_view_distance_m=10.0), alice, space.id, note.id
+def setup() -> tuple[AnchorServices, SpaceRegistry, object, str, str]:
+    services = AnchorServices.in_memory()
+    alice = services.accounts.create_user("alice")
+    space = services.spaces.create_space(alice, "room")
+    note = services.blocks.create_block(alice, "markdown", "", "note")
+    return services, SpaceRegistry(services.spaces, max_view_distance_m=10.0), alice, space.id, note.id
 
 
 def test_changes_through_the_registry_apply_in_place_and_others_reload() -> None:
-    blocks, registry, alice, space_id, note_id = setup()
-    front, revision = blocks.attach_in_space(alice, note_id, space_id, at(0.0, 1.0, 0.0))
+    services, registry, alice, space_id, note_id = setup()
+    front, revision = services.spaces.attach_in_space(alice, note_id, space_id, at(0.0, 1.0, 0.0))
     registry.placed(front, revision)  # nothing loaded yet: ignored, the first query loads
     assert set(registry.visible(space_id, CAMERA, K)) == {front.object_id}
     loaded = registry.anchors(space_id)
 
-    behind, revision = blocks.attach_in_space(alice, note_id, space_id, at(0.0, 1.0, 5.0))
+    behind, revision = services.spaces.attach_in_space(alice, note_id, space_id, at(0.0, 1.0, 5.0))
     registry.placed(behind, revision)
-    moved, revision = blocks.move_anchor(alice, front.id, at(0.0, 1.0, -20.0))
+    moved, revision = services.spaces.move_anchor(alice, front.id, at(0.0, 1.0, -20.0))
     registry.placed(moved, revision)
     assert registry.anchors(space_id) is loaded, "applied in place, no reload"
     assert loaded.revision == 3 and registry.visible(space_id, CAMERA, K) == {}, "one behind, one beyond 10 m"
 
-    blocks.move_anchor(alice, front.id, at(1.0, 1.0, 0.0))  # a change the registry does not hear of
+    services.spaces.move_anchor(alice, front.id, at(1.0, 1.0, 0.0))  # a change the registry does not hear of
     assert registry.anchors(space_id) is not loaded
     [(key, pose)] = registry.visible(space_id, CAMERA, K).items()
     assert key == front.object_id and pose[0, 3] == 1.0
 
-    revision = blocks.detach(alice, front.id)
+    revision = services.blocks.detach(alice, front.id)
     registry.removed(front, revision)
     assert registry.visible(space_id, CAMERA, K) == {}
-    blocks.delete_block(alice, note_id)
+    services.blocks.delete_block(alice, note_id)
     assert registry.anchors(space_id).poses == {}, "anchors deleted with their block are dropped too"
 
 
 def test_a_relocalised_session_gets_anchors_in_its_own_frame() -> None:
-    blocks, registry, alice, space_id, note_id = setup()
-    anchor, _ = blocks.attach_in_space(alice, note_id, space_id, at(0.0, 1.0, 0.0))
+    services, registry, alice, space_id, note_id = setup()
+    anchor, _ = services.spaces.attach_in_space(alice, note_id, space_id, at(0.0, 1.0, 0.0))
     device_from_space = make_pose(rotation_about((0, 1, 0), 90), (2.0, 0.0, 0.0))
     landmark = make_pose(None, (0.0, 1.2, -1.0))
-    space = blocks.set_space_map(alice, space_id, np.zeros((0, 3)), landmarks={"marker:aruco/3": landmark.ravel()})
+    space = services.spaces.set_space_map(alice, space_id, np.zeros((0, 3)), landmarks={"marker:aruco/3": landmark.ravel()})
     session = SpaceSession(space)
     camera_in_device = device_from_space @ CAMERA
     assert device_placements(session, registry, camera_in_device, K) == {}, "nothing before relocalisation"
@@ -73,15 +73,15 @@ def test_a_relocalised_session_gets_anchors_in_its_own_frame() -> None:
     assert not session.accept(Relocalisation(np.eye(4), 0.0, 1.0, False, "registration", "later")), "success stays"
     [(key, pose)] = device_placements(session, registry, camera_in_device, K).items()
     assert key == anchor.object_id
-    distance, angle = pose_difference(pose, device_from_space @ np.asarray(at(0.0, 1.0, 0.0)).reshape(4, 4))
+    distance, angle = pose_difference(pose, device_from_space @ matrix(at(0.0, 1.0, 0.0)))
     assert distance < 1e-6 and angle < 1e-4
 
 
 def test_depth_views_are_handed_out_three_at_a_time_one_job_at_a_time() -> None:
-    blocks, _, alice, space_id, _ = setup()
-    session = SpaceSession(blocks.get_space(alice, space_id))
+    services, _, alice, space_id, _ = setup()
+    session = SpaceSession(services.spaces.get_space(alice, space_id))
     depth = np.ones((24, 32), np.float32)
-    views = iter(np.asarray(at(0.2 * k, 0.0, 0.0)).reshape(4, 4) for k in range(20))
+    views = iter(matrix(at(0.2 * k, 0.0, 0.0)) for k in range(20))
     assert session.add_depth(depth, K, next(views)) is None
     assert session.add_depth(depth, K, next(views)) is None
     assert len(session.add_depth(depth, K, next(views))) == 3
@@ -92,8 +92,8 @@ def test_depth_views_are_handed_out_three_at_a_time_one_job_at_a_time() -> None:
 
 
 def test_a_depth_view_from_where_the_last_one_was_taken_is_not_kept() -> None:
-    blocks, _, alice, space_id, _ = setup()
-    session = SpaceSession(blocks.get_space(alice, space_id))
+    services, _, alice, space_id, _ = setup()
+    session = SpaceSession(services.spaces.get_space(alice, space_id))
     depth = np.ones((24, 32), np.float32)
     still = np.eye(4)
     for _ in range(5):
@@ -105,9 +105,9 @@ def test_a_depth_view_from_where_the_last_one_was_taken_is_not_kept() -> None:
     assert len(session.add_depth(depth, K, make_pose(None, (0.0, 0.0, 0.15)))) == 3, "turned 20 degrees, then moved 15 cm"
 
 def test_a_registration_while_relocalised_is_taken_only_when_it_corrects_drift() -> None:
-    blocks, _, alice, space_id, _ = setup()
-    session = SpaceSession(blocks.get_space(alice, space_id))
-    views = [DepthView(np.ones((24, 32), np.float32), K, np.asarray(at(x, 1.5, 0.0)).reshape(4, 4)) for x in (0.0, 1.0)]
+    services, _, alice, space_id, _ = setup()
+    session = SpaceSession(services.spaces.get_space(alice, space_id))
+    views = [DepthView(np.ones((24, 32), np.float32), K, matrix(at(x, 1.5, 0.0))) for x in (0.0, 1.0)]
     slid = make_pose(None, (0.05, 0.0, 0.0))
     assert not session.accept_drift(Relocalisation(slid, 1.0, 0.01, True, "registration"), views), "not relocalised"
     assert session.accept(Relocalisation(np.eye(4), 1.0, 0.0, True, "markers"))

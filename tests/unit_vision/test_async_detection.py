@@ -19,7 +19,7 @@ import pytest
 from bench.async_detection import CAMERA, ShapesPan, shapes_detector
 from bench.report import percentile
 from vision import Detection, create_detector
-from vision.boxes import iou_matrix
+from vision.boxes import box_iou
 from vision.tracking import PendingDetection, Tracker, moved_detection
 
 
@@ -55,7 +55,7 @@ def test_a_slow_detector_never_holds_up_a_frame_and_objects_keep_their_ids_and_b
         assert {d.label for d in found} <= set(truth_boxes), [d.label for d in found]
         for d in found:
             ids.setdefault(d.label, set()).add(d.object_id)
-            overlap = iou_matrix([d.box], [truth_boxes[d.label]])[0, 0]
+            overlap = box_iou(d.box, truth_boxes[d.label])
             ious.append(overlap)
             if d.source == "detection":
                 landed_ious.append(overlap)
@@ -81,7 +81,7 @@ def test_a_slow_detector_never_holds_up_a_frame_and_objects_keep_their_ids_and_b
     # Detections are brought up to the frame they land on: boxes stay on their objects then and in between,
     # though objects moved while detections ran (a box left where it was found would have missed).
     moved_while_running = min(
-        iou_matrix([truths[submit[1]][label]], [truths[land[1]][label]])[0, 0]
+        box_iou(truths[submit[1]][label], truths[land[1]][label])
         for land, submit in landings for label in truths[0]
     )
     assert moved_while_running < 0.7, moved_while_running

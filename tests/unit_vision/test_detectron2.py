@@ -11,6 +11,7 @@ import pytest
 from data.make_shapes_dataset import CLASSES, coco_dataset, evaluate, make_split, scene
 from tests.support import DATA
 from vision import Intrinsics, create_detector
+from vision.boxes import box_iou
 from vision.detection import DetectorConfigError
 from vision.labels import COCO_CLASSES
 
@@ -28,13 +29,6 @@ def detector():
     built = create_detector("detectron2", config=str(CONFIG), weights=str(WEIGHTS), device="cpu")
     yield built
     built.close()
-
-
-def box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def test_held_out_shapes_are_found_with_the_stated_coco_ap() -> None:

@@ -11,7 +11,7 @@ from skimage import data as skdata
 
 from vision import DetectorConfigError, Intrinsics, create_detector
 from vision.backends.mediapipe import models_dir
-from vision.boxes import iou_matrix
+from vision.boxes import box_iou
 from vision.labels import COCO_CLASSES, MEDIAPIPE_TO_COCO
 
 # The cup's body in skimage's coffee photo (600x400), outlined by hand.
@@ -40,7 +40,7 @@ def test_cup_in_the_coffee_photo_is_a_cup_with_a_3d_box(mediapipe) -> None:
     cup = cups[0]
     assert cup.backend == "mediapipe" and cup.source == "detection"
     assert cup.score >= 0.4
-    assert iou_matrix([cup.box], [COFFEE_CUP_BOX])[0, 0] > 0.75
+    assert box_iou(cup.box, COFFEE_CUP_BOX) > 0.75
     # Objectron's 3D box gives a proper rotation, the object in front of the camera, and
     # a box whose projected centre lies inside the 2D box.
     assert cup.pose is not None and cup.corners.shape == (8, 2)

@@ -7,7 +7,7 @@ from skimage import data as skdata
 
 from bench.tracking import load_make_sequences, run_sequence, summary
 from vision import Intrinsics, create_detector
-from vision.boxes import iou_matrix
+from vision.boxes import box_iou
 from vision.identity import Gallery, Signature
 from vision.recognition import Recogniser, teach
 from vision.tracking import Tracker, moved_box, moved_pose
@@ -68,7 +68,7 @@ def test_boxes_between_detections_come_from_tracking(detector) -> None:
         for d in tracker.update(image, K):
             sources.append(d.source)
             truth_box = next(t.box for t in truth if t.label == d.label)
-            ious.append(iou_matrix([d.box], [truth_box])[0, 0])
+            ious.append(box_iou(d.box, truth_box))
     assert {"detection", "tracking"} == set(sources)
     assert sources.count("tracking") > 2 * sources.count("detection")
     assert min(ious) > 0.6
@@ -109,7 +109,7 @@ def test_markers_keep_their_ids_and_are_tracked_between_detections() -> None:
         assert [d.object_id for d in found] == ["marker:aruco/7"]
         marker = found[0]
         assert marker.source == ("detection" if step % 4 == 0 else "tracking")
-        assert iou_matrix([marker.box], [(x + 20, y + 20, x + 140, y + 140)])[0, 0] > 0.9
+        assert box_iou(marker.box, (x + 20, y + 20, x + 140, y + 140)) > 0.9
         first_pose = first_pose if first_pose is not None else marker.pose
     # 90 pixels right at the same depth is 90 / fx of the depth, in metres.
     depth = first_pose[2, 3]
@@ -162,5 +162,5 @@ def test_a_taught_object_is_tracked_under_its_own_id() -> None:
         found = tracker.update(poster_frame(x, y), K)
         assert [(d.object_id, d.backend) for d in found] == [(taught.instance_id, "taught")]
         assert found[0].source == ("detection" if step % 3 == 0 else "tracking")
-        assert iou_matrix([found[0].box], [(x, y, x + 200, y + 200)])[0, 0] > 0.9
+        assert box_iou(found[0].box, (x, y, x + 200, y + 200)) > 0.9
         assert found[0].pose is not None

@@ -1,0 +1,80 @@
+"""The SQLite store's schema: the shared tables (`anchors.schema`) in SQLite's types, the triggers
+that count each space's revisions, and the upgrades of older files in place.
+
+The format is kept in the file's `user_version`. Format 1 had no block tree;
+its files are refused rather than guessed at. Format 2 stored titles and
+content in plain text; it is sealed in place when opened (`seal_format_2`).
+Format 3 had no spaces; they are added when it is opened (`add_spaces`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from anchors import schema
+from anchors.schema import SCHEMA_VERSION, StoreFormatError
+
+TYPES = schema.ColumnTypes(binary="BLOB", double="REAL")
+TABLES = schema.statements(schema.TABLES, TYPES)
+"""Format 3's tables."""
+SPACE_TABLES = schema.statements(schema.SPACE_TABLES, TYPES)
+
+SPACE_REVISION_TRIGGERS: tuple[str, ...] = (
+    # Any change to a space's anchors, however made (a block deleted with its anchors too), bumps its revision.
+    """CREATE TRIGGER IF NOT EXISTS space_anchor_added AFTER INSERT ON anchors WHEN NEW.space_id IS NOT NULL
+       BEGIN UPDATE spaces SET revision = revision + 1 WHERE id = NEW.space_id; END""",
+    """CREATE TRIGGER IF NOT EXISTS space_anchor_moved AFTER UPDATE OF space_pose ON anchors
+       WHEN NEW.space_id IS NOT NULL
+       BEGIN UPDATE spaces SET revision = revision + 1 WHERE id = NEW.space_id; END""",
+    """CREATE TRIGGER IF NOT EXISTS space_anchor_removed AFTER DELETE ON anchors WHEN OLD.space_id IS NOT NULL
+       BEGIN UPDATE spaces SET revision = revision + 1 WHERE id = OLD.space_id; END""",
+)
+
+
+def stored_format(db: sqlite3.Connection, path: str) -> int:
+    """The file's format, 0 for a new file; a format this version cannot read is refused."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if version not in (0, 2, 3, SCHEMA_VERSION) or (version == 0 and "blocks" in tables):
+        raise StoreFormatError(
+            f"{path} holds store format {version or 1}; this version reads format {SCHEMA_VERSION}."
+            " Start with a new store file."
+        )
+    return version
+
+
+def create(db: sqlite3.Connection, key_check: bytes) -> None:
+    """A new store's tables at the current format; `key_check` tells later opens the service key is right."""
+    for statement in TABLES:
+        db.execute(statement)
+    db.execute("INSERT INTO key_check (id, sealed) VALUES (1, ?)", (key_check,))
+    add_spaces(db)
+
+
+def add_spaces(db: sqlite3.Connection) -> None:
+    """Spaces, their shares, and the anchor columns that place anchors in them (format 3 to 4)."""
+    for statement in SPACE_TABLES:
+        db.execute(statement)
+    present = {r[1] for r in db.execute("PRAGMA table_info(anchors)")}
+    for column, declaration in schema.ANCHOR_SPACE_COLUMNS:
+        if column not in present:
+            db.execute(f"ALTER TABLE anchors ADD COLUMN {column} {declaration}")
+    db.execute(schema.SPACE_ANCHORS_INDEX)
+    for statement in SPACE_REVISION_TRIGGERS:
+        db.execute(statement)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def seal_format_2(db: sqlite3.Connection, key_check: bytes, seal_blocks: Callable[[sqlite3.Connection], None]) -> None:
+    """Format 2 to 4: `seal_blocks(db)` seals each block's plain `title` and `content` into its `body`;
+    then the plain columns are dropped. Afterwards VACUUM the file, so no plain text stays in free pages."""
+    db.execute("ALTER TABLE blocks ADD COLUMN public INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE blocks ADD COLUMN body BLOB")
+    for statement in TABLES:
+        db.execute(statement)
+    seal_blocks(db)
+    db.execute("ALTER TABLE blocks DROP COLUMN title")
+    db.execute("ALTER TABLE blocks DROP COLUMN content")
+    db.execute("INSERT INTO key_check (id, sealed) VALUES (1, ?)", (key_check,))
+    add_spaces(db)

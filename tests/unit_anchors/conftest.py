@@ -1,0 +1,57 @@
+"""The anchors services over a real SQLite store in the test's own directory, and a first user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from anchors import AccountService, BlockService, ComputeService, Limits, SpaceService, SQLiteStore, User
+from tests.support import AnchorServices
+
+
+@pytest.fixture
+def limits() -> Limits:
+    """The services' limits; a module that tests its own overrides this fixture."""
+    return Limits()
+
+
+@pytest.fixture
+def services(tmp_path: Path, limits: Limits) -> Iterator[AnchorServices]:
+    built = AnchorServices.on(SQLiteStore(tmp_path / "store.db"), limits)
+    yield built
+    built.store.close()
+
+
+@pytest.fixture
+def accounts(services: AnchorServices) -> AccountService:
+    return services.accounts
+
+
+@pytest.fixture
+def blocks(services: AnchorServices) -> BlockService:
+    return services.blocks
+
+
+@pytest.fixture
+def spaces(services: AnchorServices) -> SpaceService:
+    return services.spaces
+
+
+@pytest.fixture
+def compute(blocks: BlockService) -> Iterator[ComputeService]:
+    engine = ComputeService(blocks)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def alice(accounts: AccountService) -> User:
+    return accounts.create_user("alice")
+
+
+@pytest.fixture
+def world(blocks: BlockService, compute: ComputeService, alice: User) -> tuple[BlockService, ComputeService, User]:
+    """Blocks and compute over one store, with alice signed up."""
+    return blocks, compute, alice
