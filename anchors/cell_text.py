@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from typing import Any
 
 EPOCH = dt.date(1899, 12, 30)
 """Day 0 of spreadsheet serial numbers (LibreOffice's and, from March 1900, Excel's)."""
@@ -186,3 +187,35 @@ def number_text(value: float) -> str:
         return f"{sign}0.{fraction}"
     whole, fraction = digits[:exponent + 1].ljust(exponent + 1, "0"), digits[exponent + 1:]
     return f"{sign}{whole}{'.' + fraction if fraction else ''}"
+
+
+def iso_date(number: float) -> str:
+    """A serial number as ISO 8601: `2024-01-31`, or `2024-01-31T12:30:00` when it has a time of day."""
+    day = EPOCH + dt.timedelta(days=math.floor(number))
+    seconds = round((number - math.floor(number)) * 86400)
+    if not seconds:
+        return day.isoformat()
+    return (dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
+
+
+def typed_from_text(text: str, today: dt.date | None = None) -> Any:
+    """A cell typed into or pasted from a spreadsheet as the value it holds there: TRUE/FALSE a
+    logical, a number (also `1,234.5`, `45%`, `$5`) a number, a date (`2024-01-31`,
+    `1/31/2024`, `Jan 31, 2024`) `{"date": "YYYY-MM-DD"}` (with `THH:MM:SS` when it has a
+    time), `=...` the formula, an empty cell None, anything else (a time alone too) the text."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    if stripped.startswith("="):
+        return stripped
+    lower = stripped.lower()
+    if lower in ("true", "false"):
+        return lower == "true"
+    number = _plain_number(stripped)
+    if number is not None and math.isfinite(number):
+        return int(number) if number.is_integer() and abs(number) < 2**53 and "." not in stripped else number
+    if stripped[0].isdigit() or stripped[0].isalpha():
+        day = _date_value(stripped, today or dt.date.today())
+        if day is not None:
+            return {"date": iso_date(day)}
+    return text

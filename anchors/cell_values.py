@@ -13,13 +13,12 @@ without case.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from anchors.cell_text import EPOCH, number_from_text, number_text
+from anchors.cell_text import iso_date, number_from_text, number_text
 
 
 @dataclass(frozen=True)
@@ -61,13 +60,14 @@ class Date(float):
 
     __slots__ = ()
 
-    def iso(self) -> str:
-        day = EPOCH + dt.timedelta(days=math.floor(self))
-        seconds = round((self - math.floor(self)) * 86400)
-        if not seconds:
-            return day.isoformat()
-        moment = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=seconds)
-        return moment.isoformat(sep=" ", timespec="seconds" if seconds % 60 else "minutes")
+    def shown(self) -> str:
+        """As a person reads it: `2024-01-31`, or `2024-01-31 12:30` with a time of day."""
+        text = iso_date(self).replace("T", " ")
+        return text[:-3] if text.endswith(":00") and len(text) > 10 else text
+
+    def to_json(self) -> dict[str, str]:
+        """As a typed cell stores it: `{"date": "2024-01-31"}` (`"2024-01-31T12:30:00"` with a time)."""
+        return {"date": iso_date(self)}
 
 
 class Area(list):

@@ -43,7 +43,7 @@ from anchors.io import page_markdown
 from anchors.model import Anchor, Block, User
 from anchors.service import BlockService
 from anchors.sheet import Sheet
-from anchors.tables import Field, date_serial, is_compute, table_fields
+from anchors.tables import Field, is_compute, sheet_value, table_fields
 from anchors.views import RowValues, shape
 
 COMPUTE_ERROR = "#COMPUTE!"
@@ -250,6 +250,8 @@ class ComputeService:
             state = self._update_table(table, rows, stamp, state)
             self._tables[table_id] = state
         self._refresh_externals(table_id, state)
+        if state.sheet.recompute_volatile(self._signals.wall_time):
+            state.revision += 1  # TODAY and NOW are never taken as unchanged
         return state
 
     def _update_table(
@@ -287,11 +289,9 @@ class ComputeService:
 
     def _cell_input(self, field: Field, raw: Any) -> Any:
         """What the sheet holds for a stored cell: a date as its serial number, a compute cell its cached value."""
-        if field.type == "date" and isinstance(raw, str) and not raw.startswith("="):
-            return date_serial(raw)
         if is_compute(raw):
             return self._results.get(self._compute_key(raw["compute"], raw.get("args", {})), Outcome()).value
-        return raw
+        return sheet_value(field, raw)
 
     def _row_values(self, state: _TableState) -> list[RowValues]:
         names = [f.name for f in state.fields]

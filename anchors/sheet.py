@@ -62,6 +62,7 @@ class Sheet:
         self.dependents: dict[Node, set[Cell]] = {}
         self.volatile: set[Cell] = set()
         self.evaluations = 0
+        self._volatile_at: float | None = None
         self._readers: dict[Span, set[Cell]] = {}
         self._dynamic_readers: dict[Span, set[Cell]] = {}
         self._dynamic: dict[Cell, set[Span]] = {}
@@ -76,6 +77,7 @@ class Sheet:
         self.rows = len(rows)
         self.raw, self.values, self.formulas, self.dependents = {}, {}, {}, {}
         self.volatile, self._readers, self._dynamic_readers, self._dynamic, self._column_spans = set(), {}, {}, {}, {}
+        self._volatile_at = None
         for r, row in enumerate(rows):
             for c, raw in enumerate(row):
                 self._put(r, c, raw)
@@ -100,9 +102,15 @@ class Sheet:
     def recompute_all(self) -> list[Cell]:
         return self._recompute(list(self.formulas))
 
-    def recompute_volatile(self) -> list[Cell]:
-        """Compute the volatile cells (TODAY, NOW) and their dependents again, with the time now."""
-        return self._recompute(list(self.volatile)) if self.volatile else []
+    def recompute_volatile(self, now: float | None = None) -> list[Cell]:
+        """Compute the volatile cells (TODAY, NOW) and their dependents again, as at `now` (epoch
+        seconds; the clock's time by default). Returns the cells whose value changed; nothing is
+        computed when `now` is the time they were last computed at."""
+        if not self.volatile or (now is not None and now == self._volatile_at):
+            return []
+        self._volatile_at = now
+        run = self._run(list(self.volatile), self.clock if now is None else (lambda: now))
+        return run.changed
 
     def externals(self) -> set[str]:
         return {k.block_id for k in self.dependents if isinstance(k, _External) and self.dependents[k]}
@@ -197,6 +205,9 @@ class Sheet:
 
     def _recompute(self, starts: Iterable[Node]) -> list[Cell]:
         """Evaluate the formula cells downstream of `starts` in dependency order; returns them in that order."""
+        return self._run(starts, self.clock).order
+
+    def _run(self, starts: Iterable[Node], clock: Callable[[], float]) -> _Run:
         edges: dict[Cell, set[Cell]] = {}
         queue: deque[Node] = deque()
         for start in starts:
@@ -220,7 +231,7 @@ class Sheet:
         for readers in edges.values():
             for reader in readers:
                 waiting[reader] += 1
-        run = _Run(self, set(edges))
+        run = _Run(self, set(edges), clock)
         ready = deque(sorted(cell for cell, count in waiting.items() if count == 0))
         while ready:
             cell = ready.popleft()
@@ -236,14 +247,20 @@ class Sheet:
                     if cell in run.pending:
                         run.compute(cell, run)
         self.evaluations += len(run.order)
-        return run.order
+        return run
 
-    def _evaluate(self, cell: Cell, values: Any, context: Context) -> None:
+    def _evaluate(self, cell: Cell, values: Any, context: Context) -> bool:
+        """Compute one formula cell; True when its value changed."""
         bound = self.formulas[cell]
         reads: list[Span] | None = [] if bound.dynamic else None
-        self.values[cell] = evaluate(bound, values, self.external, context, reads)
+        before = self.values.get(cell, _UNSET)
+        after = self.values[cell] = evaluate(bound, values, self.external, context, reads)
         if reads is not None:
             self._set_dynamic(cell, reads)
+        return type(before) is not type(after) or before != after
+
+
+_UNSET = object()
 
 
 class _Run:
@@ -253,12 +270,13 @@ class _Run:
     still pending; reading a cell that is being computed is a circular reference.
     """
 
-    def __init__(self, sheet: Sheet, cells: set[Cell]) -> None:
+    def __init__(self, sheet: Sheet, cells: set[Cell], clock: Callable[[], float]) -> None:
         self.sheet = sheet
         self.pending = cells
         self.active: list[Cell] = []
         self.order: list[Cell] = []
-        self.context = Context(sheet.size, sheet.clock, read=self.get)
+        self.changed: list[Cell] = []
+        self.context = Context(sheet.size, clock, read=self.get)
 
     def get(self, cell: Cell) -> Any:
         if cell in self.pending:
@@ -272,11 +290,13 @@ class _Run:
     def compute(self, cell: Cell, values: Any) -> None:
         self.active.append(cell)
         try:
-            self.sheet._evaluate(cell, values, self.context)
+            changed = self.sheet._evaluate(cell, values, self.context)
         finally:
             self.active.pop()
         self.pending.discard(cell)
         self.order.append(cell)
+        if changed:
+            self.changed.append(cell)
 
 
 def _components(cells: set[Cell], edges: dict[Cell, set[Cell]]) -> list[list[Cell]]:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from anchors.cell_functions.maths import exact_sum
 from anchors.cell_functions.registry import area_arg, at, even, sheet_function
 from anchors.cell_text import number_from_text, number_text
 from anchors.cell_values import DIV0, NUM, VALUE, Area, CellError, Failure, failure, sort_key
@@ -205,7 +206,7 @@ def _target(area: Any, values: Any, name: str) -> tuple[Area, Area]:
 @sheet_function("SUMIF", refs=at(0, 2))
 def sum_if(area: Any, rule: Any, values: Any = None) -> float:
     where, what = _target(area, values, "SUMIF")
-    return math.fsum(_picked(what, matching(where, criterion(rule))))
+    return exact_sum(_picked(what, matching(where, criterion(rule))))
 
 
 @sheet_function("COUNTIF", refs=at(0))
@@ -224,7 +225,7 @@ def average_if(area: Any, rule: Any, values: Any = None) -> float:
 
 @sheet_function("SUMIFS", refs=lambda i: i == 0 or i % 2 == 1)
 def sum_ifs(values: Any, *pairs: Any) -> float:
-    return math.fsum(_picked(*_values_for(values, pairs, "SUMIFS")))
+    return exact_sum(_picked(*_values_for(values, pairs, "SUMIFS")))
 
 
 @sheet_function("COUNTIFS", refs=even)

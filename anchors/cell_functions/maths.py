@@ -160,9 +160,16 @@ def mround(x: Any, multiple: Any) -> float | int:
     return approx(round_half_away(value / step) * step)
 
 
+def exact_sum(values: list[float | int]) -> float | int:
+    """The sum of `values`, rounded once (an int when they all are)."""
+    if all(type(v) is int for v in values):
+        return sum(values)
+    return checked(math.fsum(values))
+
+
 @sheet_function("SUM", refs=every)
 def total(*args: Any) -> float | int:
-    return checked(math.fsum(numbers(args, "SUM")) if args else 0)
+    return exact_sum(numbers(args, "SUM"))
 
 
 @sheet_function("PRODUCT", refs=every)
