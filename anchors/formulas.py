@@ -355,9 +355,9 @@ class Context:
     once it is final (computing it first if the recompute has not reached it yet)."""
 
     def __init__(self, size: tuple[int, int] | None = None, clock: Callable[[], float] = time.time,
-                 read: Callable[[Cell], Any] | None = None) -> None:
+                 read: Callable[[Cell], Any] | None = None, areas: dict[Span, Area] | None = None) -> None:
         self.size = size
-        self.areas: dict[Span, Area] = {}
+        self.areas = {} if areas is None else areas
         self.read = read
         self._clock = clock
         self._now: float | None = None
@@ -475,14 +475,19 @@ class _Evaluator:
         return UNARY[name](self.scalar(args[0]))
 
     def area(self, span: Span) -> Area:
-        """The cells of a range; one recompute reads each range once (its values are final by then)."""
-        areas = self.context.areas
-        found = areas.get(span)
+        """The cells of a range. Ranges read from a table's values are kept in the context (the
+        table patches them as cells change); read while resolving a cycle they are read afresh."""
+        cached = isinstance(self.values, dict)
+        found = self.context.areas.get(span) if cached else None
         if found is None:
             r1, c1, r2, c2 = span
             get = self.values.get
-            found = Area([[get((r, c)) for c in range(c1, c2 + 1)] for r in range(r1, r2 + 1)], span)
-            areas[span] = found
+            if c1 == c2:
+                found = Area([[get((r, c1))] for r in range(r1, r2 + 1)], span)
+            else:
+                found = Area([[get((r, c)) for c in range(c1, c2 + 1)] for r in range(r1, r2 + 1)], span)
+            if cached:
+                self.context.areas[span] = found
         return found
 
     def xref(self, node: tuple[Any, ...]) -> Any:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anchors.cell_values import CYCLE, NAME, Cell, CellError, Failure, Grid, Span
+from anchors.cell_values import CYCLE, NAME, Area, Cell, CellError, Failure, Grid, Span
 from anchors.formulas import (
     Bound,
     Context,
@@ -67,6 +67,9 @@ class Sheet:
         self._dynamic_readers: dict[Span, set[Cell]] = {}
         self._dynamic: dict[Cell, set[Span]] = {}
         self._column_spans: dict[int, set[Span]] = {}
+        self._areas: dict[Span, Area] = {}
+        """The values of the ranges formulas read, kept between recomputes and patched cell by cell,
+        so a column of SUMIFs over 10,000 rows does not read them again after each edit."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -77,7 +80,7 @@ class Sheet:
         self.rows = len(rows)
         self.raw, self.values, self.formulas, self.dependents = {}, {}, {}, {}
         self.volatile, self._readers, self._dynamic_readers, self._dynamic, self._column_spans = set(), {}, {}, {}, {}
-        self._volatile_at = None
+        self._volatile_at, self._areas = None, {}
         for r, row in enumerate(rows):
             for c, raw in enumerate(row):
                 self._put(r, c, raw)
@@ -131,7 +134,7 @@ class Sheet:
             try:
                 bound = bind(raw, cell, self._columns, self.size)
             except FormulaSyntaxError as exc:
-                self.values[cell] = CellError(NAME, str(exc))
+                self._store(cell, CellError(NAME, str(exc)))
                 return
             self.formulas[cell] = bound
             for key in self._keys(bound):
@@ -141,7 +144,19 @@ class Sheet:
             if bound.volatile:
                 self.volatile.add(cell)
         else:
-            self.values[cell] = raw
+            self._store(cell, raw)
+
+    def _store(self, cell: Cell, value: Any) -> None:
+        """Set a cell's value, in the ranges kept for formulas too (their indexes are built again)."""
+        self.values[cell] = value
+        if not self._areas:
+            return
+        row, column = cell
+        for span in self._column_spans.get(column, ()):
+            area = self._areas.get(span)
+            if area is not None and span[0] <= row <= span[2]:
+                area[row - span[0]][column - span[1]] = value
+                area.memo.clear()
 
     def _unlink(self, cell: Cell) -> None:
         old = self.formulas.pop(cell, None)
@@ -172,6 +187,7 @@ class Sheet:
         if not cells:
             del readers[span]
             if span not in self._readers and span not in self._dynamic_readers:
+                self._areas.pop(span, None)
                 for column in range(span[1], span[3] + 1):
                     self._column_spans.get(column, set()).discard(span)
 
@@ -190,15 +206,17 @@ class Sheet:
         else:
             self._dynamic.pop(cell, None)
 
-    def _readers_of(self, node: Node) -> set[Cell]:
-        """The formula cells that read `node`: directly, or through a range over it."""
-        found = set(self.dependents.get(node, ()))
-        if isinstance(node, tuple):
+    def _next(self, node: Node | Span) -> set[Cell | Span]:
+        """What reads `node` in the recompute graph. A cell is read by the formulas naming it and by
+        the ranges over it; a range (a 4-tuple) by the formulas reading it. Going through the range
+        keeps a column of 10,000 changed cells under 200 SUMIFs to 10,200 edges, not 2,000,000."""
+        found: set[Cell | Span] = set(self.dependents.get(node, ()))  # type: ignore[arg-type]
+        if isinstance(node, tuple) and len(node) == 2:
             row, column = node
-            for span in self._column_spans.get(column, ()):
-                if span[0] <= row <= span[2]:
-                    found.update(self._readers.get(span, ()))
-                    found.update(self._dynamic_readers.get(span, ()))
+            found.update(span for span in self._column_spans.get(column, ()) if span[0] <= row <= span[2])
+        elif isinstance(node, tuple):
+            found.update(self._readers.get(node, ()))
+            found.update(self._dynamic_readers.get(node, ()))
         return found
 
     # ------------------------------------------------------------ recomputing
@@ -208,44 +226,45 @@ class Sheet:
         return self._run(starts, self.clock).order
 
     def _run(self, starts: Iterable[Node], clock: Callable[[], float]) -> _Run:
-        edges: dict[Cell, set[Cell]] = {}
-        queue: deque[Node] = deque()
+        edges: dict[Cell | Span, set[Cell | Span]] = {}
+        queue: deque[Any] = deque()
         for start in starts:
             if isinstance(start, tuple) and start in self.formulas:
-                edges.setdefault(start, set())
+                edges[start] = set()
             queue.append(start)
-        visited: set[Node] = set()
+        seen: set[Any] = set(queue)
         while queue:
             node = queue.popleft()
-            if node in visited:
-                continue
-            visited.add(node)
-            readers = self._readers_of(node)
-            if isinstance(node, tuple) and node in self.formulas:
-                edges[node] = readers
-            for reader in readers:
-                if reader not in visited:
-                    edges.setdefault(reader, set())
-                    queue.append(reader)
+            following = self._next(node)
+            if node in edges:
+                edges[node] = following
+            for nxt in following:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    edges[nxt] = set()
+                    queue.append(nxt)
         waiting = dict.fromkeys(edges, 0)
-        for readers in edges.values():
-            for reader in readers:
-                waiting[reader] += 1
-        run = _Run(self, set(edges), clock)
-        ready = deque(sorted(cell for cell, count in waiting.items() if count == 0))
+        for following in edges.values():
+            for nxt in following:
+                waiting[nxt] += 1
+        run = _Run(self, {node for node in edges if len(node) == 2}, clock)  # type: ignore[misc]
+        ready = deque(sorted(node for node, count in waiting.items() if count == 0))
+        done: set[Any] = set()
         while ready:
-            cell = ready.popleft()
-            if cell in run.pending:
-                run.compute(cell, self.values)
-            for reader in edges[cell]:
-                waiting[reader] -= 1
-                if waiting[reader] == 0:
-                    ready.append(reader)
+            node = ready.popleft()
+            done.add(node)
+            if node in run.pending:
+                run.compute(node, self.values)  # type: ignore[arg-type]
+            for nxt in edges[node]:
+                waiting[nxt] -= 1
+                if waiting[nxt] == 0:
+                    ready.append(nxt)
         if run.pending:
-            for component in _components(run.pending, edges):
-                for cell in sorted(component):
-                    if cell in run.pending:
-                        run.compute(cell, run)
+            left = set(edges) - done
+            for component in _components(left, edges):
+                for node in sorted(component):
+                    if node in run.pending:
+                        run.compute(node, run)  # type: ignore[arg-type]
         self.evaluations += len(run.order)
         return run
 
@@ -254,7 +273,8 @@ class Sheet:
         bound = self.formulas[cell]
         reads: list[Span] | None = [] if bound.dynamic else None
         before = self.values.get(cell, _UNSET)
-        after = self.values[cell] = evaluate(bound, values, self.external, context, reads)
+        after = evaluate(bound, values, self.external, context, reads)
+        self._store(cell, after)
         if reads is not None:
             self._set_dynamic(cell, reads)
         return type(before) is not type(after) or before != after
@@ -276,7 +296,7 @@ class _Run:
         self.active: list[Cell] = []
         self.order: list[Cell] = []
         self.changed: list[Cell] = []
-        self.context = Context(sheet.size, clock, read=self.get)
+        self.context = Context(sheet.size, clock, read=self.get, areas=sheet._areas)
 
     def get(self, cell: Cell) -> Any:
         if cell in self.pending:
@@ -299,16 +319,16 @@ class _Run:
             self.changed.append(cell)
 
 
-def _components(cells: set[Cell], edges: dict[Cell, set[Cell]]) -> list[list[Cell]]:
+def _components(cells: set[Any], edges: dict[Any, set[Any]]) -> list[list[Any]]:
     """The strongly connected components among `cells` (Tarjan's algorithm, without recursion),
-    those upstream first; `edges` lead from a cell to the cells that read it."""
-    index: dict[Cell, int] = {}
-    low: dict[Cell, int] = {}
-    stack: list[Cell] = []
-    on_stack: set[Cell] = set()
-    found: list[list[Cell]] = []
+    those upstream first; `edges` lead from a node to the nodes that read it."""
+    index: dict[Any, int] = {}
+    low: dict[Any, int] = {}
+    stack: list[Any] = []
+    on_stack: set[Any] = set()
+    found: list[list[Any]] = []
 
-    def enter(cell: Cell) -> tuple[Cell, Iterable[Cell]]:
+    def enter(cell: Any) -> tuple[Any, Iterable[Any]]:
         index[cell] = low[cell] = len(index)
         stack.append(cell)
         on_stack.add(cell)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,11 @@ def criterion(value: Any) -> Criterion:
         raise Failure(value)
     if isinstance(value, list):
         raise failure(VALUE, "a criterion is one value, not a range")
+    return _criterion(value)
+
+
+@lru_cache(maxsize=4096)
+def _criterion(value: Any) -> Criterion:
     if isinstance(value, (int, float)):
         return Criterion("=", number=float(value))
     if value is None:
@@ -183,19 +189,26 @@ def _values_for(values: Any, pairs: Sequence[Any], name: str) -> tuple[Area, lis
     return area, positions
 
 
+def _numeric(area: Area) -> tuple[list[float | int | None], dict[int, CellError]]:
+    """The area's cells as numbers (logicals as 1 and 0; None for text and empty cells), and its errors."""
+    found = area.memo.get("numeric")
+    if found is None:
+        values = area.flat()
+        numbers = [int(v) if v.__class__ is bool else v if isinstance(v, (int, float)) else None for v in values]
+        errors = {i: v for i, v in enumerate(values) if isinstance(v, CellError)}
+        found = area.memo["numeric"] = (numbers, errors)
+    return found
+
+
 def _picked(area: Area, positions: Sequence[int]) -> list[float | int]:
-    """The numbers (logicals as 1 and 0) at `positions` of `area`; an error there is the result."""
-    flat = area.memo.get("flat")
-    if flat is None:
-        flat = area.memo["flat"] = area.flat()
-    out: list[float | int] = []
-    for i in positions:
-        value = flat[i] if i < len(flat) else None
-        if isinstance(value, CellError):
-            raise Failure(value)
-        if isinstance(value, (int, float)):
-            out.append(int(value) if isinstance(value, bool) else value)
-    return out
+    """The numbers at `positions` of `area`; an error there is the result."""
+    numbers, errors = _numeric(area)
+    if errors:
+        for i in positions:
+            if i in errors:
+                raise Failure(errors[i])
+    size = len(numbers)
+    return [n for n in (numbers[i] for i in positions if i < size) if n is not None]
 
 
 def _target(area: Any, values: Any, name: str) -> tuple[Area, Area]:

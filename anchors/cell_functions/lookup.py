@@ -72,7 +72,16 @@ def _vector(area: Area, name: str) -> tuple[list[Any], bool]:
     rows, columns = area.size
     if rows != 1 and columns != 1:
         raise failure(VALUE, f"{name} searches one row or one column, not {rows}x{columns} cells")
-    return (list(area[0]) if rows == 1 else [row[0] for row in area]), rows == 1 and columns > 1
+    return _line(area, by_row=rows == 1), rows == 1 and columns > 1
+
+
+def _line(area: Area, by_row: bool) -> list[Any]:
+    """The first row (or column) of an area, kept with it for the rest of the recompute."""
+    key = ("first-row" if by_row else "first-column", "values")
+    found = area.memo.get(key)
+    if found is None:
+        found = area.memo[key] = list(area[0]) if by_row else [row[0] for row in area]
+    return found
 
 
 def _table_lookup(value: Any, table: Any, index: Any, sorted_: Any, name: str, by_row: bool) -> Any:
@@ -82,7 +91,7 @@ def _table_lookup(value: Any, table: Any, index: Any, sorted_: Any, name: str, b
     position = integer_arg(index)
     if not 1 <= position <= (rows if by_row else columns):
         raise failure(NUM, f"{name}: the index {position} is outside the table")
-    keys = list(area[0]) if by_row else [row[0] for row in area]
+    keys = _line(area, by_row)
     exact = sorted_ is not None and not truth(sorted_)
     memo_key = ("first-row" if by_row else "first-column")
     found = _first_equal(keys, area.memo, memo_key, target, True) if exact else _sorted_position(keys, target)
