@@ -139,6 +139,8 @@ def shape(spec: dict[str, Any], fields: Sequence[Field], rows: Sequence[RowValue
             "columns": visible,
             "rows": [[display_text(row.values.get(name)) for name in visible] for row in shown],
             "row_ids": [row.id for row in shown],
+            "errors": [[r, c] for r, row in enumerate(shown) for c, name in enumerate(visible)
+                       if isinstance(row.values.get(name), CellError)],
         }
     head, rest = visible[0], visible[1:]
 
