@@ -192,13 +192,30 @@ def _plain(value: Any) -> Any:
     return value
 
 
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+"""An XLSX file is a zip archive; one that would unpack to more than this is refused unread."""
+
+
+def _check_archive(data: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise BlockShapeError(f"the body is not an XLSX workbook ({exc})") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise BlockShapeError(f"the workbook unpacks to {unpacked:,} bytes, over the limit of {MAX_UNPACKED_BYTES:,}")
+
+
 def table_from_xlsx(data: bytes, sheet_name: str | None = None) -> dict[str, Any]:
     """Table creation content from an XLSX file's first sheet (or `sheet_name`): row 1 names the fields."""
+    _check_archive(data)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data))
         cached_book = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise BlockShapeError(f"the body is not an XLSX workbook ({exc})") from None
+    except Exception as exc:  # a malformed part of the archive (bad XML, missing pieces) fails in many ways
+        raise BlockShapeError(f"the workbook cannot be read ({type(exc).__name__}: {exc})") from None
     if sheet_name is not None and sheet_name not in book.sheetnames:
         raise BlockShapeError(f"the workbook has no sheet {sheet_name!r} (sheets: {', '.join(book.sheetnames)})")
     sheet = book[sheet_name] if sheet_name else book.worksheets[0]

@@ -177,3 +177,18 @@ def test_today_and_now_change_when_the_table_is_shown_later(world) -> None:
     after = engine.result(alice, total.id, Signals(5.0, first + 2 * 86400)).value
     assert after - before == pytest.approx(2 + 2 - 2), "a compute block reading the table sees the new values"
     assert not any(isinstance(v["when"], CellError) for v in computed(engine, alice, table.id))
+
+
+def test_a_zip_that_is_no_workbook_or_unpacks_too_far_is_refused() -> None:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", "<not really>")
+    with pytest.raises(BlockShapeError, match="cannot be read|not an XLSX"):
+        table_from_xlsx(buffer.getvalue())
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (201 * 1024 * 1024))
+    with pytest.raises(BlockShapeError, match="unpacks to"):
+        table_from_xlsx(bomb.getvalue())
