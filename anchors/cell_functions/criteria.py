@@ -169,7 +169,7 @@ def _pairs(args: Sequence[Any], name: str) -> list[int]:
     """Positions meeting every (area, criterion) pair of `args`; the areas must have one size."""
     if len(args) < 2 or len(args) % 2:
         raise failure(VALUE, f"{name} takes pairs of a range and a criterion")
-    areas = [area_arg(a, name) for a in args[::2]]
+    areas = [area_arg(a) for a in args[::2]]
     sizes = {a.size for a in areas}
     if len(sizes) != 1:
         raise failure(NUM, f"{name}: the ranges differ in size: {sorted(sizes)}")
@@ -182,9 +182,9 @@ def _pairs(args: Sequence[Any], name: str) -> list[int]:
 
 def _values_for(values: Any, pairs: Sequence[Any], name: str) -> tuple[Area, list[int]]:
     """The area of values an *IFS function reads, and the positions meeting its criteria."""
-    area = area_arg(values, name)
+    area = area_arg(values)
     positions = _pairs(pairs, name)
-    if len(pairs) >= 2 and area.size != area_arg(pairs[0], name).size:
+    if len(pairs) >= 2 and area.size != area_arg(pairs[0]).size:
         raise failure(NUM, f"{name}: the values and the ranges differ in size")
     return area, positions
 
@@ -212,8 +212,8 @@ def _picked(area: Area, positions: Sequence[int]) -> list[float | int]:
 
 
 def _target(area: Any, values: Any, name: str) -> tuple[Area, Area]:
-    area = area_arg(area, name)
-    return area, area if values is None else area_arg(values, name)
+    area = area_arg(area)
+    return area, area if values is None else area_arg(values)
 
 
 @sheet_function("SUMIF", refs=at(0, 2))
@@ -224,7 +224,7 @@ def sum_if(area: Any, rule: Any, values: Any = None) -> float:
 
 @sheet_function("COUNTIF", refs=at(0))
 def count_if(area: Any, rule: Any) -> int:
-    return len(matching(area_arg(area, "COUNTIF"), criterion(rule)))
+    return len(matching(area_arg(area), criterion(rule)))
 
 
 @sheet_function("AVERAGEIF", refs=at(0, 2))

@@ -135,7 +135,7 @@ def networkdays(start: Any, end: Any, holidays: Any = None) -> int:
     """Weekdays (Monday to Friday) from `start` to `end`, both counted, less `holidays`; negative backwards."""
     a, b = _date(start, "NETWORKDAYS"), _date(end, "NETWORKDAYS")
     off = [] if holidays is None else [np.datetime64(EPOCH + dt.timedelta(days=math.floor(h)))
-                                      for h in numbers([area_arg(holidays, "NETWORKDAYS")], "NETWORKDAYS")]
+                                      for h in numbers([area_arg(holidays)], "NETWORKDAYS")]
     first, last = (a, b) if a <= b else (b, a)
     count = int(np.busday_count(first, last + dt.timedelta(days=1), holidays=off))
     return count if a <= b else -count

@@ -86,7 +86,7 @@ def _line(area: Area, by_row: bool) -> list[Any]:
 
 def _table_lookup(value: Any, table: Any, index: Any, sorted_: Any, name: str, by_row: bool) -> Any:
     target = _lookup_value(value)
-    area = area_arg(table, name)
+    area = area_arg(table)
     rows, columns = area.size
     position = integer_arg(index)
     if not 1 <= position <= (rows if by_row else columns):
@@ -113,7 +113,7 @@ def hlookup(value: Any, table: Any, row: Any, sorted_: Any = True) -> Any:
 @sheet_function("MATCH", refs=at(1))
 def match(value: Any, area: Any, kind: Any = 1) -> int:
     target = _lookup_value(value)
-    where = area_arg(area, "MATCH")
+    where = area_arg(area)
     values, _ = _vector(where, "MATCH")
     mode = integer_arg(kind)
     if mode == 0:
@@ -152,9 +152,9 @@ def _x_position(target: Any, values: list[Any], memo: dict[Any, Any], match_mode
 def xlookup(value: Any, lookup: Any, results: Any, if_missing: Any = None, match_mode: Any = 0,
             search_mode: Any = 1) -> Any:
     target = _lookup_value(value)
-    where = area_arg(lookup, "XLOOKUP")
+    where = area_arg(lookup)
     values, is_row = _vector(where, "XLOOKUP")
-    what = area_arg(results, "XLOOKUP")
+    what = area_arg(results)
     if (what.size[1] if is_row else what.size[0]) != len(values):
         raise failure(VALUE, "XLOOKUP: the look-up and result arrays differ in length")
     found = _x_position(target, values, where.memo, integer_arg(match_mode), integer_arg(search_mode), "XLOOKUP")
@@ -169,7 +169,7 @@ def xlookup(value: Any, lookup: Any, results: Any, if_missing: Any = None, match
 @sheet_function("XMATCH", refs=at(1))
 def xmatch(value: Any, lookup: Any, match_mode: Any = 0, search_mode: Any = 1) -> int:
     target = _lookup_value(value)
-    where = area_arg(lookup, "XMATCH")
+    where = area_arg(lookup)
     values, _ = _vector(where, "XMATCH")
     found = _x_position(target, values, where.memo, integer_arg(match_mode), integer_arg(search_mode), "XMATCH")
     if found is None:
@@ -180,7 +180,7 @@ def xmatch(value: Any, lookup: Any, match_mode: Any = 0, search_mode: Any = 1) -
 @sheet_function("INDEX", refs=at(0))
 def index(area: Any, row: Any = 0, column: Any = None) -> Any:
     """The cell at `row` and `column` of `area` (from 1); 0 takes the whole column or row."""
-    cells = area_arg(area, "INDEX")
+    cells = area_arg(area)
     rows, columns = cells.size
     r = integer_arg(row)
     c = 0 if column is None else integer_arg(column)
@@ -198,7 +198,7 @@ def index(area: Any, row: Any = 0, column: Any = None) -> Any:
 def _reference(area: Any, name: str) -> Area:
     if not isinstance(area, list):
         raise failure(VALUE, f"{name} takes a reference or an array, not one value")
-    return area_arg(area, name)
+    return area_arg(area)
 
 
 @sheet_function("ROWS", refs=at(0))

@@ -182,7 +182,7 @@ def product(*args: Any) -> float | int:
 def sum_product(*args: Any) -> float:
     if not args:
         raise failure(VALUE, "SUMPRODUCT needs at least one array")
-    areas = [area_arg(a, "SUMPRODUCT") for a in args]
+    areas = [area_arg(a) for a in args]
     sizes = {a.size for a in areas}
     if len(sizes) != 1:
         raise failure(VALUE, f"SUMPRODUCT's arrays differ in size: {sorted(sizes)}")

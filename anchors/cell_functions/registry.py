@@ -101,17 +101,13 @@ def numbers(args: Sequence[Any], name: str) -> list[float | int]:
     return found
 
 
-def number_arg(value: Any) -> float | int:
-    return to_number(value)
-
-
 def integer_arg(value: Any) -> int:
     """A number argument cut to an integer toward zero, as spreadsheets take counts and positions."""
     number = to_number(value)
     return int(number)
 
 
-def area_arg(value: Any, name: str) -> Area:
+def area_arg(value: Any) -> Area:
     """A reference or array argument as an Area (a single value is a one-cell area)."""
     if isinstance(value, Area):
         return value

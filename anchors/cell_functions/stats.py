@@ -102,7 +102,7 @@ def var(*args: Any) -> float:
 
 
 def _kth(area: Any, k: Any, name: str, largest: bool) -> float | int:
-    found = sorted(numbers([area_arg(area, name)], name), reverse=largest)
+    found = sorted(numbers([area_arg(area)], name), reverse=largest)
     position = math.ceil(to_number(k))
     if not 1 <= position <= len(found):
         raise failure(VALUE, f"{name}: k must be between 1 and {len(found)}, not {position}")
@@ -123,7 +123,7 @@ def small(area: Any, k: Any) -> float | int:
 def rank(value: Any, area: Any, order: Any = 0) -> int:
     """The position of `value` among the numbers of `area`, from the largest (order 0) or the smallest."""
     target = to_number(value)
-    found = numbers([area_arg(area, "RANK")], "RANK")
+    found = numbers([area_arg(area)], "RANK")
     if target not in found:
         raise failure(VALUE, f"RANK: {target} is not in the list")
     ascending = integer_arg(order) != 0
