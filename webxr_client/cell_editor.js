@@ -114,6 +114,11 @@ export class CellEditor {
       this.target = target;
       this._render();
     } catch (err) {
+      this.target = null;
+      this.el.title.textContent = 'Cannot edit this';
+      this.el.shows.textContent = '';
+      for (const element of [this.el.input, this.el.save, this.el.addRow]) element.hidden = true;
+      this.el.lanes.replaceChildren();
       this._show();
       this._fail(err);
     }
