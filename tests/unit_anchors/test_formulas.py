@@ -218,3 +218,11 @@ def test_sumproduct_computes_its_arguments_cell_by_cell() -> None:
         ["North", 1, 3.0, "=SUMPRODUCT(LEN(A1:A3))"],
     ])
     assert [sheet.value(r, 3) for r in range(3)] == [6.0, 14.0, 15]
+
+
+def test_offset_reading_a_cell_not_yet_recomputed_computes_it_first() -> None:
+    sheet = sheet_of(["a", "b", "c", "d"], [["=OFFSET(B1,0,1)", None, "=D1*2", 5]])
+    assert sheet.value(0, 0) == 10, "C1 is computed before A1 reads it, though A1 comes first"
+    assert sheet.set(0, 3, 6) == [(0, 2), (0, 0)] and sheet.value(0, 0) == 12
+    sheet.set(0, 2, "=A1+1")
+    assert code(sheet.value(0, 0)) == "#CYCLE!", "A1 reads C1, which reads A1"
