@@ -1,16 +1,24 @@
-"""Values in formulas: errors, coercions, operators and functions, as LibreOffice Calc has them.
+"""Values in formulas: errors, dates, coercions and operators, as LibreOffice Calc has them.
 
-Logicals count as the numbers 1 and 0, unambiguous numeric text converts to a
-number, an empty cell is 0 or "", and text compares without case.
+A value is None (an empty cell), a bool, an int or float, a `Date` (a serial
+number shown as a date), a str or a `CellError`. A reference to several cells
+is an `Area`: rows of values.
+
+Coercions follow LibreOffice (docs/blocks.md has the table): a logical is the
+number 1 or 0, also as text ("1", "0"); text converts to a number when
+LibreOffice's scanner reads one in it (`anchors.cell_text`), "" does not; an
+empty cell is 0, "" or FALSE; text sorts after every number and compares
+without case.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from anchors.cell_text import iso_date, number_from_text, number_text
 
 
 @dataclass(frozen=True)
@@ -27,10 +35,12 @@ class CellError:
         return {"code": self.code, "message": self.message}
 
 
-DIV0, VALUE, REF, NAME, NUM, CYCLE = "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#CYCLE!"
+DIV0, VALUE, REF, NAME, NUM, NA, CYCLE = "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#CYCLE!"
 
 Cell = tuple[int, int]
 """(row, column), both from 0."""
+Span = tuple[int, int, int, int]
+"""(first row, first column, last row, last column), from 0, inclusive."""
 Grid = list[list[Any]]
 
 
@@ -45,8 +55,50 @@ def failure(code: str, message: str) -> Failure:
     return Failure(CellError(code, message))
 
 
-def _number(value: Any) -> float | int:
-    """A scalar as a number, the way spreadsheets coerce it."""
+class Date(float):
+    """A serial number (days since 1899-12-30, the time of day as a fraction) that is shown as a date."""
+
+    __slots__ = ()
+
+    def shown(self) -> str:
+        """As a person reads it: `2024-01-31`, or `2024-01-31 12:30` with a time of day."""
+        text = iso_date(self).replace("T", " ")
+        return text[:-3] if text.endswith(":00") and len(text) > 10 else text
+
+    def to_json(self) -> dict[str, str]:
+        """As a typed cell stores it: `{"date": "2024-01-31"}` (`"2024-01-31T12:30:00"` with a time)."""
+        return {"date": iso_date(self)}
+
+
+class Area(list):
+    """The values of a reference to cells, row by row; `span` says where they are.
+
+    Functions that search an area (criteria, lookups) keep what they built from
+    it in `memo`, so formulas that read the same area in one recompute share it.
+    """
+
+    __slots__ = ("span", "memo")
+
+    def __init__(self, rows: Grid, span: Span | None = None) -> None:
+        super().__init__(rows)
+        self.span = span
+        self.memo: dict[Any, Any] = {}
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return len(self), len(self[0]) if self else 0
+
+    def flat(self) -> list[Any]:
+        return [value for row in self for value in row]
+
+
+def is_number(value: Any) -> bool:
+    """A number in a spreadsheet's sense: int or float, and logicals (which are 1 and 0)."""
+    return isinstance(value, (int, float))
+
+
+def to_number(value: Any) -> float | int:
+    """A scalar as a number, the way LibreOffice converts it; raises a Failure otherwise."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, float)):
@@ -56,34 +108,34 @@ def _number(value: Any) -> float | int:
     if isinstance(value, CellError):
         raise Failure(value)
     if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            raise failure(VALUE, f"{value!r} is text, not a number") from None
+        number = number_from_text(value)
+        if number is None:
+            raise failure(VALUE, f"{value!r} is text, not a number")
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
     raise failure(VALUE, "a range was used where one value is needed")
 
 
 def format_number(value: float | int) -> str:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.15g}" if isinstance(value, float) else str(value)
+    return number_text(value)
 
 
-def _text(value: Any) -> str:
+def to_text(value: Any) -> str:
+    """A scalar as text, the way LibreOffice converts it: TRUE is "1", numbers in the general format."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, CellError):
         raise Failure(value)
     if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
+        return "1" if value else "0"
     if isinstance(value, (int, float)):
-        return format_number(value)
+        return number_text(value)
     if value is None:
         return ""
-    if isinstance(value, str):
-        return value
     raise failure(VALUE, "a range was used where one value is needed")
 
 
 def truth(value: Any) -> bool:
+    """A scalar as a logical: a number is true when not 0; text when it converts to one (as "TRUE" does)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
@@ -92,226 +144,120 @@ def truth(value: Any) -> bool:
         return False
     if isinstance(value, CellError):
         raise Failure(value)
-    if isinstance(value, str) and value.upper() in ("TRUE", "FALSE"):
-        return value.upper() == "TRUE"
-    raise failure(VALUE, f"{value!r} is neither true nor false")
+    if isinstance(value, str):
+        number = number_from_text(value)
+        if number is None:
+            raise failure(VALUE, f"{value!r} is neither true nor false")
+        return number != 0
+    raise failure(VALUE, "a range was used where one value is needed")
 
 
-def _checked(result: float) -> float | int:
+def checked(result: float | int) -> float | int:
     if isinstance(result, float) and not math.isfinite(result):
         raise failure(NUM, "the result is too large to represent")
     return result
 
 
 def _divide(a: Any, b: Any) -> float:
-    x, y = _number(a), _number(b)
+    x, y = to_number(a), to_number(b)
     if y == 0:
         raise failure(DIV0, "division by zero")
-    return x / y
+    return checked(x / y)
 
 
-def _power(a: Any, b: Any) -> float | int:
-    x, y = _number(a), _number(b)
+def power(a: Any, b: Any) -> float | int:
+    x, y = to_number(a), to_number(b)
     if x == 0 and y < 0:
         raise failure(DIV0, "zero to a negative power")
+    if x == 0 and y == 0:
+        raise failure(NUM, "zero to the power zero")
     try:
         result = x ** y
     except OverflowError:
         raise failure(NUM, "the result is too large to represent") from None
     if isinstance(result, complex):
         raise failure(NUM, "a negative number to a fractional power")
-    return _checked(result)
+    return checked(result)
 
 
-def _rank(value: Any) -> tuple[int, Any]:
-    """Ordering as LibreOffice has it: logicals are the numbers 1 and 0; numbers < text; text without case."""
+def _add(a: Any, b: Any) -> float | int:
+    result = checked(to_number(a) + to_number(b))
+    return Date(result) if isinstance(a, Date) != isinstance(b, Date) else result
+
+
+def _subtract(a: Any, b: Any) -> float | int:
+    result = checked(to_number(a) - to_number(b))
+    return Date(result) if isinstance(a, Date) and not isinstance(b, Date) else result
+
+
+def sort_key(value: Any) -> tuple[int, Any]:
+    """Order as LibreOffice has it: numbers (logicals are 1 and 0) before text; text without case."""
     if isinstance(value, (int, float)):
         return (0, value)
     return (1, value.lower())
 
 
-def _compare(a: Any, b: Any) -> int:
+def compare(a: Any, b: Any) -> int:
+    """-1, 0 or 1 as `a` is less than, equal to or greater than `b`; an empty cell is 0, "" or FALSE."""
     for side in (a, b):
         if isinstance(side, CellError):
             raise Failure(side)
         if isinstance(side, list):
             raise failure(VALUE, "a range was used where one value is needed")
     if a is None:
-        a = False if isinstance(b, bool) else "" if isinstance(b, str) else 0
+        a = "" if isinstance(b, str) else 0
     if b is None:
-        b = False if isinstance(a, bool) else "" if isinstance(a, str) else 0
-    left, right = _rank(a), _rank(b)
+        b = "" if isinstance(a, str) else 0
+    left, right = sort_key(a), sort_key(b)
     return (left > right) - (left < right)
 
 
 BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "+": lambda a, b: _checked(_number(a) + _number(b)),
-    "-": lambda a, b: _checked(_number(a) - _number(b)),
-    "*": lambda a, b: _checked(_number(a) * _number(b)),
+    "+": _add,
+    "-": _subtract,
+    "*": lambda a, b: checked(to_number(a) * to_number(b)),
     "/": _divide,
-    "^": _power,
-    "&": lambda a, b: _text(a) + _text(b),
-    "=": lambda a, b: _compare(a, b) == 0,
-    "<>": lambda a, b: _compare(a, b) != 0,
-    "<": lambda a, b: _compare(a, b) < 0,
-    "<=": lambda a, b: _compare(a, b) <= 0,
-    ">": lambda a, b: _compare(a, b) > 0,
-    ">=": lambda a, b: _compare(a, b) >= 0,
+    "^": power,
+    "&": lambda a, b: to_text(a) + to_text(b),
+    "=": lambda a, b: compare(a, b) == 0,
+    "<>": lambda a, b: compare(a, b) != 0,
+    "<": lambda a, b: compare(a, b) < 0,
+    "<=": lambda a, b: compare(a, b) <= 0,
+    ">": lambda a, b: compare(a, b) > 0,
+    ">=": lambda a, b: compare(a, b) >= 0,
 }
 UNARY: dict[str, Callable[[Any], Any]] = {
-    "U-": lambda a: -_number(a),
+    "U-": lambda a: -to_number(a),
     "U+": lambda a: a,
-    "%": lambda a: _number(a) / 100,
+    "%": lambda a: to_number(a) / 100,
 }
 
 
-# ---------------------------------------------------------------- functions
+def elementwise(operation: Callable[..., Any], *operands: Any) -> Any:
+    """`operation` applied to scalars, or cell by cell over arrays (an error stays in its element).
 
-LAZY_FUNCTIONS = {"IF", "IFERROR", "ISERROR", "ISBLANK", "ISNUMBER", "ISTEXT"}
-"""Functions that get their arguments unevaluated (an IF branch not taken is never computed)."""
+    Arrays of different sizes give an array of the larger size, with #N/A where one has no element;
+    a single value or a one-cell array goes with every element.
+    """
+    grids = [o for o in operands if isinstance(o, list)]
+    if not grids:
+        return operation(*operands)
+    rows = max(len(g) for g in grids)
+    columns = max(len(g[0]) if g else 0 for g in grids)
 
+    def element(operand: Any, r: int, c: int) -> Any:
+        if not isinstance(operand, list):
+            return operand
+        height, width = len(operand), len(operand[0]) if operand else 0
+        r, c = (0 if height == 1 else r), (0 if width == 1 else c)
+        if r >= height or c >= width:
+            return CellError(NA, "the arrays have different sizes")
+        return operand[r][c]
 
-def _flatten_numbers(args: Sequence[Any]) -> list[float | int]:
-    """Numbers among `args`: inside ranges only numbers and logicals count; direct arguments are coerced."""
-    numbers: list[float | int] = []
-    for arg in args:
-        if isinstance(arg, list):
-            for row in arg:
-                for value in row:
-                    if isinstance(value, CellError):
-                        raise Failure(value)
-                    if isinstance(value, (int, float)):
-                        numbers.append(int(value) if isinstance(value, bool) else value)
-        elif arg is not None:
-            numbers.append(_number(arg))
-    return numbers
+    def one(r: int, c: int) -> Any:
+        try:
+            return operation(*(element(o, r, c) for o in operands))
+        except Failure as exc:
+            return exc.error
 
-
-def _values(args: Sequence[Any]) -> list[Any]:
-    out: list[Any] = []
-    for arg in args:
-        if isinstance(arg, list):
-            out.extend(v for row in arg for v in row)
-        else:
-            out.append(arg)
-    return out
-
-
-def _round(x: Any, digits: Any = 0) -> float:
-    value, places = _number(x), int(_number(digits))
-    scale = 10.0 ** places
-    shifted = abs(value) * scale
-    rounded = math.floor(shifted + 0.5 + 1e-9 * max(1.0, shifted)) / scale
-    return math.copysign(rounded, value) if rounded else 0.0
-
-
-def _mod(x: Any, y: Any) -> float | int:
-    a, b = _number(x), _number(y)
-    if b == 0:
-        raise failure(DIV0, "MOD by zero")
-    return a - b * math.floor(a / b)
-
-
-def _sqrt(x: Any) -> float:
-    value = _number(x)
-    if value < 0:
-        raise failure(NUM, "SQRT of a negative number")
-    return math.sqrt(value)
-
-
-def _average(*args: Any) -> float:
-    numbers = _flatten_numbers(args)
-    if not numbers:
-        raise failure(DIV0, "AVERAGE of no numbers")
-    return sum(numbers) / len(numbers)
-
-
-def _count(*args: Any) -> int:
-    total = 0
-    for arg in args:
-        if isinstance(arg, list):
-            total += sum(1 for row in arg for v in row if isinstance(v, (int, float)))
-        elif isinstance(arg, (int, float)):
-            total += 1
-        elif isinstance(arg, str):
-            try:
-                float(arg)
-                total += 1
-            except ValueError:
-                pass
-    return total
-
-
-def _logical(args: Sequence[Any], combine: Callable[[Iterable[bool]], bool], name: str) -> bool:
-    truths: list[bool] = []
-    for arg in args:
-        if isinstance(arg, list):
-            for value in (v for row in arg for v in row):
-                if isinstance(value, CellError):
-                    raise Failure(value)
-                if isinstance(value, (bool, int, float)):
-                    truths.append(truth(value))
-        elif arg is not None:
-            truths.append(truth(arg))
-    if not truths:
-        raise failure(VALUE, f"{name} got no logical values")
-    return combine(truths)
-
-
-def _mid(text: Any, start: Any, count: Any) -> str:
-    s, first, n = _text(text), int(_number(start)), int(_number(count))
-    if first < 1 or n < 0:
-        raise failure(VALUE, "MID needs a start of 1 or more and a count of 0 or more")
-    return s[first - 1:first - 1 + n]
-
-
-def _left(text: Any, count: Any = 1) -> str:
-    n = int(_number(count))
-    if n < 0:
-        raise failure(VALUE, "LEFT needs a count of 0 or more")
-    return _text(text)[:n]
-
-
-def _right(text: Any, count: Any = 1) -> str:
-    n = int(_number(count))
-    if n < 0:
-        raise failure(VALUE, "RIGHT needs a count of 0 or more")
-    return _text(text)[len(_text(text)) - n:] if n else ""
-
-
-def _min_max(pick: Callable[[list[Any]], Any]) -> Callable[..., Any]:
-    def run(*args: Any) -> Any:
-        numbers = _flatten_numbers(args)
-        return pick(numbers) if numbers else 0
-
-    return run
-
-
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "SUM": lambda *a: _checked(sum(_flatten_numbers(a))),
-    "PRODUCT": lambda *a: _checked(math.prod(_flatten_numbers(a))),
-    "AVERAGE": _average,
-    "COUNT": _count,
-    "COUNTA": lambda *a: sum(1 for v in _values(a) if v is not None),
-    "COUNTBLANK": lambda *a: sum(1 for v in _values(a) if v is None or v == ""),
-    "MIN": _min_max(min),
-    "MAX": _min_max(max),
-    "AND": lambda *a: _logical(a, all, "AND"),
-    "OR": lambda *a: _logical(a, any, "OR"),
-    "NOT": lambda a: not truth(a),
-    "ROUND": _round,
-    "ABS": lambda a: abs(_number(a)),
-    "INT": lambda a: math.floor(_number(a)),
-    "MOD": _mod,
-    "POWER": _power,
-    "SQRT": _sqrt,
-    "LEN": lambda a: len(_text(a)),
-    "UPPER": lambda a: _text(a).upper(),
-    "LOWER": lambda a: _text(a).lower(),
-    "TRIM": lambda a: re.sub(" +", " ", _text(a)).strip(" "),
-    "LEFT": _left,
-    "RIGHT": _right,
-    "MID": _mid,
-    "CONCAT": lambda *a: "".join(_text(v) for v in _values(a)),
-    "CONCATENATE": lambda *a: "".join(_text(v) for v in a),
-}
+    return [[one(r, c) for c in range(columns)] for r in range(rows)]

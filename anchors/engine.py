@@ -42,7 +42,7 @@ from anchors.formulas import External, bind, evaluate
 from anchors.io import page_markdown
 from anchors.model import Anchor, Block, User
 from anchors.sheet import Sheet
-from anchors.tables import Field, date_serial, is_compute, table_fields
+from anchors.tables import Field, is_compute, sheet_value, table_fields
 from anchors.views import RowValues, shape
 
 COMPUTE_ERROR = "#COMPUTE!"
@@ -273,6 +273,9 @@ class ComputeService:
             state = self._update_table(table, rows, stamp, state, context)
             self._tables[table_id] = state
         self._refresh_externals(table_id, state, context)
+        if state.sheet.volatile and state.sheet.recompute_volatile(
+                context.signals.wall_time, self._external(state.owner, context.entering(table_id))):
+            state.revision += 1  # TODAY and NOW are never taken as unchanged
         return state
 
     def _update_table(
@@ -309,11 +312,9 @@ class ComputeService:
 
     def _cell_input(self, field: Field, raw: Any) -> Any:
         """What the sheet holds for a stored cell: a date as its serial number, a compute cell its cached value."""
-        if field.type == "date" and isinstance(raw, str) and not raw.startswith("="):
-            return date_serial(raw)
         if is_compute(raw):
             return self._results.get(self._compute_key(raw["compute"], raw.get("args", {})), Outcome()).value
-        return raw
+        return sheet_value(field, raw)
 
     def _row_values(self, state: _TableState) -> list[RowValues]:
         names = [f.name for f in state.fields]

@@ -1,8 +1,13 @@
-"""Import and export: tables as CSV, pages as Markdown.
+"""Import and export: tables as CSV (and grids pasted from a spreadsheet), pages as Markdown.
 
-CSV export writes what a reader sees: computed values, an error as its code.
-CSV import infers each field's type from its cells (numbers, true/false,
-YYYY-MM-DD dates, else text) and keeps formulas (cells starting with `=`).
+CSV export writes what a reader sees: computed values, an error as its code, a
+date as YYYY-MM-DD; text that would read back as another value (`007`,
+`TRUE`) as the formula `="007"`, which spreadsheets read as that text.
+CSV import and a pasted grid (tab-separated, as spreadsheets copy cells) read
+each cell as a spreadsheet does (`anchors.cell_text.typed_from_text`: numbers,
+`1,234.5`, `45%`, TRUE/FALSE, dates, formulas) and give each field the type
+its cells share; a field whose cells mix types is `any` and keeps each value.
+XLSX is in `anchors.xlsx`.
 A page exports as Markdown with its children in order: text as is, tables and
 views as pipe tables (a kanban as one section per column), sub-pages as
 deeper headings. Markdown import makes a page whose `# ` heading is its title,
@@ -12,14 +17,17 @@ each pipe table a table block and the text between them markdown blocks.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 import re
 from typing import TYPE_CHECKING, Any, Protocol
 
+from anchors.cell_text import typed_from_text
+from anchors.cell_values import Date
 from anchors.errors import BlockShapeError
+from anchors.formulas import column_letter
 from anchors.model import Block, User
+from anchors.tables import infer_type, is_date_value, is_formula
 from anchors.views import display_text
 
 if TYPE_CHECKING:
@@ -35,85 +43,91 @@ def table_csv(values: TableValues) -> str:
     writer = csv.writer(out, lineterminator="\n")
     names = [f.name for f in values.fields]
     writer.writerow(names)
+    dates = {f.name for f in values.fields if f.type == "date"}
     for row in values.values:
-        writer.writerow([_csv_cell(row.values.get(n)) for n in names])
+        writer.writerow([_csv_cell(row.values.get(n), n in dates) for n in names])
     return out.getvalue()
 
 
-def _csv_cell(value: Any) -> Any:
+def _csv_cell(value: Any, date_field: bool = False) -> Any:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
-    return display_text(value) if not isinstance(value, (int, float)) else value
+    if isinstance(value, str) and not date_field and typed_from_text(value) != value and value.strip():
+        return '="' + value.replace('"', '""') + '"'
+    if isinstance(value, (int, float)) and not isinstance(value, Date):
+        return value
+    return display_text(value)
+
+
+_TEXT_FORMULA = re.compile(r'^="((?:[^"]|"")*)"$')
 
 
 def _typed(text: str) -> Any:
-    """A CSV or Markdown cell as the value it spells."""
-    text = text.strip()
-    if text == "":
-        return None
-    if text.startswith("="):
-        return text
-    if text.upper() in ("TRUE", "FALSE"):
-        return text.upper() == "TRUE"
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if number.is_integer() and re.fullmatch(r"[+-]?\d+", text) else number
+    """A CSV, pasted or Markdown cell as the value it spells; `="text"` is that text."""
+    quoted = _TEXT_FORMULA.match(text.strip())
+    if quoted:
+        return quoted.group(1).replace('""', '"')
+    return typed_from_text(text)
 
 
-def _field_type(values: list[Any]) -> str:
-    present = [v for v in values if v is not None and not (isinstance(v, str) and v.startswith("="))]
-    if not present:
-        return "text"
-    if all(isinstance(v, bool) for v in present):
-        return "checkbox"
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-        return "number"
-    if all(isinstance(v, str) and _is_date(v) for v in present):
+def field_type(values: list[Any]) -> str:
+    """The type of a field whose cells are `values`: dates without a time make a date field."""
+    present = [v for v in values if v is not None and not is_formula(v)]
+    if present and all(is_date_value(v) and "T" not in v["date"] for v in present):
         return "date"
-    return "text"
+    return infer_type(values)
 
 
-def _is_date(text: str) -> bool:
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        return False
-    return len(text) == 10
+def stored_cell(kind: str, value: Any) -> Any:
+    """A typed cell as a field of `kind` stores it."""
+    if kind == "date" and is_date_value(value):
+        return value["date"]
+    if kind == "text" and value is not None and not isinstance(value, str):
+        return display_text(value)
+    return value
 
 
-def table_from_rows(header: list[str], rows: list[list[str]]) -> dict[str, Any]:
-    """Table creation content from a header and text cells, types inferred per field."""
-    if not header or any(not h.strip() for h in header):
+def table_from_rows(header: list[str] | None, rows: list[list[str]]) -> dict[str, Any]:
+    """Table creation content from text cells, types inferred per field; without a `header`
+    the fields are named A, B, C... as a spreadsheet's columns."""
+    width = len(header) if header is not None else max((len(r) for r in rows), default=0)
+    if header is not None and (not header or any(not h.strip() for h in header)):
         raise BlockShapeError("the first line must name every field")
-    if len(rows) * len(header) > MAX_IMPORT_CELLS:
+    if not width:
+        raise BlockShapeError("the grid has no cells")
+    if len(rows) * width > MAX_IMPORT_CELLS:
         raise BlockShapeError(f"a table import is limited to {MAX_IMPORT_CELLS} cells")
-    width = len(header)
+    names = [h.strip() for h in header] if header is not None else [column_letter(i) for i in range(width)]
     typed = []
     for i, row in enumerate(rows):
         if len(row) > width:
             raise BlockShapeError(f"line {i + 2} has {len(row)} cells, the header has {width}")
         typed.append([_typed(c) for c in row] + [None] * (width - len(row)))
-    kinds = [_field_type([r[j] for r in typed]) for j in range(width)]
-    fields = [{"name": name.strip(), "type": kind} for name, kind in zip(header, kinds)]
-    out_rows = []
-    for row in typed:
-        cells = {}
-        for f, value in zip(fields, row):
-            if value is not None and f["type"] == "text" and not isinstance(value, str):
-                value = ("TRUE" if value else "FALSE") if isinstance(value, bool) else display_text(value)
-            cells[f["name"]] = value
-        out_rows.append(cells)
+    kinds = [field_type([r[j] for r in typed]) for j in range(width)]
+    fields = [{"name": name, "type": kind} for name, kind in zip(names, kinds)]
+    out_rows = [{f["name"]: stored_cell(f["type"], value) for f, value in zip(fields, row)} for row in typed]
     return {"fields": fields, "rows": out_rows}
 
 
+def _grid(text: str, delimiter: str) -> list[list[str]]:
+    lines = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    return [line for line in lines if any(cell.strip() for cell in line)]
+
+
 def table_from_csv(text: str) -> dict[str, Any]:
-    lines = list(csv.reader(io.StringIO(text)))
-    lines = [line for line in lines if any(cell.strip() for cell in line)]
+    lines = _grid(text, ",")
     if not lines:
         raise BlockShapeError("the CSV is empty; its first line names the fields")
     return table_from_rows(lines[0], lines[1:])
+
+
+def table_from_pasted(text: str, header: bool = True) -> dict[str, Any]:
+    """A grid copied from a spreadsheet (cells separated by tabs, rows by line breaks) as a table;
+    with `header` its first row names the fields."""
+    lines = _grid(text, "\t")
+    if not lines:
+        raise BlockShapeError("the pasted grid is empty")
+    return table_from_rows(lines[0], lines[1:]) if header else table_from_rows(None, lines)
 
 
 # ---------------------------------------------------------------- markdown

@@ -7,6 +7,10 @@ formula field. A row's content is `{"cells": {field name: value}}`.
 A cell of any non-formula field may also hold a formula (text starting with
 `=`) or a compute spec `{"compute": "function name", "args": {...}}` that a
 registered function turns into the cell's value.
+
+A field of type `any` holds what a spreadsheet cell holds: a number, text, a
+logical, or a date written `{"date": "YYYY-MM-DD"}` (or with a time,
+`"YYYY-MM-DDTHH:MM:SS"`), so a grid whose columns mix them keeps every value.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from anchors.cell_text import EPOCH
+from anchors.cell_values import Date
 from anchors.errors import BlockShapeError
 from anchors.formulas import parse
 from anchors.model import check_json
 
-FIELD_TYPES: tuple[str, ...] = ("text", "number", "checkbox", "select", "date", "link", "formula")
+FIELD_TYPES: tuple[str, ...] = ("text", "number", "checkbox", "select", "date", "link", "formula", "any")
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,9 @@ def check_cell(field: Field, value: Any, where: str) -> None:
         check_json(value.get("args", {}), f"{where} compute args")
         return
     kind = field.type
+    if kind == "any":
+        _check_any(field, value, where)
+        return
     if kind == "formula":
         raise BlockShapeError(f"{where}: field {field.name!r} is a formula field; its cells are computed")
     if kind == "number":
@@ -119,6 +128,45 @@ def check_cell(field: Field, value: Any, where: str) -> None:
         raise BlockShapeError(f"{where}: field {field.name!r} holds text, not {value!r}")
 
 
+def is_date_value(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"date"} and isinstance(value["date"], str)
+
+
+def date_value_serial(value: dict[str, str]) -> float:
+    """A typed date `{"date": "YYYY-MM-DD[THH:MM[:SS]]"}` as a serial number (its time as a fraction)."""
+    moment = dt.datetime.fromisoformat(value["date"])
+    return (moment - dt.datetime(EPOCH.year, EPOCH.month, EPOCH.day)).total_seconds() / 86400
+
+
+def _check_any(field: Field, value: Any, where: str) -> None:
+    if isinstance(value, (str, bool)):
+        return
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise BlockShapeError(f"{where}: field {field.name!r} holds finite numbers, not {value!r}")
+        return
+    if is_date_value(value):
+        try:
+            date_value_serial(value)
+        except ValueError:
+            raise BlockShapeError(
+                f"{where}: a date is {{\"date\": \"YYYY-MM-DD\"}} (or YYYY-MM-DDTHH:MM:SS), not {value['date']!r}"
+            ) from None
+        return
+    raise BlockShapeError(
+        f"{where}: field {field.name!r} holds a number, text, true/false or {{\"date\": \"YYYY-MM-DD\"}}, not {value!r}"
+    )
+
+
+def sheet_value(field: Field, raw: Any) -> Any:
+    """What formulas see of a stored (non-compute) cell: a date as its serial number, shown as a date."""
+    if field.type == "date" and isinstance(raw, str) and not raw.startswith("="):
+        return date_serial(raw)
+    if is_date_value(raw):
+        return Date(date_value_serial(raw))
+    return raw
+
+
 def validate_row(fields: list[Field], content: Any, where: str = "row") -> dict[str, Any]:
     """A row's content with cells keyed by field name, each checked against its field."""
     if not isinstance(content, dict) or set(content) != {"cells"} or not isinstance(content["cells"], dict):
@@ -135,13 +183,16 @@ def validate_row(fields: list[Field], content: Any, where: str = "row") -> dict[
     return {"cells": cells}
 
 
-def _infer_type(values: list[Any]) -> str:
+def infer_type(values: list[Any]) -> str:
+    """The field type of a column of cells: one kind throughout is that type, a mix is `any`."""
     present = [v for v in values if v is not None and not is_formula(v)]
-    if present and all(isinstance(v, bool) for v in present):
+    if not present or all(isinstance(v, str) for v in present):
+        return "text"
+    if all(isinstance(v, bool) for v in present):
         return "checkbox"
-    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
         return "number"
-    return "text"
+    return "any"
 
 
 def split_table_input(content: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -162,9 +213,11 @@ def split_table_input(content: Any) -> tuple[dict[str, Any], list[dict[str, Any]
             if not isinstance(row, list) or len(row) != len(columns):
                 raise BlockShapeError(f"table row {i} must be a list of {len(columns)} cells, one per column")
             for j, cell in enumerate(row):
-                if cell is not None and not isinstance(cell, (str, int, float, bool)):
-                    raise BlockShapeError(f"table cell ({i}, {j}) must be text, a number, a boolean or null")
-        fields = [{"name": c, "type": _infer_type([row[j] for row in rows])} for j, c in enumerate(columns)]
+                if cell is not None and not isinstance(cell, (str, int, float, bool)) and not is_date_value(cell):
+                    raise BlockShapeError(
+                        f'table cell ({i}, {j}) must be text, a number, a boolean, {{"date": "YYYY-MM-DD"}} or null'
+                    )
+        fields = [{"name": c, "type": infer_type([row[j] for row in rows])} for j, c in enumerate(columns)]
         content = {"fields": fields, "rows": [dict(zip(columns, row)) for row in rows]}
     if not isinstance(content, dict) or "fields" not in content or set(content) - {"fields", "rows"}:
         raise BlockShapeError(
@@ -187,9 +240,6 @@ def table_fields(table_content: dict[str, Any]) -> list[Field]:
     return parse_fields(table_content["fields"])
 
 
-EPOCH = dt.date(1899, 12, 30)
-
-
-def date_serial(value: str) -> float:
+def date_serial(value: str) -> Date:
     """A YYYY-MM-DD date as a spreadsheet serial number (days since 1899-12-30)."""
-    return float((dt.date.fromisoformat(value) - EPOCH).days)
+    return Date((dt.date.fromisoformat(value) - EPOCH).days)

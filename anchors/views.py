@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anchors.cell_values import CellError, format_number
+from anchors.cell_values import CellError, Date, format_number
 from anchors.errors import BlockShapeError
 from anchors.tables import Field
 
@@ -79,6 +79,8 @@ def display_text(value: Any) -> str:
         return ""
     if isinstance(value, CellError):
         return value.code
+    if isinstance(value, Date):
+        return value.shown()
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -137,6 +139,8 @@ def shape(spec: dict[str, Any], fields: Sequence[Field], rows: Sequence[RowValue
             "columns": visible,
             "rows": [[display_text(row.values.get(name)) for name in visible] for row in shown],
             "row_ids": [row.id for row in shown],
+            "errors": [[r, c] for r, row in enumerate(shown) for c, name in enumerate(visible)
+                       if isinstance(row.values.get(name), CellError)],
         }
     head, rest = visible[0], visible[1:]
 

@@ -5,8 +5,9 @@
         api.add_rows(table["id"], [{"item": "milk", "qty": "=B2*2"}])
         print(api.table(table["id"])["rows"])
 
-Every call returns the decoded JSON body (or text for exports); an error
-response raises `ApiError` with its status, code and message.
+Every call returns the decoded JSON body (text for CSV and Markdown exports,
+bytes for XLSX); an error response raises `ApiError` with its status, code
+and message.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 class ApiError(RuntimeError):
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -47,9 +49,10 @@ class RestClient:
                 raise ApiError(response.status_code, "http_error", response.text) from None
         if response.status_code == 204:
             return None
-        if response.headers.get("content-type", "").startswith("application/json"):
+        media_type = response.headers.get("content-type", "")
+        if media_type.startswith("application/json"):
             return response.json()
-        return response.text
+        return response.text if media_type.startswith("text/") else response.content
 
     # blocks
     def create_block(
@@ -119,6 +122,20 @@ class RestClient:
         params = {"title": title} | ({"parent": parent} if parent else {})
         return self._call("POST", "/v1/tables/import", params=params, content=text.encode(),
                           headers={"content-type": "text/csv"})
+
+    def import_pasted(self, text: str, title: str = "Pasted table", header: bool = True) -> dict[str, Any]:
+        """A table from cells copied from a spreadsheet (tab-separated)."""
+        params = {"title": title, "header": str(header).lower()}
+        return self._call("POST", "/v1/tables/import", params=params, content=text.encode(),
+                          headers={"content-type": "text/tab-separated-values"})
+
+    def export_xlsx(self, table_id: str) -> bytes:
+        return self._call("GET", f"/v1/tables/{table_id}/export.xlsx")
+
+    def import_xlsx(self, data: bytes, title: str = "Imported table", sheet: str | None = None) -> dict[str, Any]:
+        params = {"title": title} | ({"sheet": sheet} if sheet else {})
+        return self._call("POST", "/v1/tables/import", params=params, content=data,
+                          headers={"content-type": XLSX_MEDIA_TYPE})
 
     def export_markdown(self, page_id: str) -> str:
         return self._call("GET", f"/v1/pages/{page_id}/export.md")

@@ -20,11 +20,12 @@ export class Api {
     this.base = base;
   }
 
-  async request(method, path, body) {
+  /** `body` goes as JSON, or as it is with `contentType`. */
+  async request(method, path, body, contentType = null) {
     const headers = { Authorization: `Bearer ${this.token()}` };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (body !== undefined) headers['Content-Type'] = contentType || 'application/json';
     const response = await fetch(this.base + path, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers, body: body === undefined || contentType ? body : JSON.stringify(body),
     });
     if (response.status === 204) return null;
     const data = await response.json().catch(() => null);
@@ -52,9 +53,24 @@ export class Api {
     return this.request('PATCH', `/blocks/${encodeURIComponent(blockId)}`, patch);
   }
 
-  /** A table's fields and rows. */
+  /** A table's fields and rows: each row's id, version, stored cells, computed values and errors. */
   table(tableId) {
     return this.request('GET', `/tables/${encodeURIComponent(tableId)}`);
+  }
+
+  /** A new table from cells copied from a spreadsheet: tab-separated, the first row naming the fields. */
+  importPasted(text, title) {
+    return this.request('POST', `/tables/import?title=${encodeURIComponent(title)}`, text, 'text/tab-separated-values');
+  }
+
+  /** Add rows (objects of field name to cell) at the end of a table; returns the new row blocks. */
+  addRows(tableId, rows) {
+    return this.request('POST', `/tables/${encodeURIComponent(tableId)}/rows`, { rows });
+  }
+
+  /** Set some cells of a row; refused with `version_conflict` (409) if the row moved on from `version`. */
+  setCells(tableId, rowId, cells, version) {
+    return this.request('PATCH', `/tables/${encodeURIComponent(tableId)}/rows/${encodeURIComponent(rowId)}`, { cells, version });
   }
 
   attach(objectId, blockId) {

@@ -3,6 +3,7 @@
 // camera frames to /v1/stream and draw the overlays that come back.
 
 import { Api } from './api.js';
+import { CellEditor, refAt } from './cell_editor.js';
 import { Connection } from './connection.js';
 import { FramePump } from './frames.js';
 import { helloMessage, placeMessage } from './protocol.js';
@@ -43,6 +44,7 @@ const client = {
   get drawn() { return windowMode?.drawn || []; },
   get boxes() { return windowMode?.boxes || []; },
   xr: () => xrMode?.snapshot() || null,
+  editor: () => cellEditor.snapshot(),
 };
 window.spatialClient = client;
 
@@ -74,6 +76,16 @@ const sheet = new ObjectSheet(api, (objectId) => {
   windowMode?.select(objectId);
   xrMode?.select(objectId);
 }, SPACE ? (block) => { client.placeBlock = block.id; } : null);
+const cellEditor = new CellEditor(api);
+
+/** A tap on a panel: a table cell, header, kanban card or lane opens the cell editor. */
+function onPanelTap(overlayId, x, y) {
+  const overlay = client.overlays[overlayId];
+  const ref = overlay && refAt(overlay.content, x, y);
+  if (!ref) return false;
+  cellEditor.open(overlay, ref);
+  return true;
+}
 
 // ---- token ----------------------------------------------------------------
 
@@ -255,6 +267,7 @@ async function startWindow() {
     pump,
     scene: () => ({ objects: client.lastObjects, overlays: Object.values(client.overlays) }),
     onSelect: (objectId, label) => sheet.open(objectId, label),
+    onPanelTap,
   });
   client.mode = 'window';
   await windowMode.start();
@@ -277,6 +290,7 @@ async function startXR() {
     pump,
     overlays: () => client.overlays,
     onSelect: (objectId, label) => sheet.open(objectId, label),
+    onPanelTap,
     onPlace: placeAt,
     onEnd: () => {
       xrMode = null;

@@ -18,10 +18,11 @@ export const TEMPLATES = {
   },
   table: {
     title: 'Table',
-    create: (api, title, text) => api.createBlock('table', title, {
+    // Cells pasted from a spreadsheet (tab-separated) become the table, keeping their values.
+    create: (api, title, text) => (text.includes('\t') ? api.importPasted(text, title) : api.createBlock('table', title, {
       fields: [{ name: 'item', type: 'text' }, { name: 'qty', type: 'number' }],
       rows: text ? [{ item: text, qty: 1 }] : [],
-    }),
+    })),
   },
   kanban: {
     title: 'Board',
@@ -190,7 +191,7 @@ export class ObjectSheet {
 
   _syncKind() {
     const kind = this.el.attach.elements.kind.value;
-    this.el.text.placeholder = { note: 'Text', table: 'First item', kanban: 'First card' }[kind];
+    this.el.text.placeholder = { note: 'Text', table: 'First item, or cells pasted from a spreadsheet', kanban: 'First card' }[kind];
     this.el.text.required = kind === 'note';
   }
 

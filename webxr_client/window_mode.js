@@ -10,10 +10,12 @@ export class WindowMode {
   /**
    * `canvas`: drawn over `video`; `tapLayer`: receives taps; `pump`: the FramePump;
    * `scene()`: {objects: the latest `objects` message, overlays: [...]} to draw;
-   * `onSelect(objectId, label)`: a tap on an object's box or panel.
+   * `onSelect(objectId, label)`: a tap on an object's box or panel;
+   * `onPanelTap(overlayId, x, y)`: a tap on a panel first, at (x, y) in panel pixels;
+   * true when it took the tap (a table cell to edit).
    */
-  constructor({ video, canvas, tapLayer, pump, scene, onSelect }) {
-    Object.assign(this, { video, canvas, tapLayer, pump, scene, onSelect });
+  constructor({ video, canvas, tapLayer, pump, scene, onSelect, onPanelTap = () => false }) {
+    Object.assign(this, { video, canvas, tapLayer, pump, scene, onSelect, onPanelTap });
     this.grabber = new VideoGrabber();
     this.drawn = []; // {overlayId, objectId, x, y, w, h} in CSS pixels, rebuilt on every draw
     this.boxes = []; // {objectId, label, x, y, w, h}
@@ -74,7 +76,13 @@ export class WindowMode {
   _onTap = (event) => {
     const { clientX: x, clientY: y } = event;
     const inside = (r) => x >= r.x && x <= r.x + r.w && y >= r.y && y <= r.y + r.h;
-    const hit = this.drawn.find(inside) || this.boxes.find(inside);
+    const panel = this.drawn.find(inside);
+    const overlay = panel && this.scene().overlays.find((o) => o.id === panel.overlayId);
+    if (overlay) {
+      const scale = panel.w / overlay.content.width;
+      if (this.onPanelTap(panel.overlayId, (x - panel.x) / scale, (y - panel.y) / scale)) return;
+    }
+    const hit = panel || this.boxes.find(inside);
     if (!hit) return;
     const box = this.boxes.find((b) => b.objectId === hit.objectId);
     this.onSelect(hit.objectId, box?.label);

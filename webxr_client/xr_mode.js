@@ -29,10 +29,12 @@ export class XRMode {
    * getUserMedia frames play; `pump`: the FramePump; `overlays()`: the overlays
    * the client holds; `onSelect(objectId)`: a tap on an object or its panel;
    * `onPlace(pose)`: a tap on nothing, with the pose (row-major, reference
-   * space) where a block chosen to place would go; `onEnd()`: the session ended.
+   * space) where a block chosen to place would go; `onEnd()`: the session ended;
+   * `onPanelTap(overlayId, x, y)`: a tap on a panel first, at (x, y) in panel pixels; true
+   * when it took the tap (a table cell to edit).
    */
-  constructor({ root, tapLayer, video, pump, overlays, onSelect, onPlace, onEnd }) {
-    Object.assign(this, { root, tapLayer, video, pump, overlays, onSelect, onPlace, onEnd });
+  constructor({ root, tapLayer, video, pump, overlays, onSelect, onPlace, onEnd, onPanelTap = () => false }) {
+    Object.assign(this, { root, tapLayer, video, pump, overlays, onSelect, onPlace, onEnd, onPanelTap });
     this.session = null;
     // object id -> {pose (Matrix4 in the reference space), side (m), label, seenAt, inView, frameId,
     //              marker, source ('pose' | 'estimate' | 'hit-test'), hitAt}
@@ -344,6 +346,7 @@ export class XRMode {
       ...[...this.objects.values()].map((o) => o.marker.target),
     ].filter((node) => node.visible);
     const [hit] = raycaster.intersectObjects(targets, false);
+    if (hit && this._panelTapped(hit)) return;
     if (hit) {
       const entry = this.objects.get(hit.object.userData.objectId);
       this.onSelect(hit.object.userData.objectId, entry?.label);
@@ -356,6 +359,14 @@ export class XRMode {
       const point = surface ? new Vector3(surface.x, surface.y, surface.z) : origin.clone().addScaledVector(direction, PLACE_DISTANCE_M);
       this.onPlace?.(toRowMajor(uprightFacing(point, origin)));
     }
+  }
+
+  /** Hand a tap on a panel to `onPanelTap`, at the panel pixel it met (the texture's v runs upwards). */
+  _panelTapped(hit) {
+    const panel = this.panels.get(hit.object.userData.overlayId);
+    if (!panel || !hit.uv) return false;
+    const { width, height } = panel.overlay.content;
+    return this.onPanelTap(panel.overlay.id, hit.uv.x * width, (1 - hit.uv.y) * height);
   }
 
   _onSessionEnd = () => {

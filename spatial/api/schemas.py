@@ -61,7 +61,7 @@ class MoveIn(BaseModel):
 
 
 class CellError(BaseModel):
-    code: str = Field(description="As spreadsheets write it: #DIV/0!, #REF!, #NAME?, #VALUE!, #NUM!, #CYCLE!, #COMPUTE!")
+    code: str = Field(description="As spreadsheets write it: #DIV/0!, #REF!, #NAME?, #VALUE!, #NUM!, #N/A, #CYCLE!, #COMPUTE!")
     message: str
 
 
@@ -69,7 +69,7 @@ class RowOut(BaseModel):
     id: str
     version: int
     cells: dict[str, Any] = Field(description="What is stored: values, formulas (=...), compute specs.")
-    values: dict[str, Any] = Field(description="Computed values; a failed cell is null here and listed in errors.")
+    values: dict[str, Any] = Field(description="Computed values (a date as {\"date\": \"YYYY-MM-DD\"}); a failed cell is null here and listed in errors.")
     errors: dict[str, CellError] = {}
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from anchors import BlockShapeError, CellError, ComputeService, TableValues
-from anchors.io import import_markdown_page, page_markdown, table_csv, table_from_csv
+from anchors.cell_values import Date
+from anchors.io import import_markdown_page, page_markdown, table_csv, table_from_csv, table_from_pasted
+from anchors.xlsx import XLSX_MEDIA_TYPE, table_from_xlsx, table_xlsx
 from spatial.api import schemas as s
 from spatial.api.rest import Blocks, Me
 
@@ -22,19 +24,33 @@ def compute(request: Request) -> ComputeService:
 Compute = Annotated[ComputeService, Depends(compute)]
 
 
+def _plain(value: Any) -> Any:
+    """A computed value as JSON: a date as {"date": "YYYY-MM-DD"}, an error as null (it is in `errors`)."""
+    if isinstance(value, CellError):
+        return None
+    if isinstance(value, Date):
+        return value.to_json()
+    return value
+
+
 def table_out(values: TableValues) -> s.TableOut:
     rows = []
     for block, computed in zip(values.rows, values.values):
         errors = {k: s.CellError(**v.to_json()) for k, v in computed.values.items() if isinstance(v, CellError)}
-        plain = {k: (None if isinstance(v, CellError) else v) for k, v in computed.values.items()}
+        plain = {k: _plain(v) for k, v in computed.values.items()}
         rows.append(s.RowOut(id=block.id, version=block.version, cells=block.content["cells"], values=plain, errors=errors))
     return s.TableOut(table=s.BlockOut.of(values.table), fields=values.table.content["fields"], rows=rows)
 
 
-async def text_body(request: Request) -> str:
+async def bytes_body(request: Request) -> bytes:
     body = await request.body()
     if len(body) > MAX_IMPORT_BYTES:
         raise BlockShapeError(f"the body is {len(body)} bytes, over the import limit of {MAX_IMPORT_BYTES}")
+    return body
+
+
+async def text_body(request: Request) -> str:
+    body = await bytes_body(request)
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -79,13 +95,40 @@ def export_csv(table_id: str, user: Me, engine: Compute) -> Response:
     return Response(table_csv(engine.table(user, table_id)), media_type="text/csv; charset=utf-8")
 
 
+@router.get("/tables/{table_id}/export.xlsx", tags=["import and export"])
+def export_xlsx(table_id: str, user: Me, engine: Compute) -> Response:
+    """The table as an XLSX workbook: field names in row 1, values and formulas under them."""
+    return Response(table_xlsx(engine.table(user, table_id)), media_type=XLSX_MEDIA_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{table_id}.xlsx"'})
+
+
+ImportFormat = Literal["csv", "tsv", "xlsx"]
+_FORMATS: dict[str, ImportFormat] = {
+    "text/csv": "csv", "text/tab-separated-values": "tsv", XLSX_MEDIA_TYPE: "xlsx",
+}
+
+
 @router.post("/tables/import", status_code=201, tags=["import and export"])
-async def import_csv(
+async def import_table(
     request: Request, user: Me, blocks: Blocks,
     title: Annotated[str, Query(max_length=200)] = "Imported table", parent: str | None = None,
+    format: ImportFormat | None = None,
+    header: Annotated[bool, Query(description="tsv: whether the first row names the fields (else A, B, C...)")] = True,
+    sheet: Annotated[str | None, Query(max_length=100, description="xlsx: the sheet to read (default the first)")] = None,
 ) -> s.BlockOut:
-    """A new table from a CSV body: the first line names the fields; types are inferred."""
-    content = table_from_csv(await text_body(request))
+    """A new table from a CSV body, a grid pasted from a spreadsheet (tab-separated) or an XLSX workbook.
+
+    The format is `format`, else the Content-Type (`text/csv`, `text/tab-separated-values`,
+    the XLSX type), else CSV. The first row names the fields; each cell is read as a
+    spreadsheet reads it, and a field whose cells mix kinds has type `any`.
+    """
+    kind = format or _FORMATS.get(request.headers.get("content-type", "").split(";")[0].strip().lower(), "csv")
+    if kind == "xlsx":
+        content = table_from_xlsx(await bytes_body(request), sheet)
+    elif kind == "tsv":
+        content = table_from_pasted(await text_body(request), header)
+    else:
+        content = table_from_csv(await text_body(request))
     return s.BlockOut.of(blocks.create_block(user, "table", title, content, parent))
 
 

@@ -6,6 +6,12 @@ font the raster painter uses, so wrapping is identical in both painters.
 Kinds laid out: `markdown`, `json`, `table` (`{columns, rows}`), `view` (a
 shaped view from `anchors.views.shape`: grid, kanban, wiki or list) and
 `compute` (a compute block's value or error).
+
+The cells of a grid and the cards and lanes of a kanban carry a `ref` saying
+what they show (`{"row", "field"}`, `{"field"}` for a header, `{"row",
+"lane"}` for a card, `{"lane"}` for a lane's header), so a client can tell
+which cell or card a tap meant and edit it; a cell whose formula failed is
+drawn in the error colour.
 """
 
 from __future__ import annotations
@@ -193,6 +199,8 @@ def _fit(text: str, size: int, width: float) -> str:
 def _table(panel: _Panel, table: dict[str, Any]) -> None:
     columns: list[str] = table["columns"]
     rows = [[_cell_text(c) for c in row] for row in table.get("rows", [])[:MAX_ROWS]]
+    row_ids: list[str] | None = table.get("row_ids")
+    errors = {(r, c) for r, c in table.get("errors", [])}
     natural = [
         max([text_width(name, CELL_SIZE)] + [text_width(row[i], CELL_SIZE) for row in rows]) + 12
         for i, name in enumerate(columns)
@@ -203,13 +211,17 @@ def _table(panel: _Panel, table: dict[str, Any]) -> None:
     for r, cells in enumerate([columns, *rows]):
         x = float(PADDING)
         for c, text in enumerate(cells):
-            panel.ops.append({
+            failed = (r - 1, c) in errors
+            op = {
                 "op": "cell", "x": round(x, 1), "y": panel.y, "w": round(widths[c], 1), "h": row_height,
                 "text": _fit(text, CELL_SIZE, widths[c] - 8), "size": CELL_SIZE,
-                "color": TITLE_COLOR if r == 0 else TEXT_COLOR,
+                "color": TITLE_COLOR if r == 0 else ERROR_COLOR if failed else TEXT_COLOR,
                 "fill": HEADER_FILL if r == 0 else CELL_FILL, "stroke": GRID_COLOR,
                 "align": "right" if _is_number(text) and r > 0 else "left",
-            })
+            }
+            if row_ids is not None:
+                op["ref"] = {"field": columns[c]} if r == 0 else {"row": row_ids[r - 1], "field": columns[c]}
+            panel.ops.append(op)
             x += widths[c]
         panel.y += row_height
     hidden = len(table.get("rows", [])) - len(rows)
@@ -239,7 +251,7 @@ def _line(panel: _Panel, x: float, width: float, text: str, size: int, color: st
 def _view(panel: _Panel, view: dict[str, Any]) -> None:
     layout = view.get("layout")
     if layout == "grid":
-        _table(panel, {"columns": view["columns"], "rows": view["rows"]})
+        _table(panel, view)
     elif layout == "kanban":
         _kanban(panel, view["lanes"])
     elif layout == "wiki":
@@ -263,13 +275,14 @@ def _kanban(panel: _Panel, lanes: list[dict[str, Any]]) -> None:
             "op": "cell", "x": round(x, 1), "y": panel.y, "w": round(lane_width, 1), "h": CELL_SIZE + 10,
             "text": _fit(f"{lane['name']} ({len(lane['cards'])})", CELL_SIZE, lane_width - 8), "size": CELL_SIZE,
             "color": TITLE_COLOR, "fill": HEADER_FILL, "stroke": GRID_COLOR, "align": "left",
+            "ref": {"lane": lane["name"]},
         })
         panel.y += CELL_SIZE + 14
         for card in lane["cards"][:MAX_CARDS]:
             lines = card["lines"][:3]
             height = 8 + (CELL_SIZE + LINE_GAP) * (1 + len(lines))
             panel.ops.append({"op": "rect", "x": round(x, 1), "y": panel.y, "w": round(lane_width, 1), "h": height,
-                              "fill": CELL_FILL, "radius": 4})
+                              "fill": CELL_FILL, "radius": 4, "ref": {"row": card["id"], "lane": lane["name"]}})
             panel.y += 4
             _line(panel, x + 4, lane_width - 8, card["title"], CELL_SIZE, TEXT_COLOR, bold=True)
             for text in lines:

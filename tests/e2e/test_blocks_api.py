@@ -91,6 +91,22 @@ def test_csv_and_markdown_round_trips(api: RestClient) -> None:
     assert text == "# Line 2\n\nOil weekly.\n\n| part | qty |\n| --- | --- |\n| belt | 3 |\n"
 
 
+def test_pasted_grids_and_xlsx_workbooks_keep_values_and_formulas(api: RestClient) -> None:
+    pasted = api.import_pasted("part\tqty\tnote\nbelt\t1,200\tTRUE\nbolt\t40\t1/31/2024\nall\t=SUM(B1:B2)\tsee qty\n")
+    table = api.table(pasted["id"])
+    assert [f["type"] for f in table["fields"]] == ["text", "number", "any"]
+    assert [r["values"]["note"] for r in table["rows"]] == [True, {"date": "2024-01-31"}, "see qty"]
+    assert table["rows"][2]["values"]["qty"] == 1240
+    workbook = api.export_xlsx(pasted["id"])
+    assert workbook[:2] == b"PK", "an XLSX file is a zip archive"
+    again = api.table(api.import_xlsx(workbook, title="Again")["id"])
+    assert [r["values"] for r in again["rows"]] == [r["values"] for r in table["rows"]]
+    assert again["rows"][2]["cells"]["qty"] == "=SUM(B1:B2)"
+    with pytest.raises(ApiError) as bad:
+        api.import_xlsx(b"not a workbook")
+    assert bad.value.status == 422 and "XLSX" in bad.value.message
+
+
 def test_block_tree_moves_and_deletes(api: RestClient) -> None:
     page = api.create_block("page", "Shelf")
     a = api.create_block("markdown", "", "a", parent=page["id"])

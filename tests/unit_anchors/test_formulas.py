@@ -1,8 +1,10 @@
 """Formulas: evaluation, errors in their cells, and recomputing only what an edit affects."""
 
+import datetime
+
 import pytest
 
-from anchors.cell_values import CellError
+from anchors.cell_values import CellError, Date
 from anchors.formulas import FormulaSyntaxError, parse
 from anchors.sheet import Sheet
 
@@ -135,3 +137,92 @@ def test_a_formula_filled_down_a_column_is_parsed_once() -> None:
     parse.cache_clear()
     sheet_of(["a", "b"], [[1, "=A1*2"]] + [[f"=A{r}+1", f"=A{r + 1}*2"] for r in range(1, 200)])
     assert parse.cache_info().currsize == 2, "one parse for each column's formula"
+
+
+def test_iferror_catches_a_circular_reference_and_the_is_functions_see_it() -> None:
+    sheet = sheet_of(["a", "b", "c"], [
+        ["=IFERROR(B1,0)", "=A1+1", '=IFERROR(C1,"self")'],
+        ["=ISERROR(A2)", "=ISNA(B2)", "=IFNA(C2,1)"],
+        ["=B3+1", "=IFERROR(A3,0)", "=A3*10"],
+    ])
+    assert sheet.value(0, 0) == 0, "A1 reads B1, which reads A1 while it is being computed: caught"
+    assert code(sheet.value(0, 1)) == "#CYCLE!" and "A1, B1" in sheet.value(0, 1).message
+    assert sheet.value(0, 2) == "self", "a cell reading itself inside IFERROR"
+    assert (sheet.value(1, 0), sheet.value(1, 1)) == (True, False), "a cycle is an error, but not #N/A"
+    assert code(sheet.value(1, 2)) == "#CYCLE!", "IFNA catches #N/A only"
+    assert (sheet.value(2, 0), sheet.value(2, 1), sheet.value(2, 2)) == (1, 0, 10)
+    sheet.set(0, 1, 5)
+    assert sheet.value(0, 0) == 5, "breaking the cycle heals it"
+
+
+def test_a_range_is_one_dependency_and_an_edit_inside_it_recomputes_its_readers() -> None:
+    rows = [[f"item{i % 7}", i, None] for i in range(1000)]
+    rows[0][2] = '=SUMIF(A1:A1000,"item3",B1:B1000)'
+    rows[1][2] = '=COUNTIF(B1:B1000,">500")'
+    sheet = sheet_of(["name", "qty", "total"], rows)
+    bound = sheet.formulas[(0, 2)]
+    assert bound.spans == {(0, 0, 999, 0), (0, 1, 999, 1)} and bound.cells == set()
+    assert sheet.value(0, 2) == sum(i for i in range(1000) if i % 7 == 3)
+    assert sheet.value(1, 2) == 499
+    assert sorted(sheet.set(10, 1, 10_000)) == [(0, 2), (1, 2)]
+    assert sheet.value(0, 2) == sum(i for i in range(1000) if i % 7 == 3) - 10 + 10_000
+    assert sheet.set(10, 0, "item3") == [(0, 2)], "the COUNTIF does not read column A"
+    assert sheet.set(5, 2, 1) == [], "nothing reads C6"
+
+
+def test_today_and_now_are_recomputed_with_the_time_they_are_shown_at() -> None:
+    noon = datetime.datetime(2024, 1, 31, 12, 0).timestamp()
+    sheet = Sheet(["a", "b"], clock=lambda: noon)
+    sheet.load([["=TODAY()", "=NOW()"], ["=A1+1", "=TEXT(B1,\"yyyy-mm-dd hh:mm\")"]])
+    assert sheet.value(0, 0) == 45322 and isinstance(sheet.value(0, 0), Date)
+    assert sheet.value(0, 1) == pytest.approx(45322.5) and sheet.value(1, 1) == "2024-01-31 12:00"
+    assert sheet.volatile == {(0, 0), (0, 1)}
+    assert sheet.recompute_volatile(noon) == [], "shown again at the same moment: nothing to do"
+    later = noon + 36 * 3600
+    assert sorted(sheet.recompute_volatile(later)) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert (sheet.value(0, 0), sheet.value(1, 0), sheet.value(1, 1)) == (45324, 45325, "2024-02-02 00:00")
+
+
+def test_offset_follows_the_cells_it_reads_as_they_move() -> None:
+    sheet = sheet_of(["a", "b"], [[10, 1], [20, "=OFFSET(A1,B1,0)"], [30, None]])
+    assert sheet.value(1, 1) == 20
+    assert sheet.set(1, 0, 21) == [(1, 1)] and sheet.value(1, 1) == 21
+    sheet.set(0, 1, 2)
+    assert sheet.value(1, 1) == 30
+    assert sheet.set(1, 0, 22) == [], "it no longer reads A2"
+    assert sheet.set(2, 0, 31) == [(1, 1)] and sheet.value(1, 1) == 31
+    sheet.set(0, 1, 9)
+    assert code(sheet.value(1, 1)) == "#NUM!", "outside the table"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("=PI(1)", "PI takes 0 arguments, not 1"),
+    ("=ROUND()", "ROUND takes 1 to 2 arguments, not 0"),
+    ("=SUMIF(A1:A3)", "SUMIF takes 2 to 3 arguments, not 1"),
+])
+def test_a_function_given_the_wrong_number_of_arguments_is_refused_when_written(text: str, message: str) -> None:
+    with pytest.raises(FormulaSyntaxError, match=message):
+        parse(text)
+
+
+def test_a_whole_column_in_a_one_value_place_is_the_cell_of_the_formulas_row() -> None:
+    sheet = sheet_of(["a", "b"], [[1, "=A:A*2"], [5, "=A:A*2"], [7, "=A1:A2*2"]])
+    assert (sheet.value(0, 1), sheet.value(1, 1)) == (2, 10)
+    assert code(sheet.value(2, 1)) == "#VALUE!", "row 3 is outside A1:A2"
+
+
+def test_sumproduct_computes_its_arguments_cell_by_cell() -> None:
+    sheet = sheet_of(["region", "qty", "price", "out"], [
+        ["north", 2, 1.5, '=SUMPRODUCT((A1:A3="north")*B1:B3*C1:C3)'],
+        ["south", 4, 2.0, "=SUMPRODUCT(B1:B3,C1:C3)"],
+        ["North", 1, 3.0, "=SUMPRODUCT(LEN(A1:A3))"],
+    ])
+    assert [sheet.value(r, 3) for r in range(3)] == [6.0, 14.0, 15]
+
+
+def test_offset_reading_a_cell_not_yet_recomputed_computes_it_first() -> None:
+    sheet = sheet_of(["a", "b", "c", "d"], [["=OFFSET(B1,0,1)", None, "=D1*2", 5]])
+    assert sheet.value(0, 0) == 10, "C1 is computed before A1 reads it, though A1 comes first"
+    assert sheet.set(0, 3, 6) == [(0, 2), (0, 0)] and sheet.value(0, 0) == 12
+    sheet.set(0, 2, "=A1+1")
+    assert code(sheet.value(0, 0)) == "#CYCLE!", "A1 reads C1, which reads A1"

@@ -56,3 +56,21 @@ def test_each_layout_draws_what_it_shows() -> None:
     assert "task number 0" in texts and "status: todo" in texts and "+22 more sections" in texts
     error = layout_block("compute", "Broken", {"function": "f", "value": None, "error": "ValueError: no"})
     assert any(op["op"] == "text" and op["text"].startswith("error: ValueError") for op in error.ops)
+
+
+def test_grid_cells_and_kanban_cards_say_what_they_show_and_failed_cells_are_red() -> None:
+    from anchors.cell_values import CellError
+    from spatial.render.layout import ERROR_COLOR
+
+    rows = [RowValues("r0", {"task": "a", "status": "todo", "hours": CellError("#DIV/0!", "division by zero")}),
+            RowValues("r1", {"task": "b", "status": "done", "hours": 2})]
+    grid = layout_block("view", "Jobs", shape({"table": "blk_x", "layout": "grid"}, FIELDS, rows))
+    cells = [op for op in grid.ops if op["op"] == "cell"]
+    assert [op["ref"] for op in cells[:5]] == [
+        {"field": "task"}, {"field": "status"}, {"field": "hours"}, {"field": "notes"}, {"row": "r0", "field": "task"}]
+    (failed,) = [op for op in cells if op["text"] == "#DIV/0!"]
+    assert failed["ref"] == {"row": "r0", "field": "hours"} and failed["color"] == ERROR_COLOR
+    assert all(op["color"] != ERROR_COLOR for op in cells if op is not failed)
+    kanban = layout_block("view", "Jobs", shape({"table": "blk_x", "layout": "kanban", "group_by": "status"}, FIELDS, rows))
+    refs = [op["ref"] for op in kanban.ops if "ref" in op]
+    assert {"lane": "todo"} in refs and {"row": "r0", "lane": "todo"} in refs and {"row": "r1", "lane": "done"} in refs
