@@ -75,6 +75,7 @@ class FrameResult:
             "pose_source": pose_source,
             "backend": detection.backend,
             "source": detection.source,
+            "velocity": None if detection.velocity is None else [round(v, 1) for v in detection.velocity],
             **(placed.to_json() if placed is not None else {}),
         }
 
@@ -130,7 +131,7 @@ class FramePipeline:
             detections = self.detector.detect(image, intrinsics)
             timing = {"detect": (time.perf_counter() - start) * 1e3}
         else:
-            detections = tracker.update(image, intrinsics)
+            detections = tracker.update(image, intrinsics, header.timestamp_ms)
             timing = dict(tracker.timing_ms)
             if self.objects is not None:
                 self.objects.save_new_views()
