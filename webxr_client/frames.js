@@ -7,23 +7,23 @@ const MIN_FRAME_INTERVAL_MS = 30; // no point sending faster than a camera deliv
 const REMEMBERED_FRAMES = 64;
 
 /**
- * A capture is {width, height, encode: () => Promise<Uint8Array>, intrinsics?, devicePose?, depth?}:
+ * A capture is {width, height, encode: () => Promise<Uint8Array>, intrinsics?, devicePose?, depth?, takenAt?, shown?}:
  * the pixels are taken (and the pose and depth read) when the capture is made;
  * only the encoding is asynchronous. `devicePose` is a row-major
- * camera-to-reference 4x4 with OpenCV camera axes; `depth` is packFrame's.
+ * camera-to-reference 4x4 with OpenCV camera axes; `depth` is packFrame's;
+ * `takenAt` the capture time (Date.now()'s clock; default: when it is sent);
+ * `shown` the video frame it was taken from, as the page knows it (window_mode.js).
  */
 export class FramePump {
-  /** `onIdle()` is called when the frame in flight was answered or timed out. */
-  constructor(connection, { onSent = () => {}, onError = () => {}, onIdle = () => {} } = {}) {
+  constructor(connection, { onSent = () => {}, onError = () => {} } = {}) {
     this.connection = connection;
     this.onSent = onSent;
     this.onError = onError;
-    this.onIdle = onIdle;
     this.sent = 0;
     this.nextId = 1;
     this.inFlight = null; // {id, timer}
     this.lastSendAt = -Infinity;
-    this.records = new Map(); // frame id -> {devicePose, intrinsics, width, height, sentAt}
+    this.records = new Map(); // frame id -> {devicePose, intrinsics, width, height, sentAt, shown}
   }
 
   /** True when a new frame should be captured now. */
@@ -51,8 +51,9 @@ export class FramePump {
         width: capture.width,
         height: capture.height,
         sentAt: performance.now(),
+        shown: capture.shown || null,
       };
-      this.connection.send(packFrame(id, Date.now(), image, record.intrinsics, record.devicePose, capture.depth || null));
+      this.connection.send(packFrame(id, capture.takenAt ?? Date.now(), image, record.intrinsics, record.devicePose, capture.depth || null));
       this._remember(id, record);
       this.lastSendAt = record.sentAt;
       this.sent += 1;
@@ -70,7 +71,6 @@ export class FramePump {
     if (!this.inFlight || id < this.inFlight.id) return;
     clearTimeout(this.inFlight.timer);
     this.inFlight = null;
-    this.onIdle();
   }
 
   /** Forget the frame in flight (the socket dropped). */

@@ -26,6 +26,10 @@ SAMPLE_FOV_Y_RAD = 2 * math.atan(240 / 525)
 """The sample camera's vertical field of view: an emulated phone with it sees what the fake camera's video shows."""
 PHONE_SCREEN = (800, 600)
 """The emulated phone's screen: 4:3 like the sample camera, so the view and the video line up."""
+READING_DISTANCE_M = 0.6
+"""webxr_client/xr_layout.js: a panel keeps the angular size its size_m has from this far."""
+GAP_M = 0.01
+"""webxr_client/xr_layout.js: between a stack and its object, and between stacked panels, at reading distance."""
 
 
 def new_page(browser: Browser, viewport: dict[str, int]) -> tuple[Page, list[str]]:
@@ -233,6 +237,30 @@ def project(point: np.ndarray, view: dict[str, Any], size: tuple[int, int]) -> n
     clip = np.asarray(view["projection"], dtype=float).reshape(4, 4).T @ in_view
     ndc = clip[:3] / clip[3]
     return np.array([(ndc[0] + 1) / 2 * size[0], (1 - ndc[1]) / 2 * size[1]])
+
+
+def viewer_scale(point: np.ndarray, view: dict[str, Any]) -> float:
+    """How much larger than its size_m a panel anchored at `point` is drawn, to keep its angular size."""
+    return float(np.linalg.norm(point - matrix(view["transform"])[:3, 3]) / READING_DISTANCE_M)
+
+
+def facing_viewer(point: np.ndarray, view: dict[str, Any]) -> np.ndarray:
+    """A pose at `point` turned as the view is: a panel there faces the viewer, parallel to the screen."""
+    pose = matrix(view["transform"]).copy()
+    pose[:3, 3] = point
+    return pose
+
+
+def stacked_centres(anchor: np.ndarray, heights: list[float], side: float, scale: float) -> list[np.ndarray]:
+    """Centres of panels (heights in metres at reading distance, slot 0 first) stacked upwards on their object,
+    the layout's first choice: in the anchor's xy-plane, from GAP_M above the object (`side` metres across,
+    centred on the anchor's origin), GAP_M apart, all `scale` times their size."""
+    centres = []
+    bottom = side / 2 + GAP_M * scale
+    for height in heights:
+        centres.append(anchor @ translation(0, bottom + height * scale / 2, 0))
+        bottom += (height + GAP_M) * scale
+    return centres
 
 
 def panel_samples(centre: np.ndarray, size_m: list[float], view: dict[str, Any], screen: tuple[int, int]) -> np.ndarray:

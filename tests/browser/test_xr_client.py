@@ -3,9 +3,12 @@
 The emulated phone has the sample camera's field of view and a 4:3 screen, and
 its camera is Chromium's fake camera playing the sample video (getUserMedia, as
 on Quest). The page must send frames with the view's pose and intrinsics, draw
-the demo panels world-locked above marker 7 at the pose the server found, keep
-them there while the emulated device moves and no server update arrives, and
-attach new blocks to a tapped object, edit a note and switch a view, all through the REST API.
+the demo panels world-locked above marker 7 at the pose the server found, lying
+on the marker's surface and sized for their distance, keep them anchored there
+while the emulated device moves and no server update arrives, keep every
+panel's angular size as the device comes closer and goes away (panels of an
+object with no surface turning to face it), and attach new blocks to a tapped
+object, edit a note and switch a view, all through the REST API.
 """
 
 from __future__ import annotations
@@ -19,11 +22,10 @@ from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import (
     FLIP, MARKER, PHONE_SCREEN, StreamTap, client, emulated_phone, freeze_video, matrix, next_paint,
-    panel_samples, project, save_screenshot, screenshot, translation,
+    panel_samples, project, save_screenshot, screenshot, stacked_centres, viewer_scale,
 )
 
 SAMPLE_INTRINSICS = (525.0, 525.0, 319.5, 239.5)  # data/sample_path.json
-LIFT_M, GAP_M = 0.06, 0.01  # webxr_client/geometry.js: the world-locked stacking rule
 PANEL_BG = np.array([0x0F, 0x1A, 0x24], dtype=float)  # spatial/render/layout.py BACKGROUND, #0f1a24e6
 PANEL_ALPHA = 0xE6 / 255
 CELL_FILLS = np.array([[0x16, 0x28, 0x3A], [0x24, 0x41, 0x5C]], dtype=float)  # table cells and header
@@ -52,19 +54,24 @@ def visible_panels_js(object_id: str) -> str:
 
 
 def freeze(page: Page, panels: int = 2) -> None:
-    freeze_video(page, f"{visible_panels_js(MARKER)} === {panels}")
+    """Pause the video on a frame where the marker's panels stand above it, the layout's first choice."""
+    above = f"(window.spatialClient.xr()?.panels || []).filter(p => p.objectId === '{MARKER}').every(p => p.spot === 'above')"
+    freeze_video(page, f"{visible_panels_js(MARKER)} === {panels} && {above}")
 
 
-def expected_centres(object_pose: np.ndarray, overlays: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Panel centres by the world-locked rule: stacked up the anchor's y axis from LIFT_M, GAP_M apart."""
-    centres = {}
-    bottom = LIFT_M
-    for overlay in sorted(overlays, key=lambda o: o["placement"]["slot"]):
-        anchor = object_pose @ matrix(overlay["placement"]["pose"])
-        height = overlay["placement"]["size_m"][1]
-        centres[overlay["id"]] = anchor @ translation(0, bottom + height / 2, 0)
-        bottom += height + GAP_M
-    return centres
+def expected_centres(object_pose: np.ndarray, overlays: list[dict[str, Any]], side: float,
+                     scale: float) -> dict[str, np.ndarray]:
+    """Panel centres by the world-locked rule, for a stack above its marker: on the marker's surface, stacked up
+    its y axis from just above it, `scale` times their size."""
+    ordered = sorted(overlays, key=lambda o: o["placement"]["slot"])
+    anchor = object_pose @ matrix(ordered[0]["placement"]["pose"])
+    heights = [o["placement"]["size_m"][1] for o in ordered]
+    return {o["id"]: c for o, c in zip(ordered, stacked_centres(anchor, heights, side, scale))}
+
+
+def drawn_size(panel: dict[str, Any]) -> list[float]:
+    """A panel's size as drawn, in metres."""
+    return [v * panel["scale"] for v in panel["size"]]
 
 
 def panel_colours(video: np.ndarray) -> np.ndarray:
@@ -129,12 +136,15 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
     object_pose = header.device_pose @ matrix(found["pose"])
     assert np.allclose(matrix(marker["pose"]), object_pose, atol=1e-4)
 
-    # Its panels are stacked on it by the world-locked rule.
+    # Its panels lie on the marker's surface, stacked on it by the world-locked rule, as large as their
+    # distance needs to look as large as their size_m does from reading distance.
     pinned = [o for o in before["overlays"].values() if o["object_id"] == MARKER]
-    centres = expected_centres(object_pose, pinned)
+    scale = viewer_scale(object_pose[:3, 3], snap["view"])
+    centres = expected_centres(object_pose, pinned, marker["side"], scale)
     panels = {p["overlayId"]: p for p in snap["panels"] if p["objectId"] == MARKER}
     assert set(panels) == set(centres)
     for overlay_id, centre in centres.items():
+        assert panels[overlay_id]["facing"] == "surface" and panels[overlay_id]["scale"] == pytest.approx(scale, rel=1e-4)
         assert np.allclose(matrix(panels[overlay_id]["centre"]), centre, atol=1e-4), overlay_id
 
     # With the device where the video camera was, the marker outline lands on the marker in the video
@@ -144,7 +154,7 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
     assert outline_centre == pytest.approx([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], abs=3)
     shot, bare = screenshots_with_and_without_xr(page)
     for overlay_id, centre in centres.items():
-        points = panel_samples(centre, panels[overlay_id]["size"], snap["view"], PHONE_SCREEN)
+        points = panel_samples(centre, drawn_size(panels[overlay_id]), snap["view"], PHONE_SCREEN)
         on_panel, video_alike = drawn_like_a_panel(shot, bare, points)
         assert on_panel > 0.3 and video_alike < 0.1, f"panel {overlay_id} is not drawn where it projects"
 
@@ -158,16 +168,18 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
     moved = client(page)["xr"]
     assert not np.allclose(matrix(moved["view"]["transform"]), matrix(snap["view"]["transform"]), atol=1e-3)
     assert moved["objects"][MARKER]["frameId"] == marker["frameId"], "no new server update was applied"
+    assert matrix(moved["objects"][MARKER]["pose"]) == pytest.approx(matrix(marker["pose"]), abs=1e-9), "world-locked"
+    centres = expected_centres(object_pose, pinned, marker["side"], viewer_scale(object_pose[:3, 3], moved["view"]))
     shot, bare = screenshots_with_and_without_xr(page)
     for panel in moved["panels"]:
         if panel["objectId"] != MARKER:
             continue
-        assert panel["visible"]
-        assert matrix(panel["centre"]) == pytest.approx(matrix(panels[panel["overlayId"]]["centre"]), abs=1e-9)
+        assert panel["visible"] and panel["spot"] == "above", "nothing made the stack move"
+        assert matrix(panel["centre"]) == pytest.approx(centres[panel["overlayId"]], abs=1e-4)
         centre = matrix(panel["centre"])
         shift = project(centre[:3, 3], moved["view"], PHONE_SCREEN) - project(centre[:3, 3], snap["view"], PHONE_SCREEN)
         assert np.linalg.norm(shift) > 40, "the panel must move on screen as the head moves"
-        points = panel_samples(centre, panel["size"], moved["view"], PHONE_SCREEN)
+        points = panel_samples(centre, drawn_size(panel), moved["view"], PHONE_SCREEN)
         on_panel, video_alike = drawn_like_a_panel(shot, bare, points)
         assert on_panel > 0.3 and video_alike < 0.1, "the panel is not drawn at its world pose after the move"
     tap.hold = False
