@@ -69,7 +69,8 @@ class VelocityExtrapolation extends ServerBoxes {
  * screen. The worker answers for the newest frame it was given; a frame shown
  * since (the worker takes a few milliseconds) is reached by the flow's own
  * velocity, over at most a frame or two. Until the worker has taken a new
- * answer, its objects stay where it followed them from the answer before.
+ * answer (a few milliseconds), and for an object it does not follow, the
+ * server's box moves as the whole picture does (the camera's motion).
  */
 class FlowTracking extends ServerBoxes {
   constructor() {
@@ -129,11 +130,13 @@ class FlowTracking extends ServerBoxes {
     const { answer, tracked } = this;
     if (!answer?.sent || tracked?.time == null || !shown) return asSent(answer);
     const k = answer.message.image_size[0] / this.canvas.width; // worker pixels to image pixels
-    const byId = new Map(tracked.objects.map((o) => [o.id, o]));
+    const byId = new Map(tracked.answerKey === answer.sent.key ? tracked.objects.map((o) => [o.id, o]) : []);
     const ahead = Math.max(0, shown.time - tracked.time) / 1000;
+    const age = Math.max(0, shown.time - answer.sent.time) / 1000;
+    const [cx, cy] = tracked.camera || [0, 0]; // worker pixels a second
     return answer.message.objects.map((object) => {
       const followed = byId.get(object.id);
-      if (!followed) return { object, box: object.box };
+      if (!followed) return { object, box: object.box.map((v, i) => v + (i % 2 ? cy : cx) * age * k) };
       const [vx, vy] = followed.velocity || [0, 0];
       return { object, box: followed.box.map((v, i) => (v + (i % 2 ? vy : vx) * ahead) * k) };
     });

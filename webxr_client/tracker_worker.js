@@ -6,15 +6,19 @@
 // Lucas-Kanade straight from N to the newest frame, and from then on from frame
 // to frame, so each box is where its object is in the picture on screen, not
 // where it was when the frame was sent. A box moves by the median of its points'
-// motion and scales by the median change of their spacing (median flow).
+// motion and scales by the median change of their spacing (median flow). Points
+// spread over the whole picture give the camera's own motion, which carries a
+// box whose points were lost (an object leaving the view, a plain surface).
 //
 // Messages in:  {type: 'frame', key, time, width, height, pixels (RGBA, transferred)}
 //               {type: 'answer', key, objects: [{id, box: [x0, y0, x1, y1]}]}  (box in this worker's pixels)
 // Messages out: {type: 'ready'} | {type: 'failed', message}
-//               {type: 'tracked', key, time, answerKey, ms, objects: [{id, box, velocity: [vx, vy] px/s}]}
+//               {type: 'tracked', key, time, answerKey, ms, objects: [{id, box, velocity: [vx, vy] px/s}],
+//                camera: [vx, vy] px/s, how fast the whole picture moves}
 
 const HISTORY = 45; // frames kept: 1.5 s at 30 frames/s; an answer about an older frame is not tracked
 const POINTS_PER_OBJECT = 30;
+const BACKGROUND_POINTS = 60; // over the whole picture, for the camera's motion
 const MIN_POINTS = 4; // fewer left: seed new points in the box where it is now
 const LK_WINDOW = 15;
 const LK_LEVELS = 3; // a 15 px window at level 3 follows some 60 px between two frames of 320 px
@@ -25,6 +29,7 @@ let cv = null;
 let noMask = null;
 const frames = []; // {key, time, grey (cv.Mat)}, oldest first
 let objects = []; // {id, box, points (Float32Array x, y, ...), velocity}
+let background = { points: new Float32Array(0), velocity: null }; // points all over the newest frame
 let answerKey = null;
 
 function load() {
@@ -59,6 +64,7 @@ function report(ms) {
   postMessage({
     type: 'tracked', key: latest?.key ?? null, time: latest?.time ?? null, answerKey, ms,
     objects: objects.map(({ id, box, velocity }) => ({ id, box, velocity })),
+    camera: background.velocity,
   });
 }
 
@@ -72,21 +78,27 @@ function addFrame({ key, time, width, height, pixels }) {
   while (frames.length > HISTORY) frames.shift().grey.delete();
   if (!previous || previous.grey.cols !== width || previous.grey.rows !== height) {
     objects = []; // the first frame, or the camera changed size: nothing to follow
+    background = { points: seedPoints(grey, [0, 0, width, height], BACKGROUND_POINTS), velocity: null };
     return;
   }
   const elapsed = (time - previous.time) / 1000;
-  for (const [object, motion] of follow(previous.grey, grey, objects)) {
+  const [moved, camera] = followWithCamera(previous.grey, grey, objects, background);
+  for (const [object, motion] of moved) {
     const before = centre(object.box);
-    object.box = motion ? movedBox(object.box, motion) : object.box;
-    if (motion && elapsed > 0) {
-      const after = centre(object.box);
-      const measured = [(after[0] - before[0]) / elapsed, (after[1] - before[1]) / elapsed];
-      object.velocity = object.velocity
-        ? object.velocity.map((v, i) => VELOCITY_SMOOTHING * measured[i] + (1 - VELOCITY_SMOOTHING) * v)
-        : measured;
-    }
+    object.box = movedBox(object.box, motion);
+    object.velocity = smoothed(object.velocity, centre(object.box).map((v, i) => v - before[i]), elapsed);
     if (object.points.length < 2 * MIN_POINTS) object.points = seedPoints(grey, object.box);
   }
+  const velocity = camera ? smoothed(background.velocity, [camera.dx, camera.dy], elapsed) : background.velocity;
+  background = background.points.length < BACKGROUND_POINTS / 2
+    ? { points: seedPoints(grey, [0, 0, grey.cols, grey.rows], BACKGROUND_POINTS), velocity } : { ...background, velocity };
+}
+
+/** A velocity (pixels a second) updated with a shift over `elapsed` seconds. */
+function smoothed(velocity, shift, elapsed) {
+  if (!(elapsed > 0)) return velocity;
+  const measured = shift.map((v) => v / elapsed);
+  return velocity ? velocity.map((v, i) => VELOCITY_SMOOTHING * measured[i] + (1 - VELOCITY_SMOOTHING) * v) : measured;
 }
 
 /** The server's boxes for frame `key`, followed from that frame to the newest one. */
@@ -101,14 +113,26 @@ function takeAnswer({ key, objects: found }) {
   const velocities = new Map(objects.map((o) => [o.id, o.velocity]));
   const seeded = found.map(({ id, box }) => ({ id, box, points: seedPoints(from.grey, box), velocity: velocities.get(id) || null }));
   if (from !== latest) {
-    for (const [object, motion] of follow(from.grey, latest.grey, seeded)) {
-      if (motion) object.box = movedBox(object.box, motion);
+    const fromBackground = { points: seedPoints(from.grey, [0, 0, from.grey.cols, from.grey.rows], BACKGROUND_POINTS) };
+    for (const [object, motion] of followWithCamera(from.grey, latest.grey, seeded, fromBackground)[0]) {
+      object.box = movedBox(object.box, motion);
     }
   }
   for (const object of seeded) {
     if (object.points.length < 2 * MIN_POINTS) object.points = seedPoints(latest.grey, object.box);
   }
   objects = seeded;
+}
+
+/**
+ * follow(), where an object with too few points left moves as the whole picture does (the camera's
+ * motion, from the points of `camera`). Returns [[object, motion], ...] and the camera's motion (or null).
+ */
+function followWithCamera(fromGrey, toGrey, list, camera) {
+  const moved = follow(fromGrey, toGrey, [...list, camera]);
+  const cameraMotion = moved.find(([o]) => o === camera)[1];
+  const still = { dx: 0, dy: 0, scale: 1 };
+  return [moved.filter(([o]) => o !== camera).map(([o, motion]) => [o, motion || cameraMotion || still]), cameraMotion];
 }
 
 /**
@@ -189,8 +213,8 @@ function movedBox(box, { dx, dy, scale }) {
   return [cx + dx - halfW, cy + dy - halfH, cx + dx + halfW, cy + dy + halfH];
 }
 
-/** Up to POINTS_PER_OBJECT corners to follow in the middle 80 % of `box`, as x, y, x, y, ... */
-function seedPoints(grey, box) {
+/** Up to `count` corners to follow in the middle 80 % of `box`, as x, y, x, y, ... */
+function seedPoints(grey, box, count = POINTS_PER_OBJECT) {
   const mx = 0.1 * (box[2] - box[0]);
   const my = 0.1 * (box[3] - box[1]);
   const left = Math.max(0, Math.floor(box[0] + mx));
@@ -200,7 +224,7 @@ function seedPoints(grey, box) {
   if (right - left < 6 || bottom - top < 6) return new Float32Array(0);
   const roi = grey.roi(new cv.Rect(left, top, right - left, bottom - top));
   const corners = new cv.Mat();
-  cv.goodFeaturesToTrack(roi, corners, POINTS_PER_OBJECT, 0.01, 4, noMask, 5);
+  cv.goodFeaturesToTrack(roi, corners, count, 0.01, 4, noMask, 5);
   const points = Float32Array.from(corners.data32F, (v, i) => v + (i % 2 ? top : left));
   roi.delete();
   corners.delete();

@@ -10,6 +10,7 @@ import { containRect, drawScene } from './overlay.js';
 
 export const FOV_Y_DEG = 60; // assumed for a webcam or phone camera that states no intrinsics
 const STALLED_MS = 250; // no new video frame for this long (a paused video): send the picture shown anyway
+const MIN_VISIBLE = 0.4; // a box carried on until less than this share of it is in the picture is not drawn (as the server's tracker)
 
 export class WindowMode {
   /**
@@ -99,7 +100,9 @@ export class WindowMode {
     let drawn = { boxes: [], drawn: [], stacks: [] };
     if (video.videoWidth && this.latest) {
       const view = containRect(cssW, cssH, video.videoWidth, video.videoHeight);
-      const scene = { imageSize: this.latest.image_size, objects: this.compensation.objects(this.shown), overlays: this.overlays() };
+      const imageSize = this.latest.image_size;
+      const objects = this.compensation.objects(this.shown).filter(({ box }) => visibleShare(box, imageSize) >= MIN_VISIBLE);
+      const scene = { imageSize, objects, overlays: this.overlays() };
       drawn = drawScene(ctx, scene, view, this.layout, this.selected);
     }
     this.boxes = drawn.boxes;
@@ -115,4 +118,11 @@ export class WindowMode {
     const box = this.boxes.find((b) => b.objectId === hit.objectId);
     this.onSelect(hit.objectId, box?.label);
   };
+}
+
+/** The share of `box` inside an image of `size` [width, height]. */
+function visibleShare([x0, y0, x1, y1], [width, height]) {
+  const area = (x1 - x0) * (y1 - y0);
+  const inside = Math.max(0, Math.min(x1, width) - Math.max(x0, 0)) * Math.max(0, Math.min(y1, height) - Math.max(y0, 0));
+  return area > 0 ? inside / area : 0;
 }

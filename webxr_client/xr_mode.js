@@ -22,7 +22,7 @@ const HIT_TEST_INTERVAL_MS = 250; // at most this often per object
 const SELECTED_COLOR = 0xffd54a;
 const OUTLINE_COLOR = 0x4ade80;
 const IDENTITY = new Matrix4(); // the reference space itself, for panels placed in it
-const FLAT_BACKENDS = new Set(['markers', 'taught']); // their poses are flat surfaces: panels lie on them
+const FLAT_BACKENDS = new Set(['markers', 'taught']); // the poses they measure are flat surfaces: panels lie on them
 const PLACE_DISTANCE_M = 0.75; // a tap on nothing places the chosen block this far along the tap's ray, without depth
 const DEPTH_FRESH_MS = 2000; // a tap meets the surface of a depth map at most this old (the world may move)
 
@@ -275,7 +275,7 @@ export class XRMode {
         members.set(key, group);
         stacks.push({
           key, anchor: base.clone().multiply(fromRowMajor(group[0].overlay.placement.pose)),
-          flat: !inSpace && FLAT_BACKENDS.has(entry?.backend), side: inSpace ? ANCHOR_SIDE_M : entry.side,
+          flat: !inSpace && entry.source === 'pose' && FLAT_BACKENDS.has(entry.backend), side: inSpace ? ANCHOR_SIDE_M : entry.side,
           sizes: group.map((p) => p.size),
         });
       }

@@ -1,6 +1,7 @@
 """A real headless Chromium (Debian's package) for the web client tests.
 
-Chromium's fake camera plays the sample video (ArUco marker 7 on a poster).
+Chromium's fake camera plays the sample video (ArUco marker 7 on a poster);
+a module may play another clip by defining its own `browser` fixture.
 For WebXR, pages get the iwer runtime (npm, served from /vendor/iwer/) installed
 before the client runs, emulating a phone with `immersive-ar` (tests/browser/helpers.py).
 
@@ -14,23 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.browser.helpers import launch_browser
 
 
 @pytest.fixture(scope="module")
 def browser(sample_y4m: Path) -> Iterator[Browser]:
-    args = [
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        # A page fulfilled through a Playwright route (the iwer set-up) has no address of its
-        # own, so Local Network Access checks would block its socket to the loopback server.
-        "--disable-features=LocalNetworkAccessChecks",
-        f"--use-file-for-fake-video-capture={sample_y4m}",
-    ]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        yield browser
-        browser.close()
+    yield from launch_browser(sample_y4m)

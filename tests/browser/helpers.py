@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import math
@@ -12,11 +13,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import cv2
 import numpy as np
 from PIL import Image
-from playwright.sync_api import Browser, Page, Route, WebSocketRoute
+from playwright.sync_api import Browser, Page, Route, WebSocketRoute, sync_playwright
 
 from spatial.protocol import FrameHeader, parse_frame
+from tests.support import sample_jpegs
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -24,12 +27,51 @@ DOCS_IMG = ROOT / "docs" / "img"
 MARKER = "marker:aruco/7"
 SAMPLE_FOV_Y_RAD = 2 * math.atan(240 / 525)
 """The sample camera's vertical field of view: an emulated phone with it sees what the fake camera's video shows."""
+CUP_BOX = (60, 70, 350, 355)
+"""The cup and saucer in the sample video's first frame."""
 PHONE_SCREEN = (800, 600)
 """The emulated phone's screen: 4:3 like the sample camera, so the view and the video line up."""
 READING_DISTANCE_M = 0.6
 """webxr_client/xr_layout.js: a panel keeps the angular size its size_m has from this far."""
 GAP_M = 0.01
 """webxr_client/xr_layout.js: between a stack and its object, and between stacked panels, at reading distance."""
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium_args(camera: Path) -> list[str]:
+    """Headless Chromium's flags for the tests, its fake camera playing the .y4m file `camera` (looping)."""
+    return [
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        # A page fulfilled through a Playwright route (the iwer set-up) has no address of its
+        # own, so Local Network Access checks would block its socket to the loopback server.
+        "--disable-features=LocalNetworkAccessChecks",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
+
+
+def launch_browser(camera: Path) -> Iterator[Browser]:
+    """Debian's Chromium, headless, its fake camera playing `camera`, for a module's `browser` fixture to
+    `yield from` (one browser per module: the sync Playwright API keeps an event loop running while it is open)."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(camera))
+        yield browser
+        browser.close()
+
+
+def teach_cup(server: Any) -> str:
+    """The sample video's cup, taught from its first frame without a size: its recognitions carry no pose.
+    Returns its instance id."""
+    frame = cv2.imdecode(np.frombuffer(next(iter(sample_jpegs())), np.uint8), cv2.IMREAD_COLOR)
+    png = cv2.imencode(".png", frame)[1].tobytes()
+    taught = server.rest().post("/v1/taught", json={
+        "image": base64.b64encode(png).decode(), "box": list(CUP_BOX), "label": "cup",
+    })
+    assert taught.status_code == 201, taught.text
+    return taught.json()["instance_id"]
 
 
 def new_page(browser: Browser, viewport: dict[str, int]) -> tuple[Page, list[str]]:

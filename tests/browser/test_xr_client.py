@@ -21,8 +21,8 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import (
-    FLIP, MARKER, PHONE_SCREEN, StreamTap, client, emulated_phone, freeze_video, matrix, next_paint,
-    panel_samples, project, save_screenshot, screenshot, stacked_centres, viewer_scale,
+    FLIP, MARKER, PHONE_SCREEN, READING_DISTANCE_M, StreamTap, client, emulated_phone, freeze_video, matrix,
+    next_paint, panel_samples, project, save_screenshot, screenshot, stacked_centres, teach_cup, viewer_scale,
 )
 
 SAMPLE_INTRINSICS = (525.0, 525.0, 319.5, 239.5)  # data/sample_path.json
@@ -53,10 +53,11 @@ def visible_panels_js(object_id: str) -> str:
     return f"(window.spatialClient.xr()?.panels || []).filter(p => p.visible && p.objectId === '{object_id}').length"
 
 
-def freeze(page: Page, panels: int = 2) -> None:
-    """Pause the video on a frame where the marker's panels stand above it, the layout's first choice."""
-    above = f"(window.spatialClient.xr()?.panels || []).filter(p => p.objectId === '{MARKER}').every(p => p.spot === 'above')"
-    freeze_video(page, f"{visible_panels_js(MARKER)} === {panels} && {above}")
+def freeze(page: Page, panels: int = 2, above: bool = False) -> None:
+    """Pause the video on a frame where the marker has this many panels shown (`above`: all standing above it,
+    the layout's first choice)."""
+    spot = f"(window.spatialClient.xr()?.panels || []).filter(p => p.objectId === '{MARKER}').every(p => p.spot === 'above')"
+    freeze_video(page, f"{visible_panels_js(MARKER)} === {panels}" + (f" && {spot}" if above else ""))
 
 
 def expected_centres(object_pose: np.ndarray, overlays: list[dict[str, Any]], side: float,
@@ -123,7 +124,7 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
         assert header.intrinsics == pytest.approx(SAMPLE_INTRINSICS, abs=1e-3)
         assert header.device_pose is not None and np.allclose(header.device_pose, view_pose, atol=1e-5)
 
-    freeze(page)
+    freeze(page, above=True)
     tap.hold = True  # from here on no server message reaches the page
     page.wait_for_timeout(200)
     before = client(page)
@@ -182,6 +183,71 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
         points = panel_samples(centre, drawn_size(panel), moved["view"], PHONE_SCREEN)
         on_panel, video_alike = drawn_like_a_panel(shot, bare, points)
         assert on_panel > 0.3 and video_alike < 0.1, "the panel is not drawn at its world pose after the move"
+    tap.hold = False
+
+
+def angular_sizes(snap: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Per visible panel: the angle its height spans from the viewer, by its size and its stack's distance, and
+    its height on screen in pixels."""
+    view = snap["view"]
+    eye = matrix(view["transform"])[:3, 3]
+    sizes = {}
+    for panel in snap["panels"]:
+        if not panel["visible"]:
+            continue
+        height = panel["size"][1] * panel["scale"]
+        angle = 2 * np.arctan(height / 2 / np.linalg.norm(np.asarray(panel["anchor"]) - eye))
+        centre = matrix(panel["centre"])
+        top, bottom = (project((centre @ np.array([0, y, 0, 1.0]))[:3], view, PHONE_SCREEN) for y in (height / 2, -height / 2))
+        sizes[panel["overlayId"]] = (float(angle), float(np.linalg.norm(top - bottom)))
+    return sizes
+
+
+def test_panels_keep_their_angular_size_as_the_device_moves(xr: tuple[Page, StreamTap], server: Any) -> None:
+    page, tap = xr
+    cup = teach_cup(server)  # no size: the server finds it with a box and no pose, so it has no surface
+    with server.rest() as rest:
+        note = rest.post("/v1/blocks", json={"kind": "markdown", "title": "Cup", "content": "Descale me"}).json()
+        rest.post(f"/v1/objects/{cup}/anchors", json={"block_id": note["id"]}).raise_for_status()
+    start_ar(page, server)
+    freeze_video(page, f"{visible_panels_js(MARKER)} === 2 && {visible_panels_js(cup)} === 1")
+    tap.hold = True  # the objects stay where the page last put them
+    page.wait_for_timeout(200)
+    before = client(page)["xr"]
+    sizes = angular_sizes(before)
+
+    def check(snap: dict[str, Any]) -> None:
+        view = matrix(snap["view"]["transform"])
+        for panel in snap["panels"]:
+            if panel["objectId"] == cup:
+                assert panel["facing"] == "viewer", "an object with no surface: its panel faces the viewer"
+                assert np.allclose(matrix(panel["centre"])[:3, :3], view[:3, :3], atol=1e-6)
+            elif panel["objectId"] == MARKER:
+                assert panel["facing"] == "surface", "a marker's panels lie on it"
+                assert np.allclose(matrix(panel["centre"])[:3, :3], matrix(snap["objects"][MARKER]["pose"])[:3, :3],
+                                   atol=1e-6)
+        now = angular_sizes(snap)
+        assert set(now) == set(sizes), "every panel stays visible"
+        for overlay_id, (angle, pixels) in now.items():
+            panel = next(p for p in snap["panels"] if p["overlayId"] == overlay_id)
+            size_m = panel["size"][1] * panel["shrink"]
+            assert angle == pytest.approx(2 * np.arctan(size_m / 2 / READING_DISTANCE_M), rel=1e-3), overlay_id
+            if panel["shrink"] == next(p for p in before["panels"] if p["overlayId"] == overlay_id)["shrink"]:
+                assert pixels == pytest.approx(sizes[overlay_id][1], rel=0.1), f"{overlay_id}: {pixels:.0f} px on screen"
+
+    check(before)
+    start = page.evaluate("window.xrDevice.position.z")
+    scales = {p["overlayId"]: p["scale"] for p in before["panels"]}
+    for dz, yaw in ((-0.25, 10), (0.30, 0)):  # 25 cm closer, turned 10 degrees; then 30 cm further away than at first
+        frames = page.evaluate("window.spatialClient.xr().xrFrames")
+        page.evaluate(f"""() => {{ const d = window.xrDevice; d.position.z = {start + dz};
+                                  const a = {yaw} * Math.PI / 180; d.quaternion.set(0, Math.sin(a / 2), 0, Math.cos(a / 2)); }}""")
+        page.wait_for_function(f"window.spatialClient.xr().xrFrames >= {frames + 5}", timeout=10_000)
+        moved = client(page)["xr"]
+        assert moved["objects"][MARKER]["frameId"] == before["objects"][MARKER]["frameId"], "no server update came"
+        check(moved)
+        ratios = [p["scale"] / scales[p["overlayId"]] for p in moved["panels"]]
+        assert all(abs(r - 1) > 0.1 for r in ratios), f"the panels were resized for their new distance: {ratios}"
     tap.hold = False
 
 
