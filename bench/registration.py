@@ -16,8 +16,10 @@ drawn over frame D. Per drawn box:
   latency compensation is about, whatever the detector's own box error;
 - error against the ground truth: the distance from its centre to the centre
   of the object's true box in D (the nearest object of its class wholly in the
-  picture; that adds the detector's and the server tracker's own errors, which
-  are also given for the server's boxes in the frames they are about).
+  picture in D and in N: of an object cut by the frame's edge a detector boxes
+  the part in view). It adds the detector's and the server tracker's own
+  errors, which are also given for the server's boxes in the frames they are
+  about.
 
 Both are reported during pans (the picture moving at least 2 px a frame) and
 over all frames, for each compensation (`webxr_client/latency.js`). The
@@ -227,12 +229,21 @@ def pan_speeds(truth: dict[str, Any]) -> list[float]:
     return speeds
 
 
-def nearest_truth(box: list[float], label: str, objects: list[dict[str, Any]], width: int) -> float | None:
+def nearest_truth(box: list[float], label: str, objects: list[dict[str, Any]], width: int,
+                  back: np.ndarray | None = None) -> float | None:
     """How far `box`'s centre is from the nearest true box of its class among objects wholly in the picture
-    (a true box cut by the frame's edge has another centre than the part a detector boxes); None if none is
-    within half the box's diagonal."""
-    whole = [o["box"] for o in objects if o["class"] == label and o["box"][0] > 0.5 and o["box"][2] < width - 0.5]
-    off = min((float(np.linalg.norm(centre(box) - centre(b))) for b in whole), default=None)
+    (a true box cut by the frame's edge has another centre than the part a detector boxes), and, with `back`
+    (the image motion to the frame the server saw), wholly in that frame too; None if none is within half
+    the box's diagonal."""
+    def whole(b: list[float]) -> bool:
+        if back is not None:
+            xs = [(back @ np.array([x, y, 1.0]))[0] for x in (b[0], b[2]) for y in (b[1], b[3])]
+            if min(xs) <= 0.5 or max(xs) >= width - 0.5:
+                return False
+        return b[0] > 0.5 and b[2] < width - 0.5
+
+    boxes = [o["box"] for o in objects if o["class"] == label and whole(o["box"])]
+    off = min((float(np.linalg.norm(centre(box) - centre(b))) for b in boxes), default=None)
     return off if off is not None and off < np.hypot(box[2] - box[0], box[3] - box[1]) / 2 else None
 
 
@@ -276,7 +287,7 @@ def score(recorded: dict[str, Any], truth: dict[str, Any], seconds: float) -> Sc
             scores.registration.append(error)
             if panning:
                 scores.registration_pans.append(error)
-            off = nearest_truth(drawn["box"], drawn["label"], frames[shown]["objects"], width)
+            off = nearest_truth(drawn["box"], drawn["label"], frames[shown]["objects"], width, np.linalg.inv(motion))
             if off is not None:
                 scores.truth.append(off)
                 if panning:
@@ -312,7 +323,8 @@ def report(runs: dict[str, Scores], command: str, load: float) -> str:
         "box, read in the animation frame it was drawn in, as median / p90 / p99. *Registration*: against the",
         "server's box carried from the frame it was found in to the frame on screen by the clip's exact motion,",
         "what latency compensation is about. *Truth*: against the object's true box in the frame on screen,",
-        "objects wholly in the picture; it adds the server's own box error (last row).",
+        "objects wholly in the picture there and in the frame the server saw; it adds the server's own box error",
+        "(last row), which no compensation in the page can take away.",
         "",
         "| compensation | registration during pans | registration, all frames | truth during pans | truth, all frames "
         "| boxes | target |",

@@ -3,7 +3,7 @@
 import { packFrame } from './protocol.js';
 
 const FRAME_TIMEOUT_MS = 1000; // give up waiting for a frame's `objects` after this
-const MIN_FRAME_INTERVAL_MS = 30; // no point sending faster than a camera delivers
+const MIN_FRAME_INTERVAL_MS = 30; // no point taking frames faster than a camera delivers (from one capture to the next)
 const REMEMBERED_FRAMES = 64;
 
 /**
@@ -22,25 +22,20 @@ export class FramePump {
     this.sent = 0;
     this.nextId = 1;
     this.inFlight = null; // {id, timer}
-    this.lastSendAt = -Infinity;
+    this.lastCaptureAt = -Infinity;
     this.records = new Map(); // frame id -> {devicePose, intrinsics, width, height, sentAt, shown}
   }
 
   /** True when a new frame should be captured now. */
   ready(now = performance.now()) {
-    return this.connection.streaming && !this.inFlight && now - this.lastSendAt >= MIN_FRAME_INTERVAL_MS;
-  }
-
-  /** Waiting time until ready() may turn true on its own (Infinity when it needs an event). */
-  waitMs(now = performance.now()) {
-    if (!this.connection.streaming || this.inFlight) return Infinity;
-    return Math.max(0, MIN_FRAME_INTERVAL_MS - (now - this.lastSendAt));
+    return this.connection.streaming && !this.inFlight && now - this.lastCaptureAt >= MIN_FRAME_INTERVAL_MS;
   }
 
   /** Encode and send `capture`; resolves to the frame id, or null when it was not sent. */
   async submit(capture) {
     if (!this.ready()) return null;
     const id = this.nextId++;
+    this.lastCaptureAt = performance.now();
     this.inFlight = { id, timer: setTimeout(() => this.answered(id), FRAME_TIMEOUT_MS) };
     try {
       const image = await capture.encode();
@@ -55,7 +50,6 @@ export class FramePump {
       };
       this.connection.send(packFrame(id, capture.takenAt ?? Date.now(), image, record.intrinsics, record.devicePose, capture.depth || null));
       this._remember(id, record);
-      this.lastSendAt = record.sentAt;
       this.sent += 1;
       this.onSent(id, record);
       return id;

@@ -15,7 +15,7 @@
 // A shown video frame is {key, time}: `key` tells frames apart, `time` is when it
 // was captured, in milliseconds of performance.now()'s clock.
 
-export const TRACKING_WIDTH = 320; // the worker follows the video scaled to this width
+const TRACKING_WIDTH = 320; // the worker follows the video scaled to this width
 
 /** An object of the latest answer, to draw: {object (as the server sent it), box ([x0, y0, x1, y1] image pixels)}. */
 function asSent(answer) {
@@ -41,8 +41,6 @@ class ServerBoxes {
   objects() {
     return asSent(this.answer);
   }
-
-  close() {}
 }
 
 /** Boxes carried on by the server's image velocity, for as long as the answer is old. */
@@ -140,10 +138,6 @@ class FlowTracking extends ServerBoxes {
       const [vx, vy] = followed.velocity || [0, 0];
       return { object, box: followed.box.map((v, i) => (v + (i % 2 ? vy : vx) * ahead) * k) };
     });
-  }
-
-  close() {
-    this.worker.terminate();
   }
 }
 

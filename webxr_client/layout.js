@@ -31,7 +31,7 @@ const COVERS_AN_OBJECT = 1000; // rank added to a spot that covers another objec
  * Spots for a stack of `size` ([w, h]) around `box` ([x0, y0, x1, y1]) with `gap`
  * between them, best first: [{name, rect: [x0, y0, x1, y1]}] in the stack's plane.
  */
-export function candidateSpots(box, size, gap) {
+function candidateSpots(box, size, gap) {
   const [x0, y0, x1, y1] = box;
   const [w, h] = size;
   const cx = (x0 + x1) / 2;
@@ -62,7 +62,7 @@ export function candidateSpots(box, size, gap) {
   return spots.map(([name, left, top]) => ({ name, rect: [left, top, left + w, top + h] }));
 }
 
-export function overlaps(a, b, margin = 0) {
+function overlaps(a, b, margin = 0) {
   return a[0] < b[2] + margin && b[0] < a[2] + margin && a[1] < b[3] + margin && b[1] < a[3] + margin;
 }
 

@@ -107,7 +107,7 @@ function takeAnswer({ key, objects: found }) {
   const latest = frames[frames.length - 1];
   answerKey = key;
   if (!from || !latest) {
-    objects = []; // too old to follow: the page draws the server's boxes
+    objects = []; // too old to follow: the page moves the server's boxes as the whole picture moves
     return;
   }
   const velocities = new Map(objects.map((o) => [o.id, o.velocity]));

@@ -37,7 +37,7 @@ export class XRMode {
   constructor({ root, tapLayer, video, pump, overlays, onSelect, onPlace, onEnd }) {
     Object.assign(this, { root, tapLayer, video, pump, overlays, onSelect, onPlace, onEnd });
     this.session = null;
-    // object id -> {pose (Matrix4 in the reference space), side (m), label, seenAt, inView, frameId,
+    // object id -> {pose (Matrix4 in the reference space), side (m), label, backend, seenAt, inView, frameId,
     //              marker, source ('pose' | 'estimate' | 'hit-test'), hitAt}
     this.objects = new Map();
     this.panels = new Map(); // overlay id -> Panel
@@ -167,7 +167,9 @@ export class XRMode {
       const marker = new ObjectMarker(id);
       marker.outline.material.color.setHex(id === this.selected ? SELECTED_COLOR : OUTLINE_COLOR);
       this.scene.add(marker.outline, marker.target);
-      entry = { id, label, backend: null, pose: null, side: 0.1, seenAt: 0, inView: false, frameId: 0, marker, source: null, hitAt: 0 };
+      entry = {
+        id, label, backend: null, pose: null, side: 0.1, seenAt: 0, inView: false, frameId: 0, marker, source: null, hitAt: 0,
+      };
       this.objects.set(id, entry);
     }
     entry.label = label;
@@ -274,8 +276,10 @@ export class XRMode {
       for (const [key, group] of groups) {
         members.set(key, group);
         stacks.push({
-          key, anchor: base.clone().multiply(fromRowMajor(group[0].overlay.placement.pose)),
-          flat: !inSpace && entry.source === 'pose' && FLAT_BACKENDS.has(entry.backend), side: inSpace ? ANCHOR_SIDE_M : entry.side,
+          key,
+          anchor: base.clone().multiply(fromRowMajor(group[0].overlay.placement.pose)),
+          flat: !inSpace && entry.source === 'pose' && FLAT_BACKENDS.has(entry.backend),
+          side: inSpace ? ANCHOR_SIDE_M : entry.side,
           sizes: group.map((p) => p.size),
         });
       }
