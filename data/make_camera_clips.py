@@ -106,9 +106,9 @@ PAN = seq.SequenceSpec(
     ),
     keys=(
         seq.Key(0, 640, 600), seq.Key(30, 640, 600),
-        seq.Key(100, 1050, 590, 1.05), seq.Key(130, 1050, 590, 1.05),  # 2.3 s pan right, 18 px a frame at most
+        seq.Key(100, 1050, 590, 1.05), seq.Key(130, 1050, 590, 1.05),  # 2.3 s pan right, 9 px a frame at most
         seq.Key(200, 660, 605), seq.Key(225, 660, 605),  # and back
-        seq.Key(265, 980, 600), seq.Key(299, 640, 600),  # a quicker sweep (25 px a frame at most), and back
+        seq.Key(265, 980, 600), seq.Key(299, 640, 600),  # quicker sweeps right and back, 13 and 16 px a frame at most
     ),
 )
 

@@ -160,7 +160,7 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
         assert on_panel > 0.3 and video_alike < 0.1, f"panel {overlay_id} is not drawn where it projects"
 
     # The device moves (8 cm right, turned 6 degrees right) while no server update arrives.
-    frames_before = snap["xrFrames"]
+    frames_before = page.evaluate("window.spatialClient.xr().xrFrames")  # now: the screenshots took a while
     page.evaluate(
         """() => { const d = window.xrDevice; d.position.x += 0.08;
                    const a = -6 * Math.PI / 180; d.quaternion.set(0, Math.sin(a / 2), 0, Math.cos(a / 2)); }"""
