@@ -201,7 +201,7 @@ class FramePipeline:
             detections = self.detector.detect(image, intrinsics)
             timing = {"detect": (time.perf_counter() - start) * 1e3}
         else:
-            detections = tracker.update(image, intrinsics)
+            detections = tracker.update(image, intrinsics, header.timestamp_ms)
             timing = dict(tracker.timing_ms)
             if self.objects is not None:
                 self.objects.save_new_views()

@@ -381,6 +381,9 @@ class TrackedObject(WireModel):
     pose_source: Literal["backend", "depth", "triangulated"] | None
     backend: str
     source: Literal["detection", "tracking"]
+    velocity: list[float] | None = Field(min_length=2, max_length=2,
+                                         description="how fast the box's centre moves in the image, [x, y] in pixels"
+                                                     " a second, from the tracker; null where no tracker measured it")
     box3d: Box3d = MISSING  # type: ignore[assignment]
     position: list[float] = Field(default=MISSING, min_length=3, max_length=3,  # type: ignore[arg-type]
                                   description="triangulated, in the device's reference space")
@@ -549,6 +552,7 @@ def tracked_object(detection: Detection, pose: np.ndarray | None, pose_source: s
         id=detection.object_id, class_=detection.label, score=round(detection.score, 4),
         box=[round(v, 1) for v in detection.box], pose=pose_to_list(pose), pose_source=pose_source,  # type: ignore[arg-type]
         backend=detection.backend, source=detection.source,  # type: ignore[arg-type]
+        velocity=None if detection.velocity is None else [round(v, 1) for v in detection.velocity],
         **(placement_fields(placement) if placement is not None else {}),
     )
 

@@ -26,7 +26,9 @@ class Detection:
     object-to-camera 4x4 transform when known; `mask` a boolean image-sized
     array when the backend segments. `source` says where this frame's box came
     from: "detection" (the backend ran on this frame) or "tracking" (carried
-    from an earlier detection by `vision.tracking.Tracker`).
+    from an earlier detection by `vision.tracking.Tracker`). `velocity` is how
+    fast the box's centre moves in the image, (x, y) pixels a second, where a
+    tracker followed it between timed frames.
     """
 
     object_id: str
@@ -39,6 +41,7 @@ class Detection:
     mask: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     source: str = "detection"
+    velocity: tuple[float, float] | None = None
 
 
 class Detector(ABC):

@@ -7,6 +7,10 @@ moves each object with sparse optical flow: pyramidal Lucas-Kanade on corner
 points inside the object's box, checked forwards and backwards, then a RANSAC
 similarity fit of the points' motion, which moves the box, the corners and the
 pose. A track's confidence is the share of its points still following it.
+Given the frames' capture times, a track also has an image velocity: how fast
+its box's centre moved by that flow (a detection's jump to a new box is not
+motion), smoothed over a few frames, so a client can carry the box on to the
+picture it shows when the answer arrives.
 
 On a detection frame, detections are matched to tracks by box overlap
 (Hungarian assignment). Backends that already name the physical object
@@ -71,6 +75,7 @@ MIN_MATCH_IOU = 0.3
 HEALTHY_CONFIDENCE = 0.8  # a track the detector missed survives only with this share of its points
 RECENTLY_LOST_FRAMES = 15  # a track lost this recently can take its object back by box overlap
 PROBE_POINTS = 500  # points followed while a detection is in flight, to bring it up to date when it lands
+VELOCITY_SMOOTHING = 0.5  # weight of the newest frame's motion in a track's image velocity
 
 
 @dataclass
@@ -95,6 +100,10 @@ class Track:
     detected_now: bool = True
     view_frame: int = 0
     tentative: bool = False
+    shift: np.ndarray | None = None
+    """How far the box's centre moved by optical flow into this frame, pixels (None: not followed)."""
+    velocity: np.ndarray | None = None
+    """Image velocity of the box's centre, pixels a second (None: not followed between timed frames yet)."""
 
     def as_detection(self, width: int, height: int) -> Detection:
         return Detection(
@@ -108,6 +117,7 @@ class Track:
             mask=self.mask if self.detected_now else None,
             extra=self.extra,
             source="detection" if self.detected_now else "tracking",
+            velocity=None if self.velocity is None else (float(self.velocity[0]), float(self.velocity[1])),
         )
 
 
@@ -188,10 +198,14 @@ class Tracker:
         self.timing_ms: dict[str, float] = {}
         self._last_detection: int | None = None
         self._previous: np.ndarray | None = None
+        self._previous_time_ms: float | None = None
         self._pending: PendingDetection | None = None
 
-    def update(self, image: np.ndarray, intrinsics: Intrinsics) -> list[Detection]:
+    def update(self, image: np.ndarray, intrinsics: Intrinsics, timestamp_ms: float | None = None) -> list[Detection]:
         """The objects in this BGR frame, each with `source` "detection" or "tracking".
+
+        `timestamp_ms` is when the frame was captured (any clock, milliseconds);
+        with it, objects followed from the previous timed frame get a `velocity`.
 
         `timing_ms` then holds this frame's stages: `track` always; `detect`
         and `associate` where a synchronous detector ran; for an asynchronous
@@ -212,8 +226,10 @@ class Tracker:
                 self._lose(track)
         for track in self._active():
             track.detected_now = False
+            track.shift = None
         if self._previous is not None:
             self._follow(self._previous, small, intrinsics)
+        self._update_velocities(timestamp_ms)
         self._previous = small
         self.timing_ms = {"track": (time.perf_counter() - start) * 1e3}
         if self._pending is not None and self._pending.result.done():
@@ -228,6 +244,20 @@ class Tracker:
                 self._lose(track)
         self._forget_old()
         return [track.as_detection(width, height) for track in self._reported()]
+
+    def _update_velocities(self, timestamp_ms: float | None) -> None:
+        """Each followed track's image velocity from this frame's flow shift and the time since the last frame."""
+        elapsed_s = None
+        if timestamp_ms is not None and self._previous_time_ms is not None:
+            elapsed_s = (timestamp_ms - self._previous_time_ms) / 1000
+        self._previous_time_ms = timestamp_ms
+        for track in self._active():
+            if track.shift is None or elapsed_s is None or elapsed_s <= 0:
+                track.velocity = None
+                continue
+            measured = track.shift / elapsed_s
+            track.velocity = measured if track.velocity is None else (
+                VELOCITY_SMOOTHING * measured + (1 - VELOCITY_SMOOTHING) * track.velocity)
 
     def _detect_now(self, image: np.ndarray, gray: np.ndarray, intrinsics: Intrinsics) -> None:
         start = time.perf_counter()
@@ -322,7 +352,9 @@ class Tracker:
         kept = inliers.ravel().astype(bool)
         track.points = after[kept].reshape(-1, 2)
         track.confidence = len(track.points) / max(track.seeded, 1)
-        track.box = moved_box(track.box, motion)
+        moved = moved_box(track.box, motion)
+        track.shift = (moved[:2] + moved[2:] - track.box[:2] - track.box[2:]) / 2
+        track.box = moved
         if track.corners is not None:
             track.corners = cv2.transform(track.corners.reshape(-1, 1, 2).astype(np.float32), motion).reshape(-1, 2)
         if track.pose is not None:

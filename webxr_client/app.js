@@ -43,14 +43,17 @@ const client = {
   lastPlaced: null, // the latest `placed` message
   get drawn() { return windowMode?.drawn || []; },
   get boxes() { return windowMode?.boxes || []; },
+  get stacks() { return windowMode?.stacks || []; },
+  get compensation() { return windowMode && { status: windowMode.compensation.status, ms: windowMode.compensation.trackMs ?? null }; },
   xr: () => xrMode?.snapshot() || null,
   editor: () => cellEditor.snapshot(),
 };
 window.spatialClient = client;
 
 let token = currentToken();
-const SPACE = new URLSearchParams(location.search).get('space'); // ?space=spc_…: share that space's anchors
-client.placeBlock = new URLSearchParams(location.search).get('place');
+const PARAMS = new URLSearchParams(location.search);
+const SPACE = PARAMS.get('space'); // ?space=spc_…: share that space's anchors
+client.placeBlock = PARAMS.get('place');
 let placeCount = 0;
 let windowMode = null;
 let xrMode = null;
@@ -65,7 +68,6 @@ const connection = new Connection({
 const pump = new FramePump(connection, {
   onSent: () => { client.framesSent = pump.sent; renderStatus(); },
   onError: (err) => showError('frame', err.message || String(err)),
-  onIdle: () => windowMode?.sendWhenReady(),
 });
 client.pump = pump;
 client.connection = connection;
@@ -174,13 +176,13 @@ const handlers = {
     clearError();
     ui.form.hidden = true;
     renderStatus();
-    windowMode?.sendWhenReady();
   },
 
   objects(message) {
     client.lastObjects = message;
     countFps(performance.now());
     pump.answered(message.frame_id);
+    windowMode?.onObjects(message);
     xrMode?.onObjects(message);
   },
 
@@ -265,9 +267,10 @@ async function startWindow() {
     canvas: ui.canvas,
     tapLayer: ui.tapLayer,
     pump,
-    scene: () => ({ objects: client.lastObjects, overlays: Object.values(client.overlays) }),
+    overlays: () => Object.values(client.overlays),
     onSelect: (objectId, label) => sheet.open(objectId, label),
     onPanelTap,
+    compensation: PARAMS.get('compensation'),
   });
   client.mode = 'window';
   await windowMode.start();
@@ -329,4 +332,4 @@ onConnectionChange();
 if (navigator.xr) offerXR();
 
 if (!token) askForToken();
-else if (new URLSearchParams(location.search).get('autostart') === '1') start('window');
+else if (PARAMS.get('autostart') === '1') start('window');

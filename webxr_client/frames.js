@@ -3,44 +3,39 @@
 import { packFrame } from './protocol.js';
 
 const FRAME_TIMEOUT_MS = 1000; // give up waiting for a frame's `objects` after this
-const MIN_FRAME_INTERVAL_MS = 30; // no point sending faster than a camera delivers
+const MIN_FRAME_INTERVAL_MS = 30; // no point taking frames faster than a camera delivers (from one capture to the next)
 const REMEMBERED_FRAMES = 64;
 
 /**
- * A capture is {width, height, encode: () => Promise<Uint8Array>, intrinsics?, devicePose?, depth?}:
+ * A capture is {width, height, encode: () => Promise<Uint8Array>, intrinsics?, devicePose?, depth?, takenAt?, shown?}:
  * the pixels are taken (and the pose and depth read) when the capture is made;
  * only the encoding is asynchronous. `devicePose` is a row-major
- * camera-to-reference 4x4 with OpenCV camera axes; `depth` is packFrame's.
+ * camera-to-reference 4x4 with OpenCV camera axes; `depth` is packFrame's;
+ * `takenAt` the capture time (Date.now()'s clock; default: when it is sent);
+ * `shown` the video frame it was taken from, as the page knows it (window_mode.js).
  */
 export class FramePump {
-  /** `onIdle()` is called when the frame in flight was answered or timed out. */
-  constructor(connection, { onSent = () => {}, onError = () => {}, onIdle = () => {} } = {}) {
+  constructor(connection, { onSent = () => {}, onError = () => {} } = {}) {
     this.connection = connection;
     this.onSent = onSent;
     this.onError = onError;
-    this.onIdle = onIdle;
     this.sent = 0;
     this.nextId = 1;
     this.inFlight = null; // {id, timer}
-    this.lastSendAt = -Infinity;
-    this.records = new Map(); // frame id -> {devicePose, intrinsics, width, height, sentAt}
+    this.lastCaptureAt = -Infinity;
+    this.records = new Map(); // frame id -> {devicePose, intrinsics, width, height, sentAt, shown}
   }
 
   /** True when a new frame should be captured now. */
   ready(now = performance.now()) {
-    return this.connection.streaming && !this.inFlight && now - this.lastSendAt >= MIN_FRAME_INTERVAL_MS;
-  }
-
-  /** Waiting time until ready() may turn true on its own (Infinity when it needs an event). */
-  waitMs(now = performance.now()) {
-    if (!this.connection.streaming || this.inFlight) return Infinity;
-    return Math.max(0, MIN_FRAME_INTERVAL_MS - (now - this.lastSendAt));
+    return this.connection.streaming && !this.inFlight && now - this.lastCaptureAt >= MIN_FRAME_INTERVAL_MS;
   }
 
   /** Encode and send `capture`; resolves to the frame id, or null when it was not sent. */
   async submit(capture) {
     if (!this.ready()) return null;
     const id = this.nextId++;
+    this.lastCaptureAt = performance.now();
     this.inFlight = { id, timer: setTimeout(() => this.answered(id), FRAME_TIMEOUT_MS) };
     try {
       const image = await capture.encode();
@@ -51,10 +46,10 @@ export class FramePump {
         width: capture.width,
         height: capture.height,
         sentAt: performance.now(),
+        shown: capture.shown || null,
       };
-      this.connection.send(packFrame(id, Date.now(), image, record.intrinsics, record.devicePose, capture.depth || null));
+      this.connection.send(packFrame(id, capture.takenAt ?? Date.now(), image, record.intrinsics, record.devicePose, capture.depth || null));
       this._remember(id, record);
-      this.lastSendAt = record.sentAt;
       this.sent += 1;
       this.onSent(id, record);
       return id;
@@ -70,7 +65,6 @@ export class FramePump {
     if (!this.inFlight || id < this.inFlight.id) return;
     clearTimeout(this.inFlight.timer);
     this.inFlight = null;
-    this.onIdle();
   }
 
   /** Forget the frame in flight (the socket dropped). */

@@ -9,10 +9,6 @@ import { Matrix4, Vector3 } from 'three';
 
 export const FLIP = new Matrix4().makeScale(1, -1, -1);
 
-/** World-locked panel stacking, in metres, in the anchor's frame. */
-export const LIFT_M = 0.06; // slot 0's bottom edge sits this far above the anchor origin (clears a 10 cm marker)
-export const GAP_M = 0.01; // between stacked panels
-
 /** A Matrix4 from 16 row-major numbers (the protocol's layout). */
 export function fromRowMajor(values) {
   return new Matrix4().set(...values);
@@ -69,18 +65,4 @@ export function uprightFacing(position, viewer) {
   const y = new Vector3(0, 1, 0);
   const x = new Vector3().crossVectors(y, z);
   return new Matrix4().makeBasis(x, y, z).setPosition(position);
-}
-
-/**
- * Where each panel's centre goes when panels of `sizes` ([[w, h], ...] in metres,
- * in slot order) are stacked on an anchor: in the anchor's xy-plane, facing its
- * +z, upwards along its +y starting LIFT_M above its origin.
- */
-export function stackPanels(anchor, sizes) {
-  let bottom = LIFT_M;
-  return sizes.map(([, h]) => {
-    const centre = anchor.clone().multiply(new Matrix4().makeTranslation(0, bottom + h / 2, 0));
-    bottom += h + GAP_M;
-    return centre;
-  });
 }

@@ -1,6 +1,9 @@
 // Drawing overlays on a 2D canvas: the display-list painter (same ops as
-// spatial/render/raster.py) and the screen-locked placement rule (a port of
-// spatial/render/placement.py, same constants).
+// spatial/render/raster.py) and the screen-locked stacking rule (a port of
+// spatial/render/placement.py, same constants); where each stack goes is
+// layout.js's.
+
+import { leaderLine } from './layout.js';
 
 /** Panel pixels to image pixels for screen-locked overlays. */
 export const SCREEN_SCALE = 0.75;
@@ -101,42 +104,72 @@ export function containRect(boxW, boxH, mediaW, mediaH) {
 }
 
 /**
- * Draw every object's box and the overlays pinned to it, stacked above the box.
+ * Draw every object's box and, for each object with overlays, its panels stacked
+ * at the spot `layout` (a PanelLayout, layout.js) gives them, with a leader line
+ * to the object; panels of different objects never cover each other. `scene` is
+ * {imageSize, objects: [{object, box (image pixels, where to draw it now)}], overlays};
  * `view` maps image pixels to the screen; the box of `selected` is highlighted.
- * Returns the screen rects drawn:
- * {boxes: [{objectId, label, x, y, w, h}], drawn: [{overlayId, objectId, x, y, w, h}]}.
+ * Returns the screen rects drawn: {boxes: [{objectId, label, x, y, w, h, imageBox}],
+ * drawn: [{overlayId, objectId, x, y, w, h}], stacks: [{objectId, spot, scale, x, y, w, h, leader}]}.
  */
-export function drawScene(ctx, objectsMessage, overlays, view, selected = null) {
-  const boxes = [];
-  const drawn = [];
-  if (!objectsMessage) return { boxes, drawn };
-  const imageSize = objectsMessage.image_size;
+export function drawScene(ctx, scene, view, layout, selected = null) {
+  const { imageSize, objects, overlays } = scene;
   const s = view.w / imageSize[0];
-  const toScreen = (x, y) => [view.x + x * s, view.y + y * s];
+  const toScreen = (rect) => [view.x + rect[0] * s, view.y + rect[1] * s, view.x + rect[2] * s, view.y + rect[3] * s];
+  const bounds = [view.x, view.y, view.x + view.w, view.y + view.h];
 
-  for (const object of objectsMessage.objects) {
-    const [x0, y0, x1, y1] = object.box;
-    const [sx, sy] = toScreen(x0, y0);
-    const box = { objectId: object.id, label: object.class, x: sx, y: sy, w: (x1 - x0) * s, h: (y1 - y0) * s };
-    strokeBox(ctx, box, object.id === selected);
-    boxes.push(box);
+  const boxes = objects.map(({ object, box }) => {
+    const [x0, y0, x1, y1] = toScreen(box);
+    return { objectId: object.id, label: object.class, x: x0, y: y0, w: x1 - x0, h: y1 - y0, imageBox: box };
+  });
+  boxes.forEach((box) => strokeBox(ctx, box, box.objectId === selected));
 
-    const pinned = overlays
-      .filter((o) => o.object_id === object.id)
-      .sort((a, b) => a.placement.slot - b.placement.slot);
-    const sizes = pinned.map((o) => [o.content.width, o.content.height]);
-    stackAbove(object.box, sizes, imageSize).forEach(([left, top, scale], i) => {
-      const overlay = pinned[i];
-      const [px, py] = toScreen(left, top);
-      const k = scale * s;
+  const pinned = new Map(); // object id -> its overlays in slot order
+  for (const overlay of overlays) {
+    if (!pinned.has(overlay.object_id)) pinned.set(overlay.object_id, []);
+    pinned.get(overlay.object_id).push(overlay);
+  }
+  const stacks = objects.filter(({ object }) => pinned.has(object.id)).map(({ object, box }) => {
+    const panels = pinned.get(object.id).sort((a, b) => a.placement.slot - b.placement.slot);
+    return {
+      key: object.id, box, gap: GAP, project: toScreen, shiftable: true, screenBox: toScreen(box), panels,
+      sizeAt: (scale) => stackSize(panels.map((o) => [o.content.width * scale, o.content.height * scale])),
+    };
+  });
+  const placed = layout.place(stacks, bounds);
+
+  const drawn = [];
+  const stacksDrawn = [];
+  for (const stack of stacks) {
+    const choice = placed.get(stack.key);
+    if (choice.hidden) continue;
+    const [x0, y0, x1, y1] = choice.screen;
+    const [from, to] = leaderLine(choice.rect, stack.box);
+    const leader = [...toScreen([...from, ...to])];
+    strokeLeader(ctx, leader);
+    stacksDrawn.push({ objectId: stack.key, spot: choice.spot, scale: choice.scale, x: x0, y: y0, w: x1 - x0, h: y1 - y0, leader });
+    // Within its spot a stack grows upwards, slot 0 at the bottom, by the server's rule.
+    const sizes = stack.panels.map((o) => [o.content.width * choice.scale, o.content.height * choice.scale]);
+    const bottom = choice.rect[3] + GAP;
+    stackAbove([choice.rect[0], bottom, choice.rect[2], bottom], sizes, imageSize).forEach(([left, top, scale], i) => {
+      const overlay = stack.panels[i];
+      const [px, py] = toScreen([left, top, left, top]);
+      const k = scale * choice.scale * s;
       paintDisplayList(ctx, overlay.content, px, py, k);
       drawn.push({
-        overlayId: overlay.id, objectId: object.id,
+        overlayId: overlay.id, objectId: stack.key,
         x: px, y: py, w: overlay.content.width * k, h: overlay.content.height * k,
       });
     });
   }
-  return { boxes, drawn };
+  return { boxes, drawn, stacks: stacksDrawn };
+}
+
+/** The [w, h] in image pixels of panels of `sizes` (panel pixels) stacked by stackAbove. */
+function stackSize(sizes) {
+  const w = Math.max(...sizes.map(([width]) => width)) * SCREEN_SCALE;
+  const h = sizes.reduce((sum, [, height]) => sum + height * SCREEN_SCALE, 0) + GAP * (sizes.length - 1);
+  return [w, h];
 }
 
 function strokeBox(ctx, box, selected) {
@@ -144,5 +177,21 @@ function strokeBox(ctx, box, selected) {
   ctx.lineWidth = selected ? 3 : 1.5;
   ctx.strokeStyle = selected ? 'rgba(255, 213, 74, 0.95)' : 'rgba(74, 222, 128, 0.9)';
   ctx.strokeRect(box.x, box.y, box.w, box.h);
+  ctx.restore();
+}
+
+function strokeLeader(ctx, [x0, y0, x1, y1]) {
+  if (Math.hypot(x1 - x0, y1 - y0) < 1) return;
+  ctx.save();
+  ctx.lineWidth = 1.5;
+  ctx.strokeStyle = 'rgba(226, 232, 240, 0.9)';
+  ctx.beginPath();
+  ctx.moveTo(x0, y0);
+  ctx.lineTo(x1, y1);
+  ctx.stroke();
+  ctx.fillStyle = 'rgba(226, 232, 240, 0.9)';
+  ctx.beginPath();
+  ctx.arc(x1, y1, 2.5, 0, 2 * Math.PI);
+  ctx.fill();
   ctx.restore();
 }

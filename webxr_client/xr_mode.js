@@ -1,16 +1,18 @@
 // WebXR mode: an immersive-ar session drawn with three.js. Each XR frame may
 // send the camera image with the view's pose and intrinsics; overlays are
 // world-locked at the object's pose in the reference space, so head motion
-// between server updates moves the view, not the panels. See docs/xr.md.
+// between server updates moves the view, not the panels; each XR frame they are
+// sized, turned and laid out for the view (xr_layout.js). See docs/xr.md.
 
 import { Matrix4, PerspectiveCamera, Raycaster, Scene, Vector2, Vector3, WebGLRenderer } from 'three';
 import { GLTextureGrabber, VideoGrabber, openCamera } from './camera.js';
 import { DEPTH_SENSING, cpuDepthEnabled, depthForImage, surfaceAlongRay } from './depth.js';
 import {
   devicePoseFromView, fromRowMajor, intrinsicsFromProjection, objectInReference, rayThroughPixel,
-  stackPanels, toRowMajor, uprightFacing,
+  toRowMajor, uprightFacing,
 } from './geometry.js';
 import { ObjectMarker, Panel, TextureCache } from './panels.js';
+import { ANCHOR_SIDE_M, Leader, XRPanelLayout } from './xr_layout.js';
 
 const FORGET_MS = 10_000; // an object unseen this long, with no panels left, is dropped
 const NOMINAL_SIZE_M = 0.2; // size assumed for an object without a 3D pose, to guess its distance
@@ -20,6 +22,7 @@ const HIT_TEST_INTERVAL_MS = 250; // at most this often per object
 const SELECTED_COLOR = 0xffd54a;
 const OUTLINE_COLOR = 0x4ade80;
 const IDENTITY = new Matrix4(); // the reference space itself, for panels placed in it
+const FLAT_BACKENDS = new Set(['markers', 'taught']); // the poses they measure are flat surfaces: panels lie on them
 const PLACE_DISTANCE_M = 0.75; // a tap on nothing places the chosen block this far along the tap's ray, without depth
 const DEPTH_FRESH_MS = 2000; // a tap meets the surface of a depth map at most this old (the world may move)
 
@@ -36,10 +39,13 @@ export class XRMode {
   constructor({ root, tapLayer, video, pump, overlays, onSelect, onPlace, onEnd, onPanelTap = () => false }) {
     Object.assign(this, { root, tapLayer, video, pump, overlays, onSelect, onPlace, onEnd, onPanelTap });
     this.session = null;
-    // object id -> {pose (Matrix4 in the reference space), side (m), label, seenAt, inView, frameId,
+    // object id -> {pose (Matrix4 in the reference space), side (m), label, backend, seenAt, inView, frameId,
     //              marker, source ('pose' | 'estimate' | 'hit-test'), hitAt}
     this.objects = new Map();
     this.panels = new Map(); // overlay id -> Panel
+    this.placed = new Map(); // overlay id -> {centre (Matrix4, no scale), scale, shrink, spot, facing, anchor}, as last laid out
+    this.layout = new XRPanelLayout();
+    this.leaders = new Map(); // stack key -> Leader
     this.textures = new TextureCache();
     this.hitTests = new Map(); // object id -> {source, frames, ray}
     this.selected = null; // the object whose sheet is open
@@ -111,6 +117,7 @@ export class XRMode {
     for (const entry of this.objects.values()) entry.inView = false;
     for (const object of message.objects) {
       const entry = this._object(object.id, object.class);
+      entry.backend = object.backend;
       entry.seenAt = now;
       entry.inView = true;
       entry.frameId = message.frame_id;
@@ -162,7 +169,9 @@ export class XRMode {
       const marker = new ObjectMarker(id);
       marker.outline.material.color.setHex(id === this.selected ? SELECTED_COLOR : OUTLINE_COLOR);
       this.scene.add(marker.outline, marker.target);
-      entry = { id, label, pose: null, side: 0.1, seenAt: 0, inView: false, frameId: 0, marker, source: null, hitAt: 0 };
+      entry = {
+        id, label, backend: null, pose: null, side: 0.1, seenAt: 0, inView: false, frameId: 0, marker, source: null, hitAt: 0,
+      };
       this.objects.set(id, entry);
     }
     entry.label = label;
@@ -231,6 +240,7 @@ export class XRMode {
    * stays world-locked until the server removes its overlay (which it does
    * once the object has left the view), whether or not updates keep coming.
    * An object's outline shows while it is in the latest `objects` message.
+   * Stacks are sized, turned and placed for the latest view (xr_layout.js).
    */
   _layout(now = performance.now()) {
     const byObject = new Map();
@@ -248,24 +258,74 @@ export class XRMode {
       entry.marker.visible = shown;
       if (shown) entry.marker.place(entry.pose, entry.side);
     }
+    const stacks = [];
+    const members = new Map(); // stack key -> its panels, slot order
     for (const [objectId, panels] of byObject) {
       // A space anchor's pose is already in the reference space; an object's panels follow the object.
       const entry = this.objects.get(objectId);
-      const base = panels[0].overlay.placement.frame === 'device' ? IDENTITY : entry?.pose ?? null;
-      const shown = base !== null;
-      panels.forEach((panel) => { panel.mesh.visible = shown; });
-      if (!shown) continue;
+      const inSpace = panels[0].overlay.placement.frame === 'device';
+      const base = inSpace ? IDENTITY : entry?.pose ?? null;
+      if (base === null || !this.lastView) {
+        panels.forEach((panel) => { panel.mesh.visible = false; });
+        continue;
+      }
       const groups = new Map(); // panels sharing an anchor pose are stacked together
       for (const panel of panels.sort((a, b) => a.overlay.placement.slot - b.overlay.placement.slot)) {
-        const key = panel.overlay.placement.pose.join(',');
+        const key = `${objectId}|${panel.overlay.placement.pose.join(',')}`;
         if (!groups.has(key)) groups.set(key, []);
         groups.get(key).push(panel);
       }
-      for (const group of groups.values()) {
-        const anchor = base.clone().multiply(fromRowMajor(group[0].overlay.placement.pose));
-        stackPanels(anchor, group.map((p) => p.size)).forEach((centre, i) => group[i].place(centre));
+      for (const [key, group] of groups) {
+        members.set(key, group);
+        stacks.push({
+          key,
+          anchor: base.clone().multiply(fromRowMajor(group[0].overlay.placement.pose)),
+          flat: !inSpace && entry.source === 'pose' && FLAT_BACKENDS.has(entry.backend),
+          side: inSpace ? ANCHOR_SIDE_M : entry.side,
+          sizes: group.map((p) => p.size),
+        });
       }
     }
+    const placed = stacks.length ? this.layout.place(stacks, this._layoutView()) : new Map();
+    this.placed.clear();
+    for (const stack of stacks) {
+      const where = placed.get(stack.key);
+      const group = members.get(stack.key);
+      let leader = this.leaders.get(stack.key);
+      if (!leader) {
+        leader = new Leader();
+        this.leaders.set(stack.key, leader);
+        this.scene.add(leader.line);
+      }
+      group.forEach((panel) => { panel.mesh.visible = !where.hidden; });
+      leader.line.visible = !where.hidden;
+      if (where.hidden) continue;
+      leader.set(...where.leader);
+      group.forEach((panel, i) => {
+        panel.place(where.panels[i]);
+        const centre = where.panels[i].clone().multiply(new Matrix4().makeScale(1 / where.scale, 1 / where.scale, 1));
+        this.placed.set(panel.overlay.id, {
+          centre, scale: where.scale, shrink: where.shrink, spot: where.spot, facing: stack.flat ? 'surface' : 'viewer',
+          anchor: new Vector3().setFromMatrixPosition(stack.anchor),
+        });
+      });
+    }
+    for (const [key, leader] of this.leaders) {
+      if (members.has(key)) continue;
+      this.scene.remove(leader.line);
+      leader.dispose();
+      this.leaders.delete(key);
+    }
+  }
+
+  /** The latest view, as the layout needs it. */
+  _layoutView() {
+    return {
+      transform: new Matrix4().fromArray(this.lastView.transform.matrix),
+      projection: new Matrix4().fromArray(this.lastView.projectionMatrix),
+      width: window.innerWidth,
+      height: window.innerHeight,
+    };
   }
 
   _forget(entry) {
@@ -394,12 +454,20 @@ export class XRMode {
         projection: Array.from(view.projectionMatrix),
       },
       objects: Object.fromEntries([...this.objects.values()].map((o) => [o.id, {
-        pose: o.pose && toRowMajor(o.pose), side: o.side, frameId: o.frameId, source: o.source, visible: o.marker.outline.visible,
+        pose: o.pose && toRowMajor(o.pose), side: o.side, frameId: o.frameId, source: o.source, backend: o.backend,
+        visible: o.marker.outline.visible,
       }])),
-      panels: [...this.panels.values()].map((p) => ({
-        overlayId: p.overlay.id, objectId: p.overlay.object_id, size: p.size, visible: p.mesh.visible,
-        centre: toRowMajor(new Matrix4().copy(p.mesh.matrix).scale({ x: 1 / p.size[0], y: 1 / p.size[1], z: 1 })),
-      })),
+      // centre: the panel's pose (row-major, no scale); it is drawn `scale` times its size_m (`size`), of
+      // which `shrink` is the layout's (1 unless no spot had room at full size).
+      panels: [...this.panels.values()].map((p) => {
+        const placed = this.placed.get(p.overlay.id);
+        return {
+          overlayId: p.overlay.id, objectId: p.overlay.object_id, size: p.size, visible: p.mesh.visible,
+          centre: placed ? toRowMajor(placed.centre) : null, scale: placed?.scale ?? null, shrink: placed?.shrink ?? null,
+          spot: placed?.spot ?? null, facing: placed?.facing ?? null, anchor: placed ? placed.anchor.toArray() : null,
+        };
+      }),
+      leaders: [...this.leaders.values()].filter((l) => l.line.visible).map((l) => Array.from(l.line.geometry.attributes.position.array)),
     };
   }
 }

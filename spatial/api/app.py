@@ -33,9 +33,11 @@ VENDOR_FILES = {
     "three/three.module.js": NODE_MODULES / "three" / "build" / "three.module.js",
     "three/three.core.js": NODE_MODULES / "three" / "build" / "three.core.js",
     "iwer/iwer.module.js": NODE_MODULES / "iwer" / "build" / "iwer.module.js",
+    "opencv/opencv.js": NODE_MODULES / "@techstark" / "opencv-js" / "dist" / "opencv.js",
 }
 """The browser libraries the web client loads, from npm (`make client`), never from a CDN.
-iwer (WebXR emulation) is only used by the browser tests."""
+iwer (WebXR emulation) is only used by the browser tests; OpenCV.js by camera-window
+mode's tracker (webxr_client/tracker_worker.js)."""
 
 
 def vendor_file(path: str) -> FileResponse:

@@ -1,6 +1,7 @@
 """A real headless Chromium (Debian's package) for the web client tests.
 
-Chromium's fake camera plays the sample video (ArUco marker 7 on a poster).
+Chromium's fake camera plays the sample video (ArUco marker 7 on a poster);
+a module may play another clip by defining its own `browser` fixture.
 For WebXR, pages get the iwer runtime (npm, served from /vendor/iwer/) installed
 before the client runs, emulating a phone with `immersive-ar` (tests/browser/helpers.py).
 
@@ -14,14 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
-from tests.browser.helpers import CHROMIUM, chromium_args
+from tests.browser.helpers import launch_browser
 
 
 @pytest.fixture(scope="module")
 def browser(sample_y4m: Path) -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(sample_y4m))
-        yield browser
-        browser.close()
+    yield from launch_browser(sample_y4m)

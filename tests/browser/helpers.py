@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import math
@@ -12,26 +13,35 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import cv2
 import numpy as np
 from PIL import Image
-from playwright.sync_api import Browser, Page, Route, WebSocketRoute
+from playwright.sync_api import Browser, Page, Route, WebSocketRoute, sync_playwright
 
 from spatial.protocol import FrameHeader, parse_frame
-from tests.support import matrix
+from tests.support import matrix, sample_jpegs
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DOCS_IMG = ROOT / "docs" / "img"
 MARKER = "marker:aruco/7"
 SAMPLE_FOV_Y_RAD = 2 * math.atan(240 / 525)
 """The sample camera's vertical field of view: an emulated phone with it sees what the fake camera's video shows."""
+CUP_BOX = (60, 70, 350, 355)
+"""The cup and saucer in the sample video's first frame."""
 PHONE_SCREEN = (800, 600)
 """The emulated phone's screen: 4:3 like the sample camera, so the view and the video line up."""
+READING_DISTANCE_M = 0.6
+"""webxr_client/xr_layout.js: a panel keeps the angular size its size_m has from this far."""
+GAP_M = 0.01
+"""webxr_client/xr_layout.js: between a stack and its object, and between stacked panels, at reading distance."""
 
 
-def chromium_args(fake_camera: Path) -> list[str]:
-    """Headless Chromium's flags for the tests: the fake camera plays `fake_camera` (.y4m)."""
+CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium_args(camera: Path) -> list[str]:
+    """Headless Chromium's flags for the tests, its fake camera playing the .y4m file `camera` (looping)."""
     return [
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -39,8 +49,29 @@ def chromium_args(fake_camera: Path) -> list[str]:
         # A page fulfilled through a Playwright route (the iwer set-up) has no address of its
         # own, so Local Network Access checks would block its socket to the loopback server.
         "--disable-features=LocalNetworkAccessChecks",
-        f"--use-file-for-fake-video-capture={fake_camera}",
+        f"--use-file-for-fake-video-capture={camera}",
     ]
+
+
+def launch_browser(camera: Path) -> Iterator[Browser]:
+    """Debian's Chromium, headless, its fake camera playing `camera`, for a module's `browser` fixture to
+    `yield from` (one browser per module: the sync Playwright API keeps an event loop running while it is open)."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(camera))
+        yield browser
+        browser.close()
+
+
+def teach_cup(server: Any) -> str:
+    """The sample video's cup, taught from its first frame without a size: its recognitions carry no pose.
+    Returns its instance id."""
+    frame = cv2.imdecode(np.frombuffer(next(iter(sample_jpegs())), np.uint8), cv2.IMREAD_COLOR)
+    png = cv2.imencode(".png", frame)[1].tobytes()
+    taught = server.rest().post("/v1/taught", json={
+        "image": base64.b64encode(png).decode(), "box": list(CUP_BOX), "label": "cup",
+    })
+    assert taught.status_code == 201, taught.text
+    return taught.json()["instance_id"]
 
 
 def new_page(browser: Browser, viewport: dict[str, int]) -> tuple[Page, list[str]]:
@@ -255,6 +286,30 @@ def project(point: np.ndarray, view: dict[str, Any], size: tuple[int, int]) -> n
     clip = np.asarray(view["projection"], dtype=float).reshape(4, 4).T @ in_view
     ndc = clip[:3] / clip[3]
     return np.array([(ndc[0] + 1) / 2 * size[0], (1 - ndc[1]) / 2 * size[1]])
+
+
+def viewer_scale(point: np.ndarray, view: dict[str, Any]) -> float:
+    """How much larger than its size_m a panel anchored at `point` is drawn, to keep its angular size."""
+    return float(np.linalg.norm(point - matrix(view["transform"])[:3, 3]) / READING_DISTANCE_M)
+
+
+def facing_viewer(point: np.ndarray, view: dict[str, Any]) -> np.ndarray:
+    """A pose at `point` turned as the view is: a panel there faces the viewer, parallel to the screen."""
+    pose = matrix(view["transform"]).copy()
+    pose[:3, 3] = point
+    return pose
+
+
+def stacked_centres(anchor: np.ndarray, heights: list[float], side: float, scale: float) -> list[np.ndarray]:
+    """Centres of panels (heights in metres at reading distance, slot 0 first) stacked upwards on their object,
+    the layout's first choice: in the anchor's xy-plane, from GAP_M above the object (`side` metres across,
+    centred on the anchor's origin), GAP_M apart, all `scale` times their size."""
+    centres = []
+    bottom = side / 2 + GAP_M * scale
+    for height in heights:
+        centres.append(anchor @ translation(0, bottom + height * scale / 2, 0))
+        bottom += (height + GAP_M) * scale
+    return centres
 
 
 def panel_samples(centre: np.ndarray, size_m: list[float], view: dict[str, Any], screen: tuple[int, int]) -> np.ndarray:

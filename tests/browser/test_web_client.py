@@ -2,8 +2,9 @@
 
 Chromium's fake camera plays the sample video (ArUco marker 7 on a poster); the
 page streams it to /v1/stream and must draw the two demo overlays stacked above
-the marker. Placement is checked from the client's own record of what it drew
-and again from the pixels of a screenshot.
+the marker (where they fit; elsewhere the layout moves them: test_panel_layout.py).
+Placement is checked from the client's own record of what it drew and again
+from the pixels of a screenshot.
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def freeze_on_marker(page: Page) -> None:
-    """Pause the camera video on a frame where both panels are drawn over marker 7."""
-    freeze_video(page, f"window.spatialClient.drawn.filter(d => d.objectId === '{MARKER}').length === 2")
+    """Pause the camera video on a frame where both panels are drawn over marker 7, where the layout's first
+    choice had room for them: standing above it, full size."""
+    freeze_video(page, f"window.spatialClient.drawn.filter(d => d.objectId === '{MARKER}').length === 2 && "
+                       f"window.spatialClient.stacks.some(s => s.objectId === '{MARKER}' && s.spot === 'above' "
+                       "&& s.scale === 1)")
 
 
 def panel_region(image: np.ndarray, rect: dict[str, float], inset: int = 3) -> np.ndarray:

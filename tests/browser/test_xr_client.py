@@ -3,9 +3,12 @@
 The emulated phone has the sample camera's field of view and a 4:3 screen, and
 its camera is Chromium's fake camera playing the sample video (getUserMedia, as
 on Quest). The page must send frames with the view's pose and intrinsics, draw
-the demo panels world-locked above marker 7 at the pose the server found, keep
-them there while the emulated device moves and no server update arrives, and
-attach new blocks to a tapped object, edit a note and switch a view, all through the REST API.
+the demo panels world-locked above marker 7 at the pose the server found, lying
+on the marker's surface and sized for their distance, keep them anchored there
+while the emulated device moves and no server update arrives, keep every
+panel's angular size as the device comes closer and goes away (panels of an
+object with no surface turning to face it), and attach new blocks to a tapped
+object, edit a note and switch a view, all through the REST API.
 """
 
 from __future__ import annotations
@@ -18,13 +21,12 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import (
-    FLIP, MARKER, PHONE_SCREEN, StreamTap, client, emulated_phone, freeze_video, next_paint,
-    panel_samples, project, save_screenshot, screenshot, translation,
+    FLIP, MARKER, PHONE_SCREEN, READING_DISTANCE_M, StreamTap, client, emulated_phone, freeze_video, next_paint,
+    panel_samples, project, save_screenshot, screenshot, stacked_centres, teach_cup, viewer_scale,
 )
 from tests.support import matrix
 
 SAMPLE_INTRINSICS = (525.0, 525.0, 319.5, 239.5)  # data/sample_path.json
-LIFT_M, GAP_M = 0.06, 0.01  # webxr_client/geometry.js: the world-locked stacking rule
 PANEL_BG = np.array([0x0F, 0x1A, 0x24], dtype=float)  # spatial/render/layout.py BACKGROUND, #0f1a24e6
 PANEL_ALPHA = 0xE6 / 255
 CELL_FILLS = np.array([[0x16, 0x28, 0x3A], [0x24, 0x41, 0x5C]], dtype=float)  # table cells and header
@@ -52,20 +54,26 @@ def visible_panels_js(object_id: str) -> str:
     return f"(window.spatialClient.xr()?.panels || []).filter(p => p.visible && p.objectId === '{object_id}').length"
 
 
-def freeze(page: Page, panels: int = 2) -> None:
-    freeze_video(page, f"{visible_panels_js(MARKER)} === {panels}")
+def freeze(page: Page, panels: int = 2, above: bool = False) -> None:
+    """Pause the video on a frame where the marker has this many panels shown (`above`: all standing above it,
+    the layout's first choice)."""
+    spot = f"(window.spatialClient.xr()?.panels || []).filter(p => p.objectId === '{MARKER}').every(p => p.spot === 'above')"
+    freeze_video(page, f"{visible_panels_js(MARKER)} === {panels}" + (f" && {spot}" if above else ""))
 
 
-def expected_centres(object_pose: np.ndarray, overlays: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Panel centres by the world-locked rule: stacked up the anchor's y axis from LIFT_M, GAP_M apart."""
-    centres = {}
-    bottom = LIFT_M
-    for overlay in sorted(overlays, key=lambda o: o["placement"]["slot"]):
-        anchor = object_pose @ matrix(overlay["placement"]["pose"])
-        height = overlay["placement"]["size_m"][1]
-        centres[overlay["id"]] = anchor @ translation(0, bottom + height / 2, 0)
-        bottom += height + GAP_M
-    return centres
+def expected_centres(object_pose: np.ndarray, overlays: list[dict[str, Any]], side: float,
+                     scale: float) -> dict[str, np.ndarray]:
+    """Panel centres by the world-locked rule, for a stack above its marker: on the marker's surface, stacked up
+    its y axis from just above it, `scale` times their size."""
+    ordered = sorted(overlays, key=lambda o: o["placement"]["slot"])
+    anchor = object_pose @ matrix(ordered[0]["placement"]["pose"])
+    heights = [o["placement"]["size_m"][1] for o in ordered]
+    return {o["id"]: c for o, c in zip(ordered, stacked_centres(anchor, heights, side, scale))}
+
+
+def drawn_size(panel: dict[str, Any]) -> list[float]:
+    """A panel's size as drawn, in metres."""
+    return [v * panel["scale"] for v in panel["size"]]
 
 
 def panel_colours(video: np.ndarray) -> np.ndarray:
@@ -117,7 +125,7 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
         assert header.intrinsics == pytest.approx(SAMPLE_INTRINSICS, abs=1e-3)
         assert header.device_pose is not None and np.allclose(header.device_pose, view_pose, atol=1e-5)
 
-    freeze(page)
+    freeze(page, above=True)
     tap.hold = True  # from here on no server message reaches the page
     page.wait_for_timeout(200)
     before = client(page)
@@ -130,12 +138,15 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
     object_pose = header.device_pose @ matrix(found["pose"])
     assert np.allclose(matrix(marker["pose"]), object_pose, atol=1e-4)
 
-    # Its panels are stacked on it by the world-locked rule.
+    # Its panels lie on the marker's surface, stacked on it by the world-locked rule, as large as their
+    # distance needs to look as large as their size_m does from reading distance.
     pinned = [o for o in before["overlays"].values() if o["object_id"] == MARKER]
-    centres = expected_centres(object_pose, pinned)
+    scale = viewer_scale(object_pose[:3, 3], snap["view"])
+    centres = expected_centres(object_pose, pinned, marker["side"], scale)
     panels = {p["overlayId"]: p for p in snap["panels"] if p["objectId"] == MARKER}
     assert set(panels) == set(centres)
     for overlay_id, centre in centres.items():
+        assert panels[overlay_id]["facing"] == "surface" and panels[overlay_id]["scale"] == pytest.approx(scale, rel=1e-4)
         assert np.allclose(matrix(panels[overlay_id]["centre"]), centre, atol=1e-4), overlay_id
 
     # With the device where the video camera was, the marker outline lands on the marker in the video
@@ -145,12 +156,12 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
     assert outline_centre == pytest.approx([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], abs=3)
     shot, bare = screenshots_with_and_without_xr(page)
     for overlay_id, centre in centres.items():
-        points = panel_samples(centre, panels[overlay_id]["size"], snap["view"], PHONE_SCREEN)
+        points = panel_samples(centre, drawn_size(panels[overlay_id]), snap["view"], PHONE_SCREEN)
         on_panel, video_alike = drawn_like_a_panel(shot, bare, points)
         assert on_panel > 0.3 and video_alike < 0.1, f"panel {overlay_id} is not drawn where it projects"
 
     # The device moves (8 cm right, turned 6 degrees right) while no server update arrives.
-    frames_before = snap["xrFrames"]
+    frames_before = page.evaluate("window.spatialClient.xr().xrFrames")  # now: the screenshots took a while
     page.evaluate(
         """() => { const d = window.xrDevice; d.position.x += 0.08;
                    const a = -6 * Math.PI / 180; d.quaternion.set(0, Math.sin(a / 2), 0, Math.cos(a / 2)); }"""
@@ -159,18 +170,85 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
     moved = client(page)["xr"]
     assert not np.allclose(matrix(moved["view"]["transform"]), matrix(snap["view"]["transform"]), atol=1e-3)
     assert moved["objects"][MARKER]["frameId"] == marker["frameId"], "no new server update was applied"
+    assert matrix(moved["objects"][MARKER]["pose"]) == pytest.approx(matrix(marker["pose"]), abs=1e-9), "world-locked"
+    centres = expected_centres(object_pose, pinned, marker["side"], viewer_scale(object_pose[:3, 3], moved["view"]))
     shot, bare = screenshots_with_and_without_xr(page)
     for panel in moved["panels"]:
         if panel["objectId"] != MARKER:
             continue
-        assert panel["visible"]
-        assert matrix(panel["centre"]) == pytest.approx(matrix(panels[panel["overlayId"]]["centre"]), abs=1e-9)
+        assert panel["visible"] and panel["spot"] == "above", "nothing made the stack move"
+        assert matrix(panel["centre"]) == pytest.approx(centres[panel["overlayId"]], abs=1e-4)
         centre = matrix(panel["centre"])
         shift = project(centre[:3, 3], moved["view"], PHONE_SCREEN) - project(centre[:3, 3], snap["view"], PHONE_SCREEN)
         assert np.linalg.norm(shift) > 40, "the panel must move on screen as the head moves"
-        points = panel_samples(centre, panel["size"], moved["view"], PHONE_SCREEN)
+        points = panel_samples(centre, drawn_size(panel), moved["view"], PHONE_SCREEN)
         on_panel, video_alike = drawn_like_a_panel(shot, bare, points)
         assert on_panel > 0.3 and video_alike < 0.1, "the panel is not drawn at its world pose after the move"
+    tap.hold = False
+
+
+def angular_sizes(snap: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Per visible panel: the angle its height spans from the viewer, by its size and its stack's distance, and
+    its height on screen in pixels."""
+    view = snap["view"]
+    eye = matrix(view["transform"])[:3, 3]
+    sizes = {}
+    for panel in snap["panels"]:
+        if not panel["visible"]:
+            continue
+        height = panel["size"][1] * panel["scale"]
+        angle = 2 * np.arctan(height / 2 / np.linalg.norm(np.asarray(panel["anchor"]) - eye))
+        centre = matrix(panel["centre"])
+        top, bottom = (project((centre @ np.array([0, y, 0, 1.0]))[:3], view, PHONE_SCREEN) for y in (height / 2, -height / 2))
+        sizes[panel["overlayId"]] = (float(angle), float(np.linalg.norm(top - bottom)))
+    return sizes
+
+
+def test_panels_keep_their_angular_size_as_the_device_moves(xr: tuple[Page, StreamTap], server: Any) -> None:
+    page, tap = xr
+    cup = teach_cup(server)  # no size: the server finds it with a box and no pose, so it has no surface
+    with server.rest() as rest:
+        note = rest.post("/v1/blocks", json={"kind": "markdown", "title": "Cup", "content": "Descale me"}).json()
+        rest.post(f"/v1/objects/{cup}/anchors", json={"block_id": note["id"]}).raise_for_status()
+    start_ar(page, server)
+    freeze_video(page, f"{visible_panels_js(MARKER)} === 2 && {visible_panels_js(cup)} === 1")
+    tap.hold = True  # the objects stay where the page last put them
+    page.wait_for_timeout(200)
+    before = client(page)["xr"]
+    sizes = angular_sizes(before)
+
+    def check(snap: dict[str, Any]) -> None:
+        view = matrix(snap["view"]["transform"])
+        for panel in snap["panels"]:
+            if panel["objectId"] == cup:
+                assert panel["facing"] == "viewer", "an object with no surface: its panel faces the viewer"
+                assert np.allclose(matrix(panel["centre"])[:3, :3], view[:3, :3], atol=1e-6)
+            elif panel["objectId"] == MARKER:
+                assert panel["facing"] == "surface", "a marker's panels lie on it"
+                assert np.allclose(matrix(panel["centre"])[:3, :3], matrix(snap["objects"][MARKER]["pose"])[:3, :3],
+                                   atol=1e-6)
+        now = angular_sizes(snap)
+        assert set(now) == set(sizes), "every panel stays visible"
+        for overlay_id, (angle, pixels) in now.items():
+            panel = next(p for p in snap["panels"] if p["overlayId"] == overlay_id)
+            size_m = panel["size"][1] * panel["shrink"]
+            assert angle == pytest.approx(2 * np.arctan(size_m / 2 / READING_DISTANCE_M), rel=1e-3), overlay_id
+            if panel["shrink"] == next(p for p in before["panels"] if p["overlayId"] == overlay_id)["shrink"]:
+                assert pixels == pytest.approx(sizes[overlay_id][1], rel=0.1), f"{overlay_id}: {pixels:.0f} px on screen"
+
+    check(before)
+    start = page.evaluate("window.xrDevice.position.z")
+    scales = {p["overlayId"]: p["scale"] for p in before["panels"]}
+    for dz, yaw in ((-0.25, 10), (0.30, 0)):  # 25 cm closer, turned 10 degrees; then 30 cm further away than at first
+        frames = page.evaluate("window.spatialClient.xr().xrFrames")
+        page.evaluate(f"""() => {{ const d = window.xrDevice; d.position.z = {start + dz};
+                                  const a = {yaw} * Math.PI / 180; d.quaternion.set(0, Math.sin(a / 2), 0, Math.cos(a / 2)); }}""")
+        page.wait_for_function(f"window.spatialClient.xr().xrFrames >= {frames + 5}", timeout=10_000)
+        moved = client(page)["xr"]
+        assert moved["objects"][MARKER]["frameId"] == before["objects"][MARKER]["frameId"], "no server update came"
+        check(moved)
+        ratios = [p["scale"] / scales[p["overlayId"]] for p in moved["panels"]]
+        assert all(abs(r - 1) > 0.1 for r in ratios), f"the panels were resized for their new distance: {ratios}"
     tap.hold = False
 
 

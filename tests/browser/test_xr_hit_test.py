@@ -10,20 +10,17 @@ that ray meets the poster.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.helpers import FLIP, MARKER, client, emulated_phone, freeze_video
-from tests.support import matrix, sample_jpegs
+from tests.browser.helpers import FLIP, MARKER, client, emulated_phone, freeze_video, teach_cup
+from tests.support import matrix
 
 FX, FY, CX, CY = 525.0, 525.0, 319.5, 239.5  # the sample camera, which the emulated view matches
-CUP_BOX = (60, 70, 350, 355)  # the cup and saucer in the sample video's first frame
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -31,17 +28,6 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     yield from emulated_phone(browser, hit_test=True)
-
-
-def teach_cup(server: Any) -> str:
-    """The cup, taught from the first frame without a size: its recognitions carry no pose."""
-    frame = cv2.imdecode(np.frombuffer(next(iter(sample_jpegs())), np.uint8), cv2.IMREAD_COLOR)
-    png = cv2.imencode(".png", frame)[1].tobytes()
-    taught = server.rest().post("/v1/taught", json={
-        "image": base64.b64encode(png).decode(), "box": list(CUP_BOX), "label": "cup",
-    })
-    assert taught.status_code == 201, taught.text
-    return taught.json()["instance_id"]
 
 
 def iwer_from_reference(page: Page, view_in_reference: np.ndarray) -> np.ndarray:

@@ -4,8 +4,9 @@ Marker 7 of the sample video is a landmark of a space; a note is placed in the
 space 30 cm to the marker's right. The page (opened with `?space=`) sends its
 posed frames, the server relocalises it from the marker and sends the note
 with `placement.frame` "device": the page must draw it there directly, beside
-the marker as the page itself places the marker. A tap on nothing places the
-block chosen with `?place=` along the tap's ray, and a second tap moves it.
+the marker as the page itself places the marker, facing the viewer (a place in
+a space is no surface). A tap on nothing places the block chosen with `?place=`
+along the tap's ray, and a second tap moves it.
 
 The emulated device stands still while the sample video's camera moves, so
 the server sees the landmark slide and corrects the session's drift. Once
@@ -21,10 +22,13 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.helpers import MARKER, PHONE_SCREEN, emulated_phone, freeze_video, translation
+from tests.browser.helpers import (
+    MARKER, PHONE_SCREEN, emulated_phone, facing_viewer, freeze_video, project, stacked_centres, translation,
+    viewer_scale,
+)
 from tests.support import matrix, row_major
 
-LIFT_M = 0.06  # webxr_client/geometry.js: a panel's bottom is 6 cm above its anchor
+ANCHOR_SIDE_M = 0.1  # webxr_client/xr_layout.js: a place with no object stands for an object this wide
 PLACE_DISTANCE_M = 0.75  # webxr_client/xr_mode.js: a tap on nothing places the chosen block this far along its ray
 
 pytestmark = pytest.mark.timeout(120)
@@ -62,12 +66,26 @@ def test_a_space_anchor_is_drawn_in_the_reference_space_beside_its_landmark(page
     overlay = page.evaluate(f"window.spatialClient.overlays['{anchor['id']}']")
     assert overlay["placement"]["frame"] == "device"
 
-    drawn = matrix(panel["centre"])
-    expected = matrix(overlay["placement"]["pose"]) @ translation(0, LIFT_M + panel["size"][1] / 2, 0)
-    assert np.allclose(drawn, expected, atol=1e-4), "placed directly in the reference space"
+    place = matrix(overlay["placement"]["pose"])[:3, 3]
+    check_drawn_at(panel, place, snapshot["view"])
     marker_in_page = matrix(snapshot["objects"][MARKER]["pose"])
-    beside = marker_in_page @ translation(0.3, LIFT_M + panel["size"][1] / 2, 0)
-    assert np.linalg.norm(drawn[:3, 3] - beside[:3, 3]) < 0.03, "30 cm right of the marker the page sees"
+    beside = (marker_in_page @ translation(0.3, 0, 0))[:3, 3]
+    assert np.linalg.norm(np.asarray(panel["anchor"]) - beside) < 0.03, "30 cm right of the marker the page sees"
+
+
+def check_drawn_at(panel: dict[str, Any], place: np.ndarray, view: dict[str, Any]) -> None:
+    """A space anchor's panel is drawn at its place in the reference space, facing the viewer, sized for its
+    distance: standing above the place, or, where that would leave the view or cover other panels, moved
+    beside it in the viewer's plane (and made smaller where no spot had room)."""
+    assert np.allclose(panel["anchor"], place, atol=1e-6), "placed directly in the reference space"
+    drawn, scale = matrix(panel["centre"]), viewer_scale(place, view)
+    assert panel["facing"] == "viewer" and np.allclose(drawn[:3, :3], matrix(view["transform"])[:3, :3], atol=1e-6)
+    assert panel["shrink"] in (1, 0.75, 0.5) and panel["scale"] == pytest.approx(scale * panel["shrink"], rel=1e-4)
+    if panel["spot"] == "above" and panel["shrink"] == 1:
+        [above] = stacked_centres(facing_viewer(place, view), [panel["size"][1]], ANCHOR_SIDE_M, scale)
+        assert np.allclose(drawn, above, atol=1e-4)
+    offset = np.linalg.inv(facing_viewer(place, view)) @ drawn[:, 3]
+    assert abs(offset[2]) < 1e-6 and np.hypot(*offset[:2]) < 0.25 * scale, "in the viewer's plane, beside its place"
 
 
 def tap_ray(view: dict[str, Any], x: float, y: float, screen: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -112,9 +130,12 @@ def test_a_tap_on_nothing_places_the_chosen_block_and_a_second_tap_moves_it(page
     assert overlay["placement"]["frame"] == "device" and np.allclose(pose[:3, 1], (0, 1, 0), atol=1e-4), "upright"
     page.wait_for_function(
         f"window.spatialClient.xr().panels.some(p => p.overlayId === '{first['anchor']}' && p.visible)", timeout=10_000)
-    [panel] = [p for p in page.evaluate("window.spatialClient.xr()")["panels"] if p["overlayId"] == first["anchor"]]
-    drawn = matrix(panel["centre"])
-    assert np.allclose(drawn, pose @ translation(0, LIFT_M + panel["size"][1] / 2, 0), atol=1e-4)
+    snapshot = page.evaluate("window.spatialClient.xr()")
+    [panel] = [p for p in snapshot["panels"] if p["overlayId"] == first["anchor"]]
+    check_drawn_at(panel, pose[:3, 3], snapshot["view"])
+    drawn, w, h = matrix(panel["centre"]), *(v * panel["scale"] / 2 for v in panel["size"])
+    corners = [project((drawn @ np.array([x, y, 0, 1]))[:3], snapshot["view"], PHONE_SCREEN) for x in (-w, w) for y in (-h, h)]
+    assert all(0 <= x <= PHONE_SCREEN[0] and 0 <= y <= PHONE_SCREEN[1] for x, y in corners), "in view"
 
     second, expected_after = tap(720, 420, 2)
     assert second["anchor"] == first["anchor"], "the second tap moves the anchor the first one placed"

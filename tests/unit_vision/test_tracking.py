@@ -117,6 +117,18 @@ def test_markers_keep_their_ids_and_are_tracked_between_detections() -> None:
     assert marker.pose[2, 3] == pytest.approx(depth, rel=0.02)
 
 
+def test_tracked_objects_have_the_image_velocity_of_their_flow() -> None:
+    tracker = Tracker(create_detector("markers"), detect_every=4)
+    assert tracker.update(marker_frame(100, 120), K)[0].velocity is None, "no motion seen yet"
+    assert tracker.update(marker_frame(106, 123), K)[0].velocity is None, "frames without times have no velocity"
+    for step in range(2, 12):
+        found = tracker.update(marker_frame(100 + 6 * step, 120 + 3 * step), K, timestamp_ms=1000 + 40 * step)
+    # 6 and 3 pixels a frame, a frame every 40 ms; the box a detection moved it to is not motion.
+    assert found[0].velocity == pytest.approx((150, 75), abs=8)
+    held = [tracker.update(marker_frame(172, 156), K, timestamp_ms=1480 + 40 * k)[0].velocity for k in range(1, 6)]
+    assert np.hypot(*held[-1]) < 15, "still again: the velocity decays"
+
+
 def test_moving_a_box_and_a_pose_by_a_similarity() -> None:
     # Twice as large about the principal point: the box doubles, the object halves its depth.
     motion = np.array([[2.0, 0.0, -K.cx], [0.0, 2.0, -K.cy]])

@@ -1,0 +1,214 @@
+"""Panels of objects close together never cover each other, in both modes, and stay by their objects.
+
+Chromium's fake camera plays the `markers` clip (data/make_camera_clips.py):
+ArUco markers 3, 7 and 12 a few centimetres apart, the camera drifting over
+them. A note pinned to the class `marker` gives each marker a panel; marker 7
+also has the demo's note and table. The stacks of panels cannot all stand
+above their markers, so the layout (webxr_client/layout.js) must spread them.
+Over a few seconds of frames, in camera-window mode and in WebXR (iwer): no
+two drawn panels of different objects intersect, each stays in the view and
+near its object, and a stack moves with its object rather than jumping
+between spots. The layout itself is also run in the page on made-up scenes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.browser.helpers import (
+    PHONE_SCREEN, ROOT, SAMPLE_FOV_Y_RAD, install_iwer, launch_browser, matrix, new_page, project,
+)
+
+VIEWPORT = {"width": 1280, "height": 720}
+VIDEO_RECT = (160, 0, 1120, 720)  # the 640x480 clip shown in the 1280x720 viewport
+SAMPLES = 40
+MARKERS = ["marker:aruco/3", "marker:aruco/7", "marker:aruco/12"]
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def load_camera_clips() -> Any:
+    spec = importlib.util.spec_from_file_location("make_camera_clips", ROOT / "data" / "make_camera_clips.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_camera_clips"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """Chromium whose fake camera plays the markers clip."""
+    video, _ = load_camera_clips().write("markers", tmp_path_factory.mktemp("clip"))
+    yield from launch_browser(video)
+
+
+@pytest.fixture(scope="module")
+def class_note(server: Any) -> None:
+    """A note pinned to every marker."""
+    with server.rest() as rest:
+        block = rest.post("/v1/blocks", json={"kind": "markdown", "title": "Marker", "content": "A 10 cm marker"})
+        rest.post("/v1/objects/class:marker/anchors", json={"block_id": block.json()["id"]}).raise_for_status()
+
+
+def intersect(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """Whether two rects (x0, y0, x1, y1) share more than a hairline."""
+    return min(a[2], b[2]) - max(a[0], b[0]) > 0.5 and min(a[3], b[3]) - max(a[1], b[1]) > 0.5
+
+
+def rect_gap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """The distance between two rects (0 where they touch or overlap)."""
+    dx = max(0.0, a[0] - b[2], b[0] - a[2])
+    dy = max(0.0, a[1] - b[3], b[1] - a[3])
+    return float(np.hypot(dx, dy))
+
+
+def check_no_overlap_in_view(panels: list[tuple[str, tuple[float, ...]]], view: tuple[float, ...]) -> None:
+    """`panels`: (object id, screen rect) of every drawn panel."""
+    for i, (owner, rect) in enumerate(panels):
+        assert view[0] - 0.5 <= rect[0] and rect[2] <= view[2] + 0.5, f"a panel of {owner} leaves the view: {rect}"
+        assert view[1] - 0.5 <= rect[1] and rect[3] <= view[3] + 0.5, f"a panel of {owner} leaves the view: {rect}"
+        for other, rect2 in panels[i + 1:]:
+            if other != owner:
+                assert not intersect(rect, rect2), f"panels of {owner} and {other} overlap: {rect} {rect2}"
+
+
+def check_stable(tracks: dict[str, list[tuple[str, np.ndarray, np.ndarray]]]) -> None:
+    """Per object, (spot, stack centre, object centre) over the samples: a stack moves with its object, and
+    changes spot only now and then."""
+    for owner, track in tracks.items():
+        assert len(track) >= SAMPLES // 2, f"{owner}'s stack was drawn in only {len(track)} samples"
+        changes = sum(a[0] != b[0] for a, b in zip(track, track[1:]))
+        assert changes <= 3, f"{owner}'s stack changed spot {changes} times in {len(track)} samples"
+        for (spot, stack, box), (spot2, stack2, box2) in zip(track, track[1:]):
+            if spot == spot2:
+                moved, carried = np.linalg.norm(stack2 - stack), np.linalg.norm(box2 - box)
+                assert moved <= carried + 3, f"{owner}'s stack moved {moved:.1f} px where its object moved {carried:.1f}"
+
+
+# ---- camera-window mode ------------------------------------------------------------------------------
+
+def test_in_the_camera_window_panels_never_overlap_and_stay_by_their_markers(
+    browser: Browser, server: Any, class_note: None
+) -> None:
+    page, errors = new_page(browser, VIEWPORT)
+    page.goto(f"{server.url}/?autostart=1#token={server.token}")
+    page.wait_for_function("window.spatialClient?.state === 'streaming'", timeout=15_000)
+    page.wait_for_function("window.spatialClient.stacks.length === 3", timeout=30_000)
+    tracks: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {m: [] for m in MARKERS}
+    for _ in range(SAMPLES):
+        drawn = page.evaluate("(({drawn, boxes, stacks}) => ({drawn, boxes, stacks}))(window.spatialClient)")
+        panels = [(d["objectId"], (d["x"], d["y"], d["x"] + d["w"], d["y"] + d["h"])) for d in drawn["drawn"]]
+        check_no_overlap_in_view(panels, VIDEO_RECT)
+        boxes = {b["objectId"]: (b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"]) for b in drawn["boxes"]}
+        for stack in drawn["stacks"]:
+            rect = (stack["x"], stack["y"], stack["x"] + stack["w"], stack["y"] + stack["h"])
+            box = boxes[stack["objectId"]]
+            assert rect_gap(rect, box) <= max(stack["w"], stack["h"]) / 2, "a stack strayed from its object"
+            assert not intersect(rect, box), "a stack covers its own object"
+            x0, y0, x1, y1 = stack["leader"]
+            assert rect_gap((x0, y0, x0, y0), rect) < 1 and rect_gap((x1, y1, x1, y1), box) < 1, \
+                "the leader line runs from the stack to its object"
+            tracks[stack["objectId"]].append(
+                (f"{stack['spot']}@{stack['scale']}", np.array([(rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2]),
+                 np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])))
+        page.wait_for_timeout(100)
+    check_stable(tracks)
+    page.context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+# ---- WebXR ---------------------------------------------------------------------------------------------
+
+def screen_rect(panel: dict[str, Any], view: dict[str, Any]) -> tuple[float, ...]:
+    """The screen rect around a drawn panel's corners."""
+    centre = matrix(panel["centre"])
+    w, h = (v * panel["scale"] / 2 for v in panel["size"])
+    corners = np.array([project((centre @ np.array([x, y, 0.0, 1.0]))[:3], view, PHONE_SCREEN)
+                        for x in (-w, w) for y in (-h, h)])
+    return (*corners.min(axis=0), *corners.max(axis=0))
+
+
+def test_in_webxr_panels_never_overlap_in_the_view_and_stay_by_their_markers(
+    browser: Browser, server: Any, class_note: None
+) -> None:
+    page, errors = new_page(browser, {"width": PHONE_SCREEN[0], "height": PHONE_SCREEN[1]})
+    install_iwer(page, SAMPLE_FOV_Y_RAD)
+    page.goto(f"{server.url}/#token={server.token}")
+    page.wait_for_selector("#start-xr", state="visible", timeout=10_000)
+    page.click("#start-xr")
+    visible = "(window.spatialClient.xr()?.panels || []).filter(p => p.visible)"
+    page.wait_for_function(f"new Set({visible}.map(p => p.objectId)).size === 3", timeout=30_000)
+    tracks: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {m: [] for m in MARKERS}
+    for _ in range(SAMPLES):
+        snap = page.evaluate("window.spatialClient.xr()")
+        view = snap["view"]
+        shown = [p for p in snap["panels"] if p["visible"]]
+        check_no_overlap_in_view([(p["objectId"], screen_rect(p, view)) for p in shown], (0, 0, *PHONE_SCREEN))
+        for owner in MARKERS:
+            mine = [p for p in shown if p["objectId"] == owner]
+            if not mine:
+                continue
+            anchor = np.asarray(mine[0]["anchor"])
+            for panel in mine:
+                assert panel["facing"] == "surface", "a marker's panels lie on it"
+                offset = np.linalg.norm(matrix(panel["centre"])[:3, 3] - anchor)
+                assert offset < 0.5 * panel["scale"], f"a panel of {owner} strayed {offset:.2f} m from it"
+            rects = np.array([screen_rect(p, view) for p in mine])
+            stack = np.array([(rects[:, 0].min() + rects[:, 2].max()) / 2, (rects[:, 1].min() + rects[:, 3].max()) / 2])
+            tracks[owner].append((f"{mine[0]['spot']}@{mine[0]['shrink']}", stack, project(anchor, view, PHONE_SCREEN)))
+        assert len(snap["leaders"]) == len({p["objectId"] for p in shown}), "one leader line per stack"
+        page.wait_for_timeout(100)
+    check_stable(tracks)
+    page.context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+# ---- the layout itself -----------------------------------------------------------------------------------
+
+LAYOUT_JS = """async ([boxes, rounds, jitter]) => {
+  const { PanelLayout } = await import('/layout.js');
+  const layout = new PanelLayout();
+  const history = [];
+  let seed = 7;
+  const noise = () => { seed = (seed * 16807) % 2147483647; return (seed / 2147483647 - 0.5) * 2 * jitter; };
+  for (let round = 0; round < rounds; round++) {
+    const stacks = boxes.map((box, i) => {
+      const moved = box.map((v, k) => v + (k % 2 ? 0 : noise()));
+      return { key: `o${i}`, box: moved, gap: 8, screenBox: moved, sizeAt: (s) => [240 * s, 110 * s] };
+    });
+    const placed = layout.place(stacks, [0, 0, 640, 480]);
+    history.push(boxes.map((_, i) => placed.get(`o${i}`)));
+  }
+  return history;
+}"""
+
+
+def test_the_layout_keeps_crowded_stacks_apart_in_view_and_steady(browser: Browser, server: Any) -> None:
+    page, errors = new_page(browser, VIEWPORT)
+    page.goto(f"{server.url}/")
+    # Five objects in a row, closer than a stack is wide; their boxes shake by a pixel every layout.
+    boxes = [[100 + 110 * i, 200, 180 + 110 * i, 280] for i in range(5)]
+    history = page.evaluate(LAYOUT_JS, [boxes, 120, 1.0])
+    for placed in history:
+        shown = [(f"o{i}", tuple(p["screen"])) for i, p in enumerate(placed) if not p.get("hidden")]
+        assert len(shown) >= 4, "at most one stack may find no room"
+        check_no_overlap_in_view(shown, (0, 0, 640, 480))
+        for i, p in enumerate(placed):
+            assert p.get("hidden") or not intersect(tuple(p["screen"]), tuple(boxes[i])), "a stack covers its object"
+    spots = [[p.get("spot") for p in placed] for placed in history]
+    assert all(s == spots[0] for s in spots[10:]), "a pixel of shaking must not move any stack"
+    assert spots[0][0] == "above", "the first stack takes the first choice"
+    # A lone object: its stack stands above it, and stays there as it drifts.
+    lone = page.evaluate(LAYOUT_JS, [[[300, 300, 380, 380]], 30, 3.0])
+    assert {p[0]["spot"] for p in lone} == {"above"}
+    page.context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
