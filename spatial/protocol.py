@@ -400,6 +400,15 @@ class ObjectsMessage(ServerMessage):
     timing: dict[str, float] = Field(description="server time for this frame in milliseconds, by stage")
 
 
+class OpRef(WireModel):
+    """What a tapped op shows, for editing from the view: a grid's header (`field`), cell (`row`, `field`),
+    a kanban's lane header (`lane`) or card (`row`, `lane`)."""
+
+    row: str = MISSING  # type: ignore[assignment]
+    field: str = MISSING  # type: ignore[assignment]
+    lane: str = MISSING  # type: ignore[assignment]
+
+
 class RectOp(WireModel):
     op: Literal["rect"] = "rect"
     x: float
@@ -408,6 +417,7 @@ class RectOp(WireModel):
     h: float
     fill: str
     radius: float
+    ref: OpRef = MISSING  # type: ignore[assignment]
 
 
 class TextOp(WireModel):
@@ -436,6 +446,7 @@ class CellOp(WireModel):
     fill: str
     stroke: str
     align: Literal["left", "right"]
+    ref: OpRef = MISSING  # type: ignore[assignment]
 
 
 DrawOp = Annotated[RectOp | TextOp | CellOp, Field(discriminator="op")]
