@@ -254,8 +254,11 @@ def terminal_qr_image(lines: list[str], scale: int = 8) -> np.ndarray:
 
 
 def decode_qr(image: np.ndarray) -> str:
-    """The text of the one QR code in `image`, by OpenCV's QRCodeDetector; '' if none is read."""
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    """The text of the one QR code in `image`, by OpenCV's QR detector; '' if none is read.
+
+    The ArUco-based detector: the classic `QRCodeDetector` misses about one in thirty perfect version-5
+    codes such as a join URL's (measured over 300 random tokens), where this one read every one."""
+    text, _, _ = cv2.QRCodeDetectorAruco().detectAndDecode(image)
     return text
 
 
