@@ -400,6 +400,15 @@ class ObjectsMessage(ServerMessage):
     timing: dict[str, float] = Field(description="server time for this frame in milliseconds, by stage")
 
 
+class OpRef(WireModel):
+    """What an op shows, so that a client can tell what a tap on it meant: a grid cell (`row`, `field`), a
+    column header (`field`), a kanban card (`row`, `lane`) or lane (`lane`)."""
+
+    row: str = MISSING  # type: ignore[assignment]
+    field: str = MISSING  # type: ignore[assignment]
+    lane: str = MISSING  # type: ignore[assignment]
+
+
 class RectOp(WireModel):
     op: Literal["rect"] = "rect"
     x: float
@@ -408,6 +417,7 @@ class RectOp(WireModel):
     h: float
     fill: str
     radius: float
+    ref: OpRef = MISSING  # type: ignore[assignment]
 
 
 class TextOp(WireModel):
@@ -436,6 +446,7 @@ class CellOp(WireModel):
     fill: str
     stroke: str
     align: Literal["left", "right"]
+    ref: OpRef = MISSING  # type: ignore[assignment]
 
 
 DrawOp = Annotated[RectOp | TextOp | CellOp, Field(discriminator="op")]
