@@ -78,7 +78,7 @@ class VisibleBlocks:
         self.refresh()
         missing = [key for key in keys if key not in self._pins]
         if missing:
-            self._load(missing)
+            self._load(missing, keys)
         if keys != self._keys or self._stale:
             self._keys, self._merged = keys, self._merge(keys)
             self._stale, changed = False, True
@@ -168,17 +168,20 @@ class VisibleBlocks:
 
     # ------------------------------------------------------------ objects come into view
 
-    def _load(self, keys: list[str]) -> None:
-        """The anchors on objects not kept yet, with the blocks the viewer may read (one query)."""
+    def _load(self, missing: list[str], in_view: tuple[str, ...]) -> None:
+        """The anchors on objects not kept yet, with the blocks the viewer may read (one query); the objects
+        out of view longest are forgotten beyond `max_objects`."""
         readable: dict[str, bool] = {}
-        for key in keys:
+        for key in missing:
             self._pins[key] = []
-        for anchor, block in self.store.anchors_on(keys):
+        for anchor, block in self.store.anchors_on(missing):
             if block.id not in readable:
                 readable[block.id] = self.blocks.role(self.user, block.id) is not None
             shown = block if readable[block.id] else None
             self._pins[anchor.object_id].append(_Pin(anchor, self._chain(block.id, shown), shown))
-        while len(self._pins) > self.max_objects:
+        for key in in_view:
+            self._pins.move_to_end(key)
+        while len(self._pins) > max(self.max_objects, len(in_view)):
             _, pins = self._pins.popitem(last=False)
             for pin in pins:
                 self._shown.pop(pin.anchor.id, None)

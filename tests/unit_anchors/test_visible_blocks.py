@@ -256,3 +256,20 @@ def test_a_store_without_the_change_log_gains_it_and_stamps_go_on(tmp_path: Path
         assert reopened._query_one("SELECT seq FROM blocks WHERE id = ?", (note.id,))[0] > highest
     finally:
         reopened.close()
+
+
+def test_objects_out_of_view_longest_are_forgotten_and_read_again_when_back(
+        store: CountingStore, blocks: BlockService, compute: ComputeService, alice: User) -> None:
+    notes = {}
+    for i in range(5):
+        notes[i] = blocks.create_block(alice, "markdown", f"Note {i}", f"on marker {i}")
+        blocks.attach(alice, notes[i].id, f"marker:aruco/{i}")
+    visible = VisibleBlocks(compute, alice, max_objects=2)
+    for i in range(5):
+        [(_, shown_block)] = visible.evaluate([f"marker:aruco/{i}"], signals(f"marker:aruco/{i}"))
+        assert shown_block.content == f"on marker {i}"
+    reads = store.reads
+    visible.evaluate(["marker:aruco/3", "marker:aruco/4"], signals())
+    assert store.reads == reads, "the last two are kept"
+    assert len(visible.evaluate([f"marker:aruco/{i}" for i in range(4)], signals())) == 4
+    assert store.reads == reads + 3, "more in view than kept: all are read, those forgotten again"
