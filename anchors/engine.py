@@ -345,7 +345,7 @@ class ComputeService:
             self._tables[table_id] = state
         self._refresh_externals(table_id, state, context)
         if state.sheet.volatile:
-            context.probe(lambda signals: signals.wall_time)
+            context.probe(lambda seen: seen.wall_time)
             if state.sheet.recompute_volatile(context.signals.wall_time,
                                               self._external(state.table.owner, context.entering(table_id))):
                 state.revision += 1  # TODAY and NOW are never taken as unchanged
@@ -458,8 +458,9 @@ class ComputeService:
         context.read(block_id)
         if block_id in context.resolving:
             return None
-        block = None if self._is_known_table(block_id) else self.store.get_block(block_id)
-        if block is None and not self._is_known_table(block_id):
+        known_table = self._is_known_table(block_id)
+        block = None if known_table else self.store.get_block(block_id)
+        if block is None and not known_table:
             return None
         if block is None or block.kind == "table":
             try:
@@ -505,10 +506,10 @@ class ComputeService:
             key.append([self._input_revision(block.owner, b, context) for b in spec.block_inputs()])
         if "detection" in spec.triggers:
             inputs = [s for s in spec.inputs.values() if "signal" in s]
-            context.probe(lambda signals: [signal_value(s, signals, object_id) for s in inputs])
+            context.probe(lambda seen: [signal_value(s, seen, object_id) for s in inputs])
             key.append([signal_value(s, signals, object_id) for s in inputs])
         if "interval" in spec.triggers:
-            context.probe(lambda signals: time_value(spec, signals.wall_time))
+            context.probe(lambda seen: time_value(spec, seen.wall_time))
             key.append(time_value(spec, signals.wall_time))
         with self._lock:
             state = self._computes.get((block.id, object_id))
