@@ -6,7 +6,9 @@ their shares, and anchors on objects) and `SpaceService` (spaces, their maps
 and shares, and blocks placed in them). Every read and write through them is
 checked against the owner and the shares (`anchors.access`). `ComputeService`
 computes tables, views and compute blocks, only for what is asked for (the
-blocks in view, or one REST request).
+blocks in view, or one REST request); `VisibleBlocks` keeps one viewer's blocks
+in view from frame to frame and redoes only what the store's change log says
+was written (`Store.changes_since`).
 """
 
 from anchors import functions as _builtin_functions  # noqa: F401  (registers the built-in compute functions)
@@ -21,7 +23,7 @@ from anchors.compute import (
     SignalTracker,
     compute_function,
 )
-from anchors.engine import ComputeService, TableValues
+from anchors.engine import ComputeService, Displayed, TableValues
 from anchors.crypto import ServiceKey, ServiceKeyError
 from anchors.errors import (
     AnchorsError,
@@ -48,7 +50,8 @@ from anchors.schema import StoreFormatError
 from anchors.sheet import Sheet
 from anchors.spaces import SpaceService
 from anchors.sqlite import SQLiteStore
-from anchors.store import Store, Subject, TokenInfo
+from anchors.store import ChangeSet, Store, Subject, TokenInfo
+from anchors.visible import VisibleBlocks
 
 __all__ = [
     "REGISTRY",
@@ -61,7 +64,9 @@ __all__ = [
     "BlockService",
     "BlockShapeError",
     "CellError",
+    "ChangeSet",
     "ComputeService",
+    "Displayed",
     "Executor",
     "FormulaSyntaxError",
     "LimitExceeded",
@@ -91,6 +96,7 @@ __all__ = [
     "TooManyBlocks",
     "User",
     "VersionConflict",
+    "VisibleBlocks",
     "compute_function",
     "create_executor",
     "space_place",

@@ -10,6 +10,12 @@ Each answer computes what that block needs and nothing else:
 - a compute block runs again only when one of its triggers fired, and a
   function called with inputs seen before returns its cached result.
 
+An evaluation can also say what it read (`Reads`): the blocks whose writes
+change what it shows, and the signals it depends on. A viewer keeps each
+display (`display_pinned` gives it as `Displayed`) until the store's change
+log names one of those blocks or a signal it read takes another value
+(`anchors.visible`).
+
 Formulas and compute run with the rights of the block's owner, so every
 reader sees the same values.
 """
@@ -21,10 +27,11 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from anchors.access import READ
 from anchors.blocks import BlockService
 from anchors.cell_values import NAME, CellError, Grid
 from anchors.compute import (
@@ -46,6 +53,8 @@ from anchors.tables import Field, is_compute, sheet_value, table_fields
 from anchors.views import RowValues, shape
 
 COMPUTE_ERROR = "#COMPUTE!"
+READ_ONE_BY_ONE = 16
+"""Rows of a table changed since it was last read that are read one by one; more, and all are read at once."""
 
 
 def _digest(value: Any) -> str:
@@ -71,7 +80,7 @@ class TableValues:
 @dataclass
 class _TableState:
     stamp: tuple[int, int]
-    owner: str
+    table: Block
     fields: list[Field]
     rows: list[Block]
     sheet: Sheet
@@ -104,19 +113,58 @@ class _Revisions:
         return self._numbers[key]
 
 
+SignalProbe = Callable[[Signals], Any]
+"""How a display read a signal: gives the value it read, from a viewer's signals of another frame."""
+
+
+@dataclass
+class Reads:
+    """What an evaluation read: the blocks whose writes (or whose children's) can change what it shows,
+    and the signals it depends on."""
+
+    blocks: set[str] = field(default_factory=set)
+    probes: list[SignalProbe] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class EvaluationContext:
-    """What one evaluation computes with, passed down every call it makes: the viewer's `signals`, and
-    the blocks being resolved on the way to this call (meeting one of them again is a circular reference).
+    """What one evaluation computes with, passed down every call it makes: the viewer's `signals`, the
+    blocks being resolved on the way to this call (meeting one of them again is a circular reference),
+    and, when the caller keeps the result, where to note what it read (`reads`).
 
     Two sessions evaluating at once each pass their own; nothing of an evaluation is kept on the service.
     """
 
     signals: Signals
     resolving: tuple[str, ...] = ()
+    reads: Reads | None = None
 
     def entering(self, block_id: str) -> EvaluationContext:
         return replace(self, resolving=(*self.resolving, block_id))
+
+    def read(self, block_id: str) -> None:
+        if self.reads is not None:
+            self.reads.blocks.add(block_id)
+
+    def probe(self, probe: SignalProbe) -> None:
+        if self.reads is not None:
+            self.reads.probes.append(probe)
+
+
+@dataclass(frozen=True)
+class Displayed:
+    """A block pinned to an object, in its display form, with what the display read: the blocks (`reads`)
+    and the signals (`probes`, with the values they gave, `signal_key`)."""
+
+    anchor: Anchor
+    block: Block
+    reads: frozenset[str]
+    probes: tuple[SignalProbe, ...] = ()
+    signal_key: tuple[Any, ...] = ()
+
+    def current(self, signals: Signals) -> bool:
+        """True while the signals it read have the values they had (always, when it read none)."""
+        return not self.probes or tuple(probe(signals) for probe in self.probes) == self.signal_key
 
 
 def _context(signals: Signals | None = None) -> EvaluationContext:
@@ -151,6 +199,13 @@ class ComputeService:
         self._computes: dict[tuple[str, str | None], _ComputeState] = {}
         self._results: OrderedDict[str, Outcome] = OrderedDict()
         self._revisions = _Revisions()
+        self._retired_evaluations = 0
+
+    @property
+    def evaluations(self) -> int:
+        """Formulas evaluated by the tables' sheets so far, for tests and stats."""
+        with self._lock:
+            return self._retired_evaluations + sum(state.sheet.evaluations for state in self._tables.values())
 
     # ------------------------------------------------------------ public API
 
@@ -163,6 +218,14 @@ class ComputeService:
         pinned = self.blocks.attached(user, object_ids)
         context = EvaluationContext(signals)
         return [(anchor, self._display(user, block, anchor.object_id, context)) for anchor, block in pinned]
+
+    def display_pinned(self, user: User, anchor: Anchor, block: Block, signals: Signals) -> Displayed:
+        """`block` (as `user` may read it, pinned by `anchor`) in its display form, with what that read."""
+        reads = Reads()
+        context = EvaluationContext(signals, reads=reads)
+        shown = self._display(user, block, anchor.object_id, context)
+        probes = tuple(reads.probes)
+        return Displayed(anchor, shown, frozenset(reads.blocks), probes, tuple(probe(signals) for probe in probes))
 
     def display(self, user: User, block_id: str, signals: Signals | None = None) -> Block:
         """One block in its display form (a table as a grid, a view shaped, a compute block's result)."""
@@ -202,9 +265,11 @@ class ComputeService:
         return block
 
     def _view(self, user: User, view_id: str, context: EvaluationContext) -> dict[str, Any]:
+        context.read(view_id)
         return self._shaped(user, self.blocks.read_block(user, view_id), context)
 
     def _result(self, user: User, block_id: str, object_id: str | None, context: EvaluationContext) -> Outcome:
+        context.read(block_id)
         block = self.blocks.read_block(user, block_id)
         if block.kind != "compute":
             raise NotFound(f"block {block_id} is a {block.kind}, not a compute block")
@@ -213,6 +278,7 @@ class ComputeService:
     # ------------------------------------------------------------ display
 
     def _display(self, user: User, block: Block, object_id: str | None, context: EvaluationContext) -> Block:
+        context.read(block.id)
         if block.kind in ("markdown", "json"):
             return block
         if block.kind == "compute":
@@ -223,7 +289,8 @@ class ComputeService:
                 "error": outcome.error,
             }
         elif block.kind == "page":
-            kind, content = "markdown", page_markdown(self.blocks, user, block, _PageValues(self, context))
+            values = _PageValues(self, context)
+            kind, content = "markdown", page_markdown(values, user, block, values)
         elif block.kind == "row":
             values = self._row_of(block, context)
             kind, content = "json", {k: _json_value(v) for k, v in values.items()}
@@ -242,15 +309,17 @@ class ComputeService:
         if not row.parent:
             return {}
         with self._lock:
-            values = self._row_values(self._table_state(row.parent, context))
-        return next((r.values for r in values if r.id == row.id), {})
+            state = self._table_state(row.parent, context)
+            index = next((r for r, block in enumerate(state.rows) if block.id == row.id), None)
+            return self._values_of_row(state, index).values if index is not None else {}
 
     def _shaped(self, user: User, block: Block, context: EvaluationContext) -> dict[str, Any]:
         if block.kind == "table":
             spec, table_id = {"layout": "grid"}, block.id
         elif block.kind == "view":
             spec, table_id = block.content, block.content["table"]
-            self.blocks.read_block(user, table_id)
+            context.read(table_id)
+            self.blocks.sharing.require(user, table_id, READ)
         else:
             raise NotFound(f"block {block.id} is a {block.kind}; only tables and views have a shape")
         with self._lock:
@@ -261,22 +330,50 @@ class ComputeService:
     # ------------------------------------------------------------ tables (call these with the lock held)
 
     def _table_state(self, table_id: str, context: EvaluationContext) -> _TableState:
-        """The table's sheet, brought up to date with the store: only what changed is recomputed."""
+        """The table's sheet, brought up to date with the store: only the blocks that changed are read again,
+        and only what depends on them is recomputed."""
+        context.read(table_id)
         stamp = self.store.stamp(table_id)
         state = self._tables.get(table_id)
         if state is None or state.stamp != stamp:
-            table = self.store.get_block(table_id)
-            if table is None or table.kind != "table":
-                self._tables.pop(table_id, None)
+            read = self._read_table(table_id, state)
+            if read is None:
+                self._forget_table(table_id)
                 raise NotFound(f"no table {table_id}")
-            rows = [r for r in self.store.children(table_id) if r.kind == "row"]
+            table, rows = read
             state = self._update_table(table, rows, stamp, state, context)
             self._tables[table_id] = state
         self._refresh_externals(table_id, state, context)
-        if state.sheet.volatile and state.sheet.recompute_volatile(
-                context.signals.wall_time, self._external(state.owner, context.entering(table_id))):
-            state.revision += 1  # TODAY and NOW are never taken as unchanged
+        if state.sheet.volatile:
+            context.probe(lambda seen: seen.wall_time)
+            if state.sheet.recompute_volatile(context.signals.wall_time,
+                                              self._external(state.table.owner, context.entering(table_id))):
+                state.revision += 1  # TODAY and NOW are never taken as unchanged
         return state
+
+    def _read_table(self, table_id: str, state: _TableState | None) -> tuple[Block, list[Block]] | None:
+        """The table and its rows as stored now; of those `state` holds, only the ones whose version changed
+        are read (and decrypted) again. None when there is no such table."""
+        versions = self.store.versions(table_id)
+        if versions is None:
+            return None
+        version, children = versions
+        table = state.table if state is not None and state.table.version == version else self.store.get_block(table_id)
+        if table is None or table.kind != "table":
+            return None
+        known = {row.id: row for row in state.rows} if state is not None else {}
+        changed = [child_id for child_id, child_version in children
+                   if child_id not in known or known[child_id].version != child_version]
+        if len(changed) > READ_ONE_BY_ONE:
+            return table, [row for row in self.store.children(table_id) if row.kind == "row"]
+        read = {child_id: self.store.get_block(child_id) for child_id in changed}
+        rows = [read[child_id] if child_id in read else known[child_id] for child_id, _ in children]
+        return table, [row for row in rows if row is not None and row.kind == "row"]
+
+    def _forget_table(self, table_id: str) -> None:
+        state = self._tables.pop(table_id, None)
+        if state is not None:
+            self._retired_evaluations += state.sheet.evaluations
 
     def _update_table(
         self, table: Block, rows: list[Block], stamp: tuple[int, int], state: _TableState | None,
@@ -289,7 +386,9 @@ class ComputeService:
         if state is None or not same_shape:
             sheet = Sheet([f.name for f in fields])
             sheet.load([[self._cell_input(f, value) for f, value in zip(fields, row)] for row in raw], external)
-            state = _TableState(stamp, table.owner, fields, rows, sheet, (state.revision + 1) if state else 1)
+            if state is not None:
+                self._retired_evaluations += state.sheet.evaluations
+            state = _TableState(stamp, table, fields, rows, sheet, (state.revision + 1) if state else 1)
             changed = [(r, c) for r in range(len(raw)) for c in range(len(fields))]
         else:
             changed = []
@@ -298,7 +397,7 @@ class ComputeService:
                     before = self._raw_row(fields, old)
                     changed += [(r, c) for c in range(len(fields)) if raw[r][c] != before[c]]
             state.sheet.set_many({(r, c): self._cell_input(fields[c], raw[r][c]) for r, c in changed}, external)
-            state.stamp, state.rows = stamp, rows
+            state.stamp, state.table, state.rows = stamp, table, rows
             state.revision += 1
         cells = {(r, c): raw[r][c] for r, c in changed if is_compute(raw[r][c])}
         self._run_compute_cells(state.sheet, cells, external)
@@ -317,18 +416,19 @@ class ComputeService:
         return sheet_value(field, raw)
 
     def _row_values(self, state: _TableState) -> list[RowValues]:
-        names = [f.name for f in state.fields]
-        out = []
-        for r, row in enumerate(state.rows):
-            values = {}
-            for c, name in enumerate(names):
-                value = state.sheet.value(r, c)
-                stored = row.content.get("cells", {}).get(name)
-                if state.fields[c].type == "date" and isinstance(stored, str) and not stored.startswith("="):
-                    value = stored
-                values[name] = value
-            out.append(RowValues(row.id, values))
-        return out
+        return [self._values_of_row(state, r) for r in range(len(state.rows))]
+
+    @staticmethod
+    def _values_of_row(state: _TableState, r: int) -> RowValues:
+        row, values = state.rows[r], {}
+        cells = row.content.get("cells", {})
+        for c, field_ in enumerate(state.fields):
+            value = state.sheet.value(r, c)
+            stored = cells.get(field_.name)
+            if field_.type == "date" and isinstance(stored, str) and not stored.startswith("="):
+                value = stored
+            values[field_.name] = value
+        return RowValues(row.id, values)
 
     def _run_compute_cells(self, sheet: Sheet, cells: dict[tuple[int, int], dict[str, Any]], external: External) -> None:
         """Run the table's compute cells as one batch, a task a cell; a failure stays in its cell."""
@@ -345,7 +445,7 @@ class ComputeService:
         if table_id in context.resolving:
             return
         inner = context.entering(table_id)
-        external = self._external(state.owner, inner)
+        external = self._external(state.table.owner, inner)
         for block_id in sorted(state.sheet.externals()):
             revision = self._revision_of(block_id, inner)
             if state.external_revisions.get(block_id) != revision:
@@ -355,12 +455,14 @@ class ComputeService:
 
     def _revision_of(self, block_id: str, context: EvaluationContext) -> Any:
         """Changes whenever the values another block shows to formulas change."""
+        context.read(block_id)
         if block_id in context.resolving:
             return None
-        block = self.store.get_block(block_id)
-        if block is None:
+        known_table = self._is_known_table(block_id)
+        block = None if known_table else self.store.get_block(block_id)
+        if block is None and not known_table:
             return None
-        if block.kind == "table":
+        if block is None or block.kind == "table":
             try:
                 with self._lock:
                     return ("table", self._table_state(block_id, context).revision)
@@ -370,19 +472,24 @@ class ComputeService:
             return ("compute", self._compute(block, None, context).value)
         return ("block", block.version)
 
+    def _is_known_table(self, block_id: str) -> bool:
+        """A table whose sheet is kept: what it is needs no read (`_table_state` checks it is still there)."""
+        with self._lock:
+            return block_id in self._tables
+
     def _external(self, owner: str, context: EvaluationContext) -> External:
         """How formulas evaluated in `context` read other blocks: with `owner`'s rights."""
         return lambda block_id: self._external_grid(owner, block_id, context)
 
     def _external_grid(self, owner: str, block_id: str, context: EvaluationContext) -> Grid:
         """Another block's values as formulas see them, read with `owner`'s rights."""
+        context.read(block_id)
         if self.store.role_of("block", block_id, owner) is None:
             raise LookupError(f"no block {block_id}")
         if block_id in context.resolving:
             raise LookupError(f"circular reference between blocks through {block_id}")
-        block = self.store.get_block(block_id)
-        assert block is not None
-        if block.kind == "table":
+        block = None if self._is_known_table(block_id) else self.store.get_block(block_id)
+        if block is None or block.kind == "table":
             with self._lock:
                 return self._table_state(block_id, context).sheet.grid()
         value = self._compute(block, None, context).value if block.kind == "compute" else block.content
@@ -391,14 +498,18 @@ class ComputeService:
     # ------------------------------------------------------------ compute blocks
 
     def _compute(self, block: Block, object_id: str | None, context: EvaluationContext) -> Outcome:
+        context.read(block.id)
         spec = compute_spec(block.content)
         signals = context.signals
         key: list[Any] = [block.version]
         if "edit" in spec.triggers:
             key.append([self._input_revision(block.owner, b, context) for b in spec.block_inputs()])
         if "detection" in spec.triggers:
-            key.append([signal_value(s, signals, object_id) for s in spec.inputs.values() if "signal" in s])
+            inputs = [s for s in spec.inputs.values() if "signal" in s]
+            context.probe(lambda seen: [signal_value(s, seen, object_id) for s in inputs])
+            key.append([signal_value(s, signals, object_id) for s in inputs])
         if "interval" in spec.triggers:
+            context.probe(lambda seen: time_value(spec, seen.wall_time))
             key.append(time_value(spec, signals.wall_time))
         with self._lock:
             state = self._computes.get((block.id, object_id))
@@ -419,6 +530,7 @@ class ComputeService:
         return outcome
 
     def _input_revision(self, owner: str, block_id: str, context: EvaluationContext) -> Any:
+        context.read(block_id)
         if self.store.role_of("block", block_id, owner) is None:
             return None
         return self._revision_of(block_id, context)
@@ -432,6 +544,7 @@ class ComputeService:
         if "signal" in spec_in:
             return signal_value(spec_in, context.signals, object_id)
         block_id = spec_in["block"]
+        context.read(block_id)
         if self.store.role_of("block", block_id, owner) is None:
             raise LookupError(f"input block {block_id} is missing or not readable")
         block = self.store.get_block(block_id)
@@ -498,12 +611,20 @@ class ComputeService:
 
 
 class _PageValues:
-    """The views and compute results a page's Markdown shows (`anchors.io.PageValues`), read in the
-    evaluation that displays the page: its children see the same signals, and cycles are still found."""
+    """The children, views and compute results a page's Markdown shows (`anchors.io.PageValues`), read in
+    the evaluation that displays the page: its children see the same signals, cycles are still found, and
+    what they read is noted with what the page read."""
 
     def __init__(self, compute: ComputeService, context: EvaluationContext) -> None:
         self._compute = compute
         self._context = context
+
+    def children(self, user: User, block_id: str) -> list[Block]:
+        children = self._compute.blocks.children(user, block_id)
+        self._context.read(block_id)
+        for child in children:
+            self._context.read(child.id)
+        return children
 
     def view(self, user: User, view_id: str) -> dict[str, Any]:
         return self._compute._view(user, view_id, self._context)

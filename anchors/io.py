@@ -166,6 +166,12 @@ def shaped_markdown(shaped: dict[str, Any], depth: int) -> list[str]:
     return [f"- {item['title']}" + (f": {item['detail']}" if item["detail"] else "") for item in shaped["items"]]
 
 
+class ChildBlocks(Protocol):
+    """Where a page's children are read from (a `BlockService`)."""
+
+    def children(self, user: User, block_id: str) -> list[Block]: ...
+
+
 class PageValues(Protocol):
     """What a page's Markdown shows computed (a `ComputeService`): views shaped, compute blocks' results."""
 
@@ -174,7 +180,7 @@ class PageValues(Protocol):
     def result(self, user: User, block_id: str) -> Outcome: ...
 
 
-def page_markdown(blocks: BlockService, user: User, page: Block, compute: PageValues, depth: int = 1) -> str:
+def page_markdown(blocks: ChildBlocks, user: User, page: Block, compute: PageValues, depth: int = 1) -> str:
     """The page and its children, in order, as one Markdown document."""
     lines = [f"{'#' * min(depth, 6)} {page.title or 'Untitled'}", ""]
     for child in blocks.children(user, page.id):
@@ -182,7 +188,7 @@ def page_markdown(blocks: BlockService, user: User, page: Block, compute: PageVa
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _child_markdown(blocks: BlockService, user: User, child: Block, compute: PageValues, depth: int) -> list[str]:
+def _child_markdown(blocks: ChildBlocks, user: User, child: Block, compute: PageValues, depth: int) -> list[str]:
     heading = [f"{'#' * min(depth, 6)} {child.title}", ""] if child.title else []
     if child.kind == "page":
         return [page_markdown(blocks, user, child, compute, depth), ""]

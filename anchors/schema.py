@@ -11,6 +11,20 @@ in the file, and the upgrades of older files (`anchors.sqlite_schema`).
 Format 4 is format 3's tables (`TABLES`) with spaces added: `SPACE_TABLES`,
 and `ANCHOR_SPACE_COLUMNS` on the anchors table. Every statement may run again
 on a store that has it already.
+
+The change log (`CHANGE_TABLES`) is an addition that needs no new format: a
+store adds it when it opens a file without it, and a program that does not know
+it reads such a file as before (the database fills it in on every write, below).
+Each write to `blocks`, `shares` or `anchors` adds a row per row it touched
+(`CHANGE_SOURCES`), stamped with the next `seq`; `blocks.seq` is the stamp of a
+block's last write. `Store.changes_since` reads it back with `CHANGES_SINCE`,
+one query on the primary key. The rows are written by the database itself
+(SQLite: triggers, `anchors.sqlite_schema`), so that nothing escapes them, rows
+deleted by a cascade included. A second store must hand out stamps in the
+order its writes commit: a write that commits later never gets a smaller
+`seq` (`NEXT_SEQ` is the largest stamp plus one, and `seq` is the primary key,
+so two writers that read the same largest stamp cannot both commit it; on
+PostgreSQL, take a transaction lock before stamping, and it is enough).
 """
 
 from __future__ import annotations
@@ -96,6 +110,46 @@ SPACE_TABLES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS spaces_by_owner ON spaces(owner)",
     "CREATE INDEX IF NOT EXISTS space_shares_by_user ON space_shares(user_id)",
 )
+
+CHANGE_TABLES: tuple[str, ...] = (
+    # seq: the stamp, in commit order; subject: block, share or anchor; subject_id: its id;
+    # under: a block's parent, an anchor's object id (or place in a space), nothing for a share.
+    """CREATE TABLE IF NOT EXISTS changes (
+        seq INTEGER PRIMARY KEY,
+        subject TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        under TEXT
+    )""",
+)
+
+NEXT_SEQ = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM changes)"
+"""The stamp the next write gets."""
+
+CHANGES_SINCE = "SELECT seq, subject, subject_id, under FROM changes WHERE seq >= {param} ORDER BY seq"
+"""The change log from a stamp on, that stamp's own row first (it tells that nothing before was pruned);
+`{param}` is the database's parameter marker."""
+
+CHANGES_KEPT = 100_000
+"""Rows of the change log kept; a reader whose stamp is older is told that anything may have changed."""
+
+
+@dataclass(frozen=True)
+class ChangeSource:
+    """A table whose every insert, update and delete is logged: as `subject`, by the column `id_column`,
+    and what it is under by `under_column` (None: nothing)."""
+
+    table: str
+    subject: str
+    id_column: str
+    under_column: str | None
+
+
+CHANGE_SOURCES: tuple[ChangeSource, ...] = (
+    ChangeSource("blocks", "block", "id", "parent"),
+    ChangeSource("shares", "share", "block_id", None),
+    ChangeSource("anchors", "anchor", "id", "object_id"),
+)
+"""What the change log follows. A block moved to another parent is logged under both parents."""
 
 ANCHOR_SPACE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("space_id", "TEXT REFERENCES spaces(id) ON DELETE CASCADE"),

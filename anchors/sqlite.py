@@ -34,10 +34,21 @@ import numpy as np
 
 from anchors import sqlite_schema
 from anchors.model import IDENTITY_POSE, ROLE_RANK, Anchor, Block, Role, Space, User, space_place
-from anchors.schema import SCHEMA_VERSION, SHARE_TABLES
-from anchors.store import TOKEN_ID_HEX, TOKEN_ID_PREFIX, NewBlock, Store, Subject, TokenInfo, new_id, token_id
+from anchors.schema import NEXT_SEQ, SCHEMA_VERSION, SHARE_TABLES
+from anchors.store import (
+    TOKEN_ID_HEX,
+    TOKEN_ID_PREFIX,
+    ChangeSet,
+    NewBlock,
+    Store,
+    Subject,
+    TokenInfo,
+    new_id,
+    token_id,
+)
 
-_NEXT_SEQ = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM blocks)"
+_NEXT_SEQ = NEXT_SEQ
+"""A block written gets the stamp its change-log row gets (the log's triggers run right after)."""
 _CHAIN = """
 WITH RECURSIVE chain(id, parent, owner, public) AS (
     SELECT id, parent, owner, public FROM blocks WHERE id = :block
@@ -127,6 +138,7 @@ class SQLiteStore(Store):
                 )
             if version == 3:
                 self._transaction(sqlite_schema.add_spaces)
+        self._transaction(sqlite_schema.add_change_log)
 
     def _key_from_file(self, key_file: str | Path | None, fresh: bool) -> ServiceKey:
         if self.path == ":memory:" and key_file is None:
@@ -399,6 +411,20 @@ class SQLiteStore(Store):
             "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM blocks WHERE id = :id OR parent = :id", {"id": block_id}
         )
         return (row[0], row[1]) if row else (0, 0)
+
+    def versions(self, block_id: str) -> tuple[int, list[tuple[str, int]]] | None:
+        rows = self._query(
+            "SELECT id, version FROM blocks WHERE id = :id OR parent = :id ORDER BY position", {"id": block_id}
+        )
+        own = [r["version"] for r in rows if r["id"] == block_id]
+        if not own:
+            return None
+        return own[0], [(r["id"], r["version"]) for r in rows if r["id"] != block_id]
+
+    def changes_since(self, seq: int | None) -> ChangeSet:
+        if seq is None:
+            return ChangeSet.from_log(None, self._query("SELECT MAX(seq), '', '', NULL FROM changes"))
+        return ChangeSet.from_log(seq, [tuple(r) for r in self._query(sqlite_schema.CHANGES_SINCE, (seq,))])
 
     def readable_blocks(self, user_id: str) -> list[Block]:
         rows = self._query(

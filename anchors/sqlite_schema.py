@@ -1,10 +1,11 @@
 """The SQLite store's schema: the shared tables (`anchors.schema`) in SQLite's types, the triggers
-that count each space's revisions, and the upgrades of older files in place.
+that count each space's revisions and that write the change log, and the upgrades of older files in place.
 
 The format is kept in the file's `user_version`. Format 1 had no block tree;
 its files are refused rather than guessed at. Format 2 stored titles and
 content in plain text; it is sealed in place when opened (`seal_format_2`).
 Format 3 had no spaces; they are added when it is opened (`add_spaces`).
+A file without the change log gains it when opened (`add_change_log`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ TYPES = schema.ColumnTypes(binary="BLOB", double="REAL")
 TABLES = schema.statements(schema.TABLES, TYPES)
 """Format 3's tables."""
 SPACE_TABLES = schema.statements(schema.SPACE_TABLES, TYPES)
+CHANGE_TABLES = schema.statements(schema.CHANGE_TABLES, TYPES)
+CHANGES_SINCE = schema.CHANGES_SINCE.format(param="?")
 
 SPACE_REVISION_TRIGGERS: tuple[str, ...] = (
     # Any change to a space's anchors, however made (a block deleted with its anchors too), bumps its revision.
@@ -30,6 +33,54 @@ SPACE_REVISION_TRIGGERS: tuple[str, ...] = (
     """CREATE TRIGGER IF NOT EXISTS space_anchor_removed AFTER DELETE ON anchors WHEN OLD.space_id IS NOT NULL
        BEGIN UPDATE spaces SET revision = revision + 1 WHERE id = OLD.space_id; END""",
 )
+
+
+def _log(source: schema.ChangeSource, row: str, under: str | None) -> str:
+    """The statement that logs `row` (NEW or OLD) of `source`, stamped with the next seq."""
+    under_value = f"{row}.{under}" if under else "NULL"
+    return (f"INSERT INTO changes (seq, subject, subject_id, under) VALUES ({schema.NEXT_SEQ},"
+            f" '{source.subject}', {row}.{source.id_column}, {under_value});")
+
+
+def change_log_triggers() -> list[str]:
+    """Triggers that log every insert, update and delete of the tables `anchors.schema.CHANGE_SOURCES` names
+    (a row deleted by a cascade too), and one that prunes the log to about `CHANGES_KEPT` rows."""
+    triggers = []
+    for source in schema.CHANGE_SOURCES:
+        under = source.under_column
+        name = f"{source.table}_changed"
+        triggers += [
+            f"CREATE TRIGGER IF NOT EXISTS {name}_insert AFTER INSERT ON {source.table}"
+            f" BEGIN {_log(source, 'NEW', under)} END",
+            f"CREATE TRIGGER IF NOT EXISTS {name}_update AFTER UPDATE ON {source.table}"
+            f" BEGIN {_log(source, 'NEW', under)} END",
+            f"CREATE TRIGGER IF NOT EXISTS {name}_delete AFTER DELETE ON {source.table}"
+            f" BEGIN {_log(source, 'OLD', under)} END",
+        ]
+        if under:  # moved: logged under where it was as well
+            triggers.append(
+                f"CREATE TRIGGER IF NOT EXISTS {name}_moved AFTER UPDATE OF {under} ON {source.table}"
+                f" WHEN OLD.{under} IS NOT NEW.{under} BEGIN {_log(source, 'OLD', under)} END"
+            )
+    triggers.append(
+        "CREATE TRIGGER IF NOT EXISTS changes_pruned AFTER INSERT ON changes WHEN NEW.seq % 1000 = 0"
+        f" BEGIN DELETE FROM changes WHERE seq <= NEW.seq - {schema.CHANGES_KEPT}; END"
+    )
+    return triggers
+
+
+def add_change_log(db: sqlite3.Connection) -> None:
+    """The change log and its triggers, where the file has them not yet; it starts at the blocks' latest
+    stamp, so stamps never go back. Runs on every open (each statement may run again)."""
+    for statement in CHANGE_TABLES:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO changes (seq, subject, subject_id, under)"
+        " SELECT (SELECT COALESCE(MAX(seq), 0) FROM blocks), 'store', 'opened', NULL"
+        " WHERE NOT EXISTS (SELECT 1 FROM changes)"
+    )
+    for statement in change_log_triggers():
+        db.execute(statement)
 
 
 def stored_format(db: sqlite3.Connection, path: str) -> int:

@@ -56,6 +56,50 @@ class TokenInfo:
     created_at: float
 
 
+@dataclass(frozen=True)
+class ChangeSet:
+    """What was written to a store after a stamp (`Store.changes_since`), by id; nothing of the content.
+
+    Readers keep what they built from the store (a viewer's overlays, say) and ask for this with the
+    stamp they last saw, to redo only what it touches. It is read from the store's own log, so it holds
+    the writes of every process that shares the store.
+    """
+
+    seq: int
+    """The latest stamp: ask from here next time."""
+    complete: bool
+    """False when the log does not reach back to the stamp asked about (or none was given): anything may
+    have changed, so start over. The sets below are empty then."""
+    blocks: frozenset[str] = frozenset()
+    """Blocks written, created, moved, deleted, or made public or private."""
+    parents: frozenset[str] = frozenset()
+    """Blocks one of whose children was one of those (as it is now or was before a move or delete)."""
+    shares: frozenset[str] = frozenset()
+    """Blocks shared with someone, or whose share changed or was taken back."""
+    anchors: frozenset[str] = frozenset()
+    """Anchors added, moved or removed."""
+    objects: frozenset[str] = frozenset()
+    """The objects (or places in a space) those anchors pin to."""
+
+    def __bool__(self) -> bool:
+        return not self.complete or bool(self.blocks or self.shares or self.anchors)
+
+    @classmethod
+    def from_log(cls, since: int | None, rows: Sequence[tuple[int, str, str, str | None]]) -> ChangeSet:
+        """The changes in the log rows (seq, subject, subject id, under) from `since` on, that stamp's own row
+        first: without it (pruned, or `since` None) the set is not complete."""
+        if since is None or not rows or rows[0][0] != since:
+            return cls(rows[-1][0] if rows else since or 0, complete=False)
+        sets: dict[str, set[str]] = {"block": set(), "parents": set(), "share": set(), "anchor": set(), "objects": set()}
+        for _, subject, subject_id, under in rows[1:]:
+            if subject in ("block", "share", "anchor"):
+                sets[subject].add(subject_id)
+            if under is not None:
+                sets["parents" if subject == "block" else "objects"].add(under)
+        return cls(rows[-1][0], True, frozenset(sets["block"]), frozenset(sets["parents"]), frozenset(sets["share"]),
+                   frozenset(sets["anchor"]), frozenset(sets["objects"]))
+
+
 class Store(ABC):
     # users and tokens
     @abstractmethod
@@ -114,6 +158,22 @@ class Store(ABC):
     @abstractmethod
     def stamp(self, block_id: str) -> tuple[int, int]:
         """Changes whenever the block or its set of children, or any child, changes."""
+
+    @abstractmethod
+    def versions(self, block_id: str) -> tuple[int, list[tuple[str, int]]] | None:
+        """The block's version and its children's ids and versions, in order, read together and with nothing
+        decrypted (so a reader re-reads only the children that changed); None for no such block."""
+
+    @abstractmethod
+    def changes_since(self, seq: int | None) -> ChangeSet:
+        """What was written after the stamp `seq` (a `ChangeSet.seq` this store gave), in one indexed query.
+
+        Every write to blocks, shares and anchors, by this process or any other sharing the store, is logged
+        with a stamp, in the order the writes commit; `seq=None` asks only for the latest stamp (the set is
+        then not complete). The log keeps about `anchors.schema.CHANGES_KEPT` writes: a stamp older than
+        that gets a set that is not complete. It says which ids changed, never what they hold, so it is
+        not access-checked: its readers check access to what they read again.
+        """
 
     @abstractmethod
     def readable_blocks(self, user_id: str) -> list[Block]:

@@ -32,6 +32,7 @@ from spatial.protocol import (
     Hello,
     ObjectsMessage,
     OverlaysMessage,
+    Page,
     PlacedMessage,
     Place,
     RelocalisedMessage,
@@ -67,6 +68,7 @@ RECEIVED: dict[str, tuple[type[BaseModel], str]] = {
     "statsRequest": (StatsRequest, "Ask for stats"),
     "teach": (Teach, "Teach an object"),
     "place": (Place, "Place a block in the space"),
+    "page": (Page, "Show other rows of a table panel"),
 }
 SENT: dict[str, tuple[type[BaseModel], str]] = {
     "welcome": (WelcomeMessage, "Welcome"),
@@ -79,7 +81,7 @@ SENT: dict[str, tuple[type[BaseModel], str]] = {
     "stats": (StatsMessage, "Stats"),
 }
 REPLIES = {"hello": ["welcome", "error"], "statsRequest": ["stats"], "teach": ["taught", "error"],
-           "place": ["placed", "error"]}
+           "place": ["placed", "error"], "page": ["overlays", "error"]}
 
 
 def component_schemas() -> dict[str, Any]:

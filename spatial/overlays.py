@@ -63,8 +63,9 @@ class Overlay:
 
 
 class LayoutCache:
-    """Display lists keyed by block id and version: an unchanged block is laid out once.
-    Their rasters, for clients that asked for images, are kept by content hash in `rasters`.
+    """Display lists keyed by block id, version and the first row shown: an unchanged block is laid out once
+    for each window of its rows that is shown. Their rasters, for clients that asked for images, are kept by
+    content hash in `rasters`.
 
     Shared by all sessions' worker threads.
     """
@@ -72,17 +73,18 @@ class LayoutCache:
     def __init__(self, capacity: int = 4096) -> None:
         self.capacity = capacity
         self.rasters = RasterCache()
-        self._items: OrderedDict[tuple[str, int], tuple[DisplayList, str]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int, int], tuple[DisplayList, str]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, block: Block) -> tuple[DisplayList, str]:
-        key = (block.id, block.version)
+    def get(self, block: Block, first: int = 0) -> tuple[DisplayList, str]:
+        """The display list of `block` (in display form) and its hash, its rows shown from `first` on."""
+        key = (block.id, block.version, first)
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
                 self._items.move_to_end(key)
                 return hit
-        display = layout_block(block.kind, block.title, block.content)
+        display = layout_block(block.kind, block.title, block.content, first=first)
         entry = (display, content_hash(display))
         with self._lock:
             self._items[key] = entry
@@ -105,6 +107,7 @@ def build_overlays(
     layouts: LayoutCache,
     metres_per_pixel: float,
     placed: Mapping[str, np.ndarray] | None = None,
+    windows: Mapping[str, int] | None = None,
 ) -> dict[str, Overlay]:
     """Overlays for anchors on objects in view (`in_view` maps object id to class label).
 
@@ -112,24 +115,29 @@ def build_overlays(
     object of that class in view, with the id `<anchor id>@<object id>`. Panels
     on the same object are stacked in slots in anchor order. An anchor placed
     in a space gives an overlay when `placed` has its place key, posed in the
-    device's reference space (`frame` "device").
+    device's reference space (`frame` "device"). `windows` maps an overlay's id
+    to the first row its panel shows (0 when it has none).
     """
     placed = placed or {}
+    windows = windows or {}
     by_class: dict[str, list[str]] = {}
     for object_id, label in in_view.items():
         by_class.setdefault(class_key(label), []).append(object_id)
     overlays: dict[str, Overlay] = {}
     slots: dict[str, int] = {}
-    for anchor, block in pinned:
-        display, digest = layouts.get(block)
+
+    def overlay(overlay_id: str, object_id: str, block: Block, slot: int, pose: tuple[float, ...],
+                frame: str = "object") -> Overlay:
+        display, digest = layouts.get(block, windows.get(overlay_id, 0))
         size_m = (round(display.width * metres_per_pixel, 4), round(display.height * metres_per_pixel, 4))
+        return Overlay(overlay_id, object_id, block.id, slot, pose, size_m, display, digest, frame)
+
+    for anchor, block in pinned:
         if anchor.space_id is not None:
             pose = placed.get(anchor.object_id)
             if pose is not None:
                 in_device = tuple(round(float(v), 6) for v in np.asarray(pose).reshape(16))
-                overlays[anchor.id] = Overlay(
-                    anchor.id, anchor.object_id, block.id, 0, in_device, size_m, display, digest, "device"
-                )
+                overlays[anchor.id] = overlay(anchor.id, anchor.object_id, block, 0, in_device, "device")
             continue
         if anchor.object_id.startswith(CLASS_PREFIX):
             targets = [(f"{anchor.id}@{oid}", oid) for oid in by_class.get(anchor.object_id, [])]
@@ -138,9 +146,7 @@ def build_overlays(
         for overlay_id, object_id in targets:
             slot = slots.get(object_id, 0)
             slots[object_id] = slot + 1
-            overlays[overlay_id] = Overlay(
-                overlay_id, object_id, block.id, slot, anchor.pose, size_m, display, digest
-            )
+            overlays[overlay_id] = overlay(overlay_id, object_id, block, slot, anchor.pose)
     return overlays
 
 
@@ -159,6 +165,10 @@ class Outbox:
 
     def __init__(self) -> None:
         self._sent: dict[str, tuple[Any, ...]] = {}
+
+    def holds(self, overlay_id: str) -> bool:
+        """Whether the client was sent this overlay and not told it was removed."""
+        return overlay_id in self._sent
 
     @staticmethod
     def _version(overlay: Overlay) -> tuple[Any, ...]:

@@ -277,12 +277,26 @@ class Place(BaseModel):
         return np.asarray(self.pose, dtype=np.float64).reshape(4, 4)
 
 
-ClientMessage = Annotated[Hello | StatsRequest | Teach | Place, Field(discriminator="type")]
-_CLIENT_MESSAGE: TypeAdapter[Hello | StatsRequest | Teach | Place] = TypeAdapter(ClientMessage)
-CLIENT_TYPES = ("hello", "stats", "teach", "place")
+class Page(BaseModel):
+    """Show another window of a table panel's rows: those from `first` on (counted from 0).
+
+    A panel's pager buttons carry the `first` of the window before and after in their `ref`. The
+    `overlays` of the session's next frame carry the panel with those rows.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["page"]
+    id: str | None = None
+    overlay: str = Field(min_length=1, max_length=200, description="the overlay's id")
+    first: int = Field(ge=0, le=10_000_000, description="the first row to show, from 0")
 
 
-def parse_client_message(text: str) -> Hello | StatsRequest | Teach | Place:
+ClientMessage = Annotated[Hello | StatsRequest | Teach | Place | Page, Field(discriminator="type")]
+_CLIENT_MESSAGE: TypeAdapter[Hello | StatsRequest | Teach | Place | Page] = TypeAdapter(ClientMessage)
+CLIENT_TYPES = ("hello", "stats", "teach", "place", "page")
+
+
+def parse_client_message(text: str) -> Hello | StatsRequest | Teach | Place | Page:
     """Parse a text message from a client, or raise ProtocolError naming what is wrong."""
     try:
         raw = json.loads(text)
@@ -401,12 +415,14 @@ class ObjectsMessage(ServerMessage):
 
 
 class OpRef(WireModel):
-    """What a tapped op shows, for editing from the view: a grid's header (`field`), cell (`row`, `field`),
-    a kanban's lane header (`lane`) or card (`row`, `lane`)."""
+    """What an op shows, so that a client can tell what a tap on it meant: a grid cell (`row`, `field`), a
+    column header (`field`), a kanban card (`row`, `lane`) or lane (`lane`), or a pager button (`first`:
+    the window of rows it shows, for a `page` message)."""
 
     row: str = MISSING  # type: ignore[assignment]
     field: str = MISSING  # type: ignore[assignment]
     lane: str = MISSING  # type: ignore[assignment]
+    first: int = MISSING  # type: ignore[assignment]
 
 
 class RectOp(WireModel):
@@ -546,7 +562,7 @@ SERVER_MESSAGES: tuple[type[ServerMessage], ...] = (
     WelcomeMessage, ObjectsMessage, OverlaysMessage, RelocalisedMessage, TaughtMessage, PlacedMessage,
     ErrorMessage, StatsMessage,
 )
-CLIENT_MESSAGES: tuple[type[BaseModel], ...] = (Hello, StatsRequest, Teach, Place)
+CLIENT_MESSAGES: tuple[type[BaseModel], ...] = (Hello, StatsRequest, Teach, Place, Page)
 
 
 def welcome_message(session_id: str, user: str, detector: str, capabilities: list[str], limits: Limits,

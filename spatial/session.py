@@ -3,7 +3,10 @@
 Latest frame wins: a session holds at most one frame waiting to be processed;
 a newer frame replaces it and the older one is counted as dropped. A
 `Viewer` holds one viewer's view-dependent state: the objects and space
-anchors in view lately, and the overlays their client holds.
+anchors in view lately, their blocks in display form and laid out (kept from
+frame to frame, redone only for what the store's change log says was written:
+`anchors.VisibleBlocks`), the window of rows each table panel shows, and the
+overlays their client holds.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from anchors import ComputeService, SignalTracker, User
+from anchors import ComputeService, SignalTracker, User, VisibleBlocks
 from spatial.lifting import Triangulator
 from spatial.overlays import VECTOR, ContentFormat, LayoutCache, Outbox, OverlayDelta, build_overlays, class_key
 from spatial.pipeline import FrameResult
@@ -27,6 +31,8 @@ from vision.tracking import Tracker
 
 RECENT_FRAMES = 4
 """Decoded frames a session keeps in memory, so a `teach` can refer to one."""
+MAX_WINDOWS = 256
+"""Panels whose window of rows a viewer keeps (the latest asked for)."""
 
 
 @dataclass
@@ -105,7 +111,7 @@ class SessionCounter:
 
 @dataclass
 class Viewer:
-    """One viewer's view: the objects seen lately and the overlays their client holds.
+    """One viewer's view: the objects seen lately, their blocks, and the overlays their client holds.
 
     Built with what it uses: the compute service that evaluates the blocks in
     view and the layout cache that lays them out (shared by all sessions).
@@ -120,6 +126,25 @@ class Viewer:
     last_placed: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
     outbox: Outbox = field(default_factory=Outbox)
     signals: SignalTracker = field(default_factory=SignalTracker)
+    windows: dict[str, int] = field(default_factory=dict)
+    """Overlay id to the first row its panel shows, as the client asked (`page`); 0 when not asked."""
+    visible: VisibleBlocks = field(init=False)
+    """The blocks pinned to what is in view, in display form, kept from frame to frame."""
+    _scene: tuple[Any, ...] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.visible = VisibleBlocks(self.compute, self.user)
+
+    def show_rows(self, overlay_id: str, first: int) -> bool:
+        """Show the rows of an overlay's table from `first` on, from the next frame; False for an overlay the
+        client does not hold."""
+        if not self.outbox.holds(overlay_id):
+            return False
+        self.windows.pop(overlay_id, None)
+        self.windows[overlay_id] = first
+        while len(self.windows) > MAX_WINDOWS:
+            self.windows.pop(next(iter(self.windows)))
+        return True
 
     def in_view(self, result: FrameResult, now: float) -> dict[str, str]:
         """Object id to label for objects in this frame, plus those seen within the linger time
@@ -142,6 +167,7 @@ class Viewer:
 
         `placed` maps the place keys of the space anchors in view to their
         poses in the device's frame: only those (and those lingering) are computed and shown.
+        When no block, share or signal they read changed, nothing is read, computed or laid out again.
         """
         start = time.perf_counter()
         in_view = self.in_view(result, now)
@@ -149,8 +175,14 @@ class Viewer:
         keys = [*in_view, *{class_key(label) for label in in_view.values()}, *placed]
         poses = {d.object_id: result.object_pose(d)[0] for d in result.detections}
         signals = self.signals.observe(in_view, poses, now, time.time())
-        pinned = self.compute.evaluate_visible(self.user, keys, signals)
-        delta = self.outbox.delta(build_overlays(pinned, in_view, self.layouts, self.metres_per_pixel, placed))
+        pinned = self.visible.evaluate(keys, signals)
+        scene = (pinned, in_view, {key: np.asarray(pose).tobytes() for key, pose in placed.items()}, dict(self.windows))
+        if self._scene is not None and pinned is self._scene[0] and scene[1:] == self._scene[1:]:
+            delta = OverlayDelta([], [], [])
+        else:
+            self._scene = scene
+            overlays = build_overlays(pinned, in_view, self.layouts, self.metres_per_pixel, placed, self.windows)
+            delta = self.outbox.delta(overlays)
         result.add_timing("overlays", (time.perf_counter() - start) * 1e3)
         return delta
 

@@ -6,7 +6,7 @@ import { Api } from './api.js';
 import { CellEditor, refAt } from './cell_editor.js';
 import { Connection } from './connection.js';
 import { FramePump } from './frames.js';
-import { helloMessage, placeMessage } from './protocol.js';
+import { helloMessage, pageMessage, placeMessage } from './protocol.js';
 import { ObjectSheet } from './sheet.js';
 import { TOKEN_KEY, currentToken } from './token.js';
 import { WindowMode } from './window_mode.js';
@@ -41,6 +41,7 @@ const client = {
   placeBlock: null, // the block a tap on nothing places in the space (`?place=blk_…`, or the sheet's "Place")
   placedAnchors: {}, // block id -> the anchor this page placed it as: a later tap moves that anchor
   lastPlaced: null, // the latest `placed` message
+  windows: {}, // overlay id -> the first row its table panel was asked to show (`page`)
   get drawn() { return windowMode?.drawn || []; },
   get boxes() { return windowMode?.boxes || []; },
   get stacks() { return windowMode?.stacks || []; },
@@ -55,6 +56,7 @@ const PARAMS = new URLSearchParams(location.search);
 const SPACE = PARAMS.get('space'); // ?space=spc_…: share that space's anchors
 client.placeBlock = PARAMS.get('place');
 let placeCount = 0;
+let pageCount = 0;
 let windowMode = null;
 let xrMode = null;
 const objectTimes = []; // arrival times of recent `objects`, for the fps figure
@@ -80,13 +82,35 @@ const sheet = new ObjectSheet(api, (objectId) => {
 }, SPACE ? (block) => { client.placeBlock = block.id; } : null);
 const cellEditor = new CellEditor(api);
 
-/** A tap on a panel: a table cell, header, kanban card or lane opens the cell editor. */
+/**
+ * A tap on a panel: a pager button shows other rows of the table; a table cell, header, kanban
+ * card or lane opens the cell editor.
+ */
 function onPanelTap(overlayId, x, y) {
   const overlay = client.overlays[overlayId];
   const ref = overlay && refAt(overlay.content, x, y);
   if (!ref) return false;
-  cellEditor.open(overlay, ref);
+  if (ref.first !== undefined) showRows(overlayId, ref.first);
+  else cellEditor.open(overlay, ref);
   return true;
+}
+
+/** A swipe up (`next`) or down (`previous`) on a panel: its pager's window after or before; true when it has one. */
+function onPanelSwipe(overlayId, direction) {
+  const overlay = client.overlays[overlayId];
+  const current = client.windows[overlayId] ?? 0;
+  const targets = (overlay?.content.ops || []).filter((op) => op.ref?.first !== undefined).map((op) => op.ref.first);
+  const target = direction === 'next' ? targets.find((first) => first > current) : targets.find((first) => first < current);
+  if (target === undefined) return false;
+  showRows(overlayId, target);
+  return true;
+}
+
+/** Ask the server for the panel's rows from `first` on; its next `overlays` bring them. */
+function showRows(overlayId, first) {
+  client.windows[overlayId] = first;
+  pageCount += 1;
+  connection.send(JSON.stringify(pageMessage(`page${pageCount}`, overlayId, first)));
 }
 
 // ---- token ----------------------------------------------------------------
@@ -171,6 +195,7 @@ const handlers = {
   welcome(message) {
     client.user = message.user;
     client.overlays = {}; // a new session: the server sends every overlay again
+    client.windows = {}; // with the first rows of each table
     client.relocalised = null; // and relocalises again
     xrMode?.onOverlays();
     clearError();
@@ -270,6 +295,7 @@ async function startWindow() {
     overlays: () => Object.values(client.overlays),
     onSelect: (objectId, label) => sheet.open(objectId, label),
     onPanelTap,
+    onPanelSwipe,
     compensation: PARAMS.get('compensation'),
   });
   client.mode = 'window';

@@ -80,3 +80,8 @@ export function placeMessage(id, pose, { block = null, anchor = null }) {
   if (pose.length !== 16) throw new Error('a pose is 16 numbers');
   return anchor ? { type: 'place', id, anchor, pose } : { type: 'place', id, block, pose };
 }
+
+/** The `page` message: show the rows of overlay `overlay`'s table from `first` on (docs/protocol.md). */
+export function pageMessage(id, overlay, first) {
+  return { type: 'page', id, overlay, first };
+}

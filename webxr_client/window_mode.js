@@ -11,6 +11,7 @@ import { containRect, drawScene } from './overlay.js';
 export const FOV_Y_DEG = 60; // assumed for a webcam or phone camera that states no intrinsics
 const STALLED_MS = 250; // no new video frame for this long (a paused video): send the picture shown anyway
 const MIN_VISIBLE = 0.4; // a box carried on until less than this share of it is in the picture is not drawn (as the server's tracker)
+const SWIPE_PX = 40; // a pointer moved up or down this far on a panel pages its table instead of tapping
 
 export class WindowMode {
   /**
@@ -18,10 +19,12 @@ export class WindowMode {
    * `overlays()`: the overlays to draw; `onSelect(objectId, label)`: a tap on an
    * object's box or panel; `onPanelTap(overlayId, x, y)`: a tap on a panel first,
    * at (x, y) in panel pixels, true when it took the tap (a table cell to edit);
+   * `onPanelSwipe(overlayId, 'next' | 'previous')`: a swipe up or down on a panel;
    * `compensation`: a name from latency.js's COMPENSATIONS.
    */
-  constructor({ video, canvas, tapLayer, pump, overlays, onSelect, onPanelTap = () => false, compensation }) {
-    Object.assign(this, { video, canvas, tapLayer, pump, overlays, onSelect, onPanelTap });
+  constructor({ video, canvas, tapLayer, pump, overlays, onSelect, onPanelTap = () => false,
+    onPanelSwipe = () => false, compensation }) {
+    Object.assign(this, { video, canvas, tapLayer, pump, overlays, onSelect, onPanelTap, onPanelSwipe });
     this.grabber = new VideoGrabber();
     this.compensation = createCompensation(compensation);
     this.layout = new PanelLayout();
@@ -33,10 +36,12 @@ export class WindowMode {
     this.stacks = []; // {objectId, spot, scale, x, y, w, h, leader}
     this.selected = null;
     this.latest = null; // the latest `objects` message
+    this.pressed = null; // where the pointer went down: {x, y}
   }
 
   async start() {
     await openCamera(this.video);
+    this.tapLayer.addEventListener('pointerdown', this._onPress);
     this.tapLayer.addEventListener('pointerup', this._onTap);
     if (this.frameCallbacks) this.video.requestVideoFrameCallback(this._onVideoFrame);
   }
@@ -112,9 +117,21 @@ export class WindowMode {
     this.stacks = drawn.stacks;
   }
 
+  _onPress = (event) => {
+    this.pressed = { x: event.clientX, y: event.clientY };
+  };
+
   _onTap = (event) => {
     const { clientX: x, clientY: y } = event;
     const inside = (r) => x >= r.x && x <= r.x + r.w && y >= r.y && y <= r.y + r.h;
+    const pressed = this.pressed;
+    this.pressed = null;
+    const swiped = pressed && Math.abs(y - pressed.y) >= SWIPE_PX && Math.abs(y - pressed.y) > Math.abs(x - pressed.x)
+      && this.drawn.find((r) => pressed.x >= r.x && pressed.x <= r.x + r.w && pressed.y >= r.y && pressed.y <= r.y + r.h);
+    if (swiped) {
+      this.onPanelSwipe(swiped.overlayId, y < pressed.y ? 'next' : 'previous');
+      return;
+    }
     const panel = this.drawn.find(inside);
     const overlay = panel && this.overlays().find((o) => o.id === panel.overlayId);
     if (overlay) {

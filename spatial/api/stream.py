@@ -35,6 +35,7 @@ from spatial.protocol import (
     FrameHeader,
     Hello,
     Limits,
+    Page,
     Place,
     ProtocolError,
     ServerMessage,
@@ -140,6 +141,8 @@ class StreamConnection:
                 await self._on_teach(message)
             elif isinstance(message, Place):
                 await self._on_place(message)
+            elif isinstance(message, Page):
+                self._on_page(message)
             else:
                 await self.send(self.session.stats.message())
         except ProtocolError as exc:
@@ -232,6 +235,14 @@ class StreamConnection:
         except (PlaceError, AnchorsError) as exc:
             raise ProtocolError(exc.code, str(exc), place.id) from None
         await self.send(placed_message(anchor, place.id))
+
+    def _on_page(self, page: Page) -> None:
+        """Show another window of a table panel's rows, from the next frame on."""
+        viewer = self.session.viewer
+        if viewer is None:
+            raise ProtocolError("not_ready", "send hello (with a valid token) before page", page.id)
+        if not viewer.show_rows(page.overlay, page.first):
+            raise ProtocolError("unknown_overlay", f"this session shows no overlay {page.overlay}", page.id)
 
     def _on_frame(self, data: bytes) -> None:
         stats = self.session.stats

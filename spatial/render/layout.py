@@ -12,6 +12,17 @@ what they show (`{"row", "field"}`, `{"field"}` for a header, `{"row",
 "lane"}` for a card, `{"lane"}` for a lane's header), so a client can tell
 which cell or card a tap meant and edit it; a cell whose formula failed is
 drawn in the error colour.
+
+Big tables are paged: a grid or a list shows a window of `MAX_ROWS` rows, a
+kanban `MAX_CARDS` cards of each lane, from the row `first` a viewer asked for
+(`layout_block(..., first=)`); under it a pager says which rows these are of how
+many, with buttons whose `ref` is `{"first": n}`, the window a tap on them shows.
+
+A panel's content is bounded whatever the block holds: a window of rows, at most
+`MAX_COLUMNS` columns and `MAX_LANES` lanes, text runs of at most
+`MAX_TEXT_CHARS` characters, and all its ops together at most
+`MAX_CONTENT_BYTES` as JSON (the ops that would go over are left out and a
+last line says so).
 """
 
 from __future__ import annotations
@@ -33,8 +44,21 @@ CELL_SIZE = 14
 LINE_GAP = 4
 MAX_LINES = 24
 MAX_ROWS = 20
+"""Rows of a grid or items of a list shown at once: the window a pager moves."""
 MAX_CARDS = 6
+"""Cards of each kanban lane shown at once."""
+MAX_COLUMNS = 8
+MAX_LANES = 6
 MAX_SECTIONS = 8
+MAX_SECTION_LINES = 8
+MAX_TEXT_CHARS = 200
+"""Characters of one text run or cell, before it is cut to its width."""
+MAX_CONTENT_BYTES = 32 * 1024
+"""A panel's content (`{width, height, ops}`) as JSON in UTF-8, at most, whatever the block holds."""
+_OP_SLACK = 16
+"""Bytes an op may take on the wire beyond its JSON here (numbers written as floats)."""
+_RESERVED = 512
+"""Kept for the background and the line that says something was left out."""
 _INLINE_MARKS = re.compile(r"\*\*|__|`")
 
 BACKGROUND = "#0f1a24e6"
@@ -62,7 +86,9 @@ def font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size)
 
 
+@lru_cache(maxsize=1 << 16)
 def text_width(text: str, size: int) -> float:
+    """Pixels `text` takes in the panel font at `size` (kept: a panel laid out again measures mostly the same)."""
     return font(size).getlength(text)
 
 
@@ -92,36 +118,61 @@ def content_hash(display: DisplayList) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def _op_bytes(op: dict[str, Any]) -> int:
+    return len(_COMPACT.encode(op).encode()) + _OP_SLACK
+
+
 class _Panel:
-    """Accumulates ops top to bottom."""
+    """Accumulates ops top to bottom, within `MAX_CONTENT_BYTES`: once they are spent, ops are left out."""
 
     def __init__(self, width: int) -> None:
         self.width = width
         self.y = PADDING
         self.ops: list[dict[str, Any]] = []
+        self.bytes = _RESERVED
+        self.full = False
 
     @property
     def inner(self) -> int:
         return self.width - 2 * PADDING
 
+    def add(self, op: dict[str, Any]) -> bool:
+        """Add `op`, unless the panel's bytes are spent (then nothing more is added); True when added."""
+        size = _op_bytes(op)
+        if self.full or self.bytes + size > MAX_CONTENT_BYTES:
+            self.full = True
+            return False
+        self.bytes += size
+        self.ops.append(op)
+        return True
+
     def text(self, text: str, size: int, color: str = TEXT_COLOR, bold: bool = False) -> None:
-        for line in wrap(text, size, self.inner):
-            self.ops.append(
-                {"op": "text", "x": PADDING, "y": self.y, "text": line, "size": size, "color": color, "bold": bold}
-            )
+        for line in wrap(text[:MAX_CONTENT_BYTES], size, self.inner):
+            op = {"op": "text", "x": PADDING, "y": self.y, "text": line[:MAX_TEXT_CHARS], "size": size,
+                  "color": color, "bold": bold}
+            if not self.add(op):
+                return
             self.y += size + LINE_GAP
 
     def gap(self, pixels: int) -> None:
         self.y += pixels
 
     def finish(self) -> DisplayList:
+        if self.full:
+            self.ops.append({"op": "text", "x": PADDING, "y": self.y, "text": "... (too much to show)",
+                             "size": CELL_SIZE, "color": MUTED_COLOR, "bold": False})
+            self.y += CELL_SIZE + LINE_GAP
         height = self.y + PADDING - LINE_GAP
         background = {"op": "rect", "x": 0, "y": 0, "w": self.width, "h": height, "fill": BACKGROUND, "radius": 8}
         return DisplayList(self.width, height, (background, *self.ops))
 
 
-def layout_block(kind: str, title: str, content: Any, width: int = PANEL_WIDTH) -> DisplayList:
-    """The display list of a block of `kind` in a panel `width` pixels wide."""
+def layout_block(kind: str, title: str, content: Any, width: int = PANEL_WIDTH, first: int = 0) -> DisplayList:
+    """The display list of a block of `kind` in a panel `width` pixels wide; a grid, list or kanban shows
+    its rows (cards) from `first` on (counted from 0, moved back to show a full last window)."""
     panel = _Panel(width)
     if title:
         panel.text(title, TITLE_SIZE, TITLE_COLOR, bold=True)
@@ -129,14 +180,19 @@ def layout_block(kind: str, title: str, content: Any, width: int = PANEL_WIDTH) 
     if kind == "markdown":
         _markdown(panel, content)
     elif kind == "table":
-        _table(panel, content)
+        _table(panel, content, first)
     elif kind == "view":
-        _view(panel, content)
+        _view(panel, content, first)
     elif kind == "compute":
-        _compute(panel, content)
+        _compute(panel, content, first)
     else:
         _json(panel, content)
     return panel.finish()
+
+
+def window_start(first: int, total: int, size: int) -> int:
+    """Where a window of `size` rows asked to start at `first` starts among `total`: inside, and full."""
+    return max(0, min(first, total - size))
 
 
 def _markdown(panel: _Panel, text: str) -> None:
@@ -184,6 +240,7 @@ def _cell_text(value: Any) -> str:
 
 def _fit(text: str, size: int, width: float) -> str:
     """`text`, cut and ended with "..." if it is wider than `width` (the longest cut that fits)."""
+    text = text[:MAX_TEXT_CHARS]
     if text_width(text, size) <= width:
         return text
     low, high = 0, len(text)
@@ -196,11 +253,14 @@ def _fit(text: str, size: int, width: float) -> str:
     return text[:low] + "..."
 
 
-def _table(panel: _Panel, table: dict[str, Any]) -> None:
-    columns: list[str] = table["columns"]
-    rows = [[_cell_text(c) for c in row] for row in table.get("rows", [])[:MAX_ROWS]]
+def _table(panel: _Panel, table: dict[str, Any], first: int = 0) -> None:
+    """A grid: a header row and a window of `MAX_ROWS` rows from `first`, with a pager when there are more."""
+    columns: list[str] = table["columns"][:MAX_COLUMNS]
+    every_row = table.get("rows", [])
+    first = window_start(first, len(every_row), MAX_ROWS)
+    rows = [[_cell_text(c) for c in row[:MAX_COLUMNS]] for row in every_row[first:first + MAX_ROWS]]
     row_ids: list[str] | None = table.get("row_ids")
-    errors = {(r, c) for r, c in table.get("errors", [])}
+    errors = {(r - first, c) for r, c in table.get("errors", []) if first <= r < first + MAX_ROWS}
     natural = [
         max([text_width(name, CELL_SIZE)] + [text_width(row[i], CELL_SIZE) for row in rows]) + 12
         for i, name in enumerate(columns)
@@ -220,15 +280,44 @@ def _table(panel: _Panel, table: dict[str, Any]) -> None:
                 "align": "right" if _is_number(text) and r > 0 else "left",
             }
             if row_ids is not None:
-                op["ref"] = {"field": columns[c]} if r == 0 else {"row": row_ids[r - 1], "field": columns[c]}
-            panel.ops.append(op)
+                op["ref"] = {"field": columns[c]} if r == 0 else {"row": row_ids[first + r - 1], "field": columns[c]}
+            panel.add(op)
             x += widths[c]
         panel.y += row_height
-    hidden = len(table.get("rows", [])) - len(rows)
-    if hidden > 0:
+    hidden_columns = len(table["columns"]) - len(columns)
+    if hidden_columns > 0:
         panel.gap(4)
-        panel.text(f"+{hidden} more rows", CELL_SIZE, MUTED_COLOR)
+        panel.text(f"+{hidden_columns} more fields", CELL_SIZE, MUTED_COLOR)
+    _pager(panel, "rows", first, len(rows), len(every_row), MAX_ROWS)
     panel.gap(LINE_GAP)
+
+
+PAGER_BUTTON = 64
+
+
+def _pager(panel: _Panel, noun: str, first: int, shown: int, total: int, size: int) -> None:
+    """Under a window of `shown` of `total` rows from `first`: which these are, and buttons to the window
+    before and after (`ref` `{"first": n}`). Nothing when every row is shown."""
+    if first == 0 and shown >= total:
+        return
+    panel.gap(4)
+    top, height = panel.y, CELL_SIZE + 10
+    buttons = []
+    if first > 0:
+        buttons.append(("< prev", max(0, first - size)))
+    if first + shown < total:
+        buttons.append(("next >", first + size))
+    x = panel.width - PADDING - PAGER_BUTTON * len(buttons) - 4 * max(0, len(buttons) - 1)
+    label = f"{noun} {first + 1}-{first + shown} of {total}" if shown else f"{total} {noun}"
+    panel.add({"op": "text", "x": PADDING, "y": top + 5, "text": _fit(label, CELL_SIZE, x - PADDING - 4),
+               "size": CELL_SIZE, "color": MUTED_COLOR, "bold": False})
+    for text, target in buttons:
+        panel.add({"op": "rect", "x": x, "y": top, "w": PAGER_BUTTON, "h": height, "fill": HEADER_FILL,
+                   "radius": 4, "ref": {"first": target}})
+        panel.add({"op": "text", "x": x + 8, "y": top + 5, "text": text, "size": CELL_SIZE, "color": TITLE_COLOR,
+                   "bold": False})
+        x += PAGER_BUTTON + 4
+    panel.y = top + height
 
 
 def _is_number(text: str) -> bool:
@@ -241,80 +330,90 @@ def _is_number(text: str) -> bool:
 
 def _line(panel: _Panel, x: float, width: float, text: str, size: int, color: str = TEXT_COLOR, bold: bool = False) -> None:
     """One text run at `x`, cut to `width`, on its own line."""
-    panel.ops.append({
+    if panel.add({
         "op": "text", "x": round(x, 1), "y": panel.y, "text": _fit(text, size, width), "size": size,
         "color": color, "bold": bold,
-    })
-    panel.y += size + LINE_GAP
+    }):
+        panel.y += size + LINE_GAP
 
 
-def _view(panel: _Panel, view: dict[str, Any]) -> None:
+def _view(panel: _Panel, view: dict[str, Any], first: int = 0) -> None:
     layout = view.get("layout")
     if layout == "grid":
-        _table(panel, view)
+        _table(panel, view, first)
     elif layout == "kanban":
-        _kanban(panel, view["lanes"])
+        _kanban(panel, view["lanes"], first)
     elif layout == "wiki":
         _wiki(panel, view["sections"])
     else:
-        _list(panel, view.get("items", []))
+        _list(panel, view.get("items", []), first)
 
 
-def _kanban(panel: _Panel, lanes: list[dict[str, Any]]) -> None:
-    """Lanes side by side, a header cell on top and a card per row under it."""
-    if not lanes:
+def _kanban(panel: _Panel, every_lane: list[dict[str, Any]], first: int = 0) -> None:
+    """Lanes side by side, a header cell on top and a card per row under it: `MAX_CARDS` cards of each lane
+    from `first`, with a pager when a lane has more."""
+    if not every_lane:
         panel.text("(no rows)", CELL_SIZE, MUTED_COLOR)
         return
+    lanes = every_lane[:MAX_LANES]
+    longest = max(len(lane["cards"]) for lane in lanes)
+    first = window_start(first, longest, MAX_CARDS)
     gap = 6
     lane_width = (panel.inner - gap * (len(lanes) - 1)) / len(lanes)
     top, bottom = panel.y, panel.y
     for i, lane in enumerate(lanes):
         x = PADDING + i * (lane_width + gap)
         panel.y = top
-        panel.ops.append({
+        panel.add({
             "op": "cell", "x": round(x, 1), "y": panel.y, "w": round(lane_width, 1), "h": CELL_SIZE + 10,
             "text": _fit(f"{lane['name']} ({len(lane['cards'])})", CELL_SIZE, lane_width - 8), "size": CELL_SIZE,
             "color": TITLE_COLOR, "fill": HEADER_FILL, "stroke": GRID_COLOR, "align": "left",
             "ref": {"lane": lane["name"]},
         })
         panel.y += CELL_SIZE + 14
-        for card in lane["cards"][:MAX_CARDS]:
+        for card in lane["cards"][first:first + MAX_CARDS]:
             lines = card["lines"][:3]
             height = 8 + (CELL_SIZE + LINE_GAP) * (1 + len(lines))
-            panel.ops.append({"op": "rect", "x": round(x, 1), "y": panel.y, "w": round(lane_width, 1), "h": height,
-                              "fill": CELL_FILL, "radius": 4, "ref": {"row": card["id"], "lane": lane["name"]}})
+            panel.add({"op": "rect", "x": round(x, 1), "y": panel.y, "w": round(lane_width, 1), "h": height,
+                       "fill": CELL_FILL, "radius": 4, "ref": {"row": card["id"], "lane": lane["name"]}})
             panel.y += 4
             _line(panel, x + 4, lane_width - 8, card["title"], CELL_SIZE, TEXT_COLOR, bold=True)
             for text in lines:
                 _line(panel, x + 4, lane_width - 8, text, CELL_SIZE - 2, MUTED_COLOR)
             panel.y += 8
-        hidden = len(lane["cards"]) - MAX_CARDS
+        hidden = len(lane["cards"]) - first - MAX_CARDS
         if hidden > 0:
             _line(panel, x + 4, lane_width - 8, f"+{hidden} more", CELL_SIZE - 2, MUTED_COLOR)
         bottom = max(bottom, panel.y)
     panel.y = bottom
+    if len(every_lane) > len(lanes):
+        panel.gap(4)
+        panel.text(f"+{len(every_lane) - len(lanes)} more lanes", CELL_SIZE, MUTED_COLOR)
+    _pager(panel, "cards", first, min(MAX_CARDS, max(0, longest - first)), longest, MAX_CARDS)
 
 
 def _wiki(panel: _Panel, sections: list[dict[str, Any]]) -> None:
     for section in sections[:MAX_SECTIONS]:
         panel.text(section["heading"] or "(untitled)", BODY_SIZE + 1, TEXT_COLOR, bold=True)
-        for line in section["lines"]:
+        for line in section["lines"][:MAX_SECTION_LINES]:
             panel.text(line, CELL_SIZE, MUTED_COLOR)
         panel.gap(6)
     if len(sections) > MAX_SECTIONS:
         panel.text(f"+{len(sections) - MAX_SECTIONS} more sections", CELL_SIZE, MUTED_COLOR)
 
 
-def _list(panel: _Panel, items: list[dict[str, Any]]) -> None:
-    for item in items[:MAX_ROWS]:
+def _list(panel: _Panel, every_item: list[dict[str, Any]], first: int = 0) -> None:
+    """A window of `MAX_ROWS` items from `first`, with a pager when there are more."""
+    first = window_start(first, len(every_item), MAX_ROWS)
+    items = every_item[first:first + MAX_ROWS]
+    for item in items:
         panel.text("- " + (item["title"] or "(untitled)"), BODY_SIZE, TEXT_COLOR)
         if item["detail"]:
             _line(panel, PADDING + 12, panel.inner - 12, item["detail"], CELL_SIZE - 2, MUTED_COLOR)
-    if len(items) > MAX_ROWS:
-        panel.text(f"+{len(items) - MAX_ROWS} more", CELL_SIZE, MUTED_COLOR)
+    _pager(panel, "items", first, len(items), len(every_item), MAX_ROWS)
 
 
-def _compute(panel: _Panel, result: dict[str, Any]) -> None:
+def _compute(panel: _Panel, result: dict[str, Any], first: int = 0) -> None:
     """A compute block's value: text as markdown, rows as a table, anything else as JSON; or its error."""
     if result.get("error"):
         panel.text(f"error: {result['error']}", CELL_SIZE, ERROR_COLOR)
@@ -324,7 +423,7 @@ def _compute(panel: _Panel, result: dict[str, Any]) -> None:
         _markdown(panel, value)
     elif isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
         columns = list(dict.fromkeys(k for r in value for k in r))
-        _table(panel, {"columns": columns, "rows": [[r.get(c) for c in columns] for r in value]})
+        _table(panel, {"columns": columns, "rows": [[r.get(c) for c in columns] for r in value]}, first)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         panel.text(_cell_text(value), TITLE_SIZE + 6, TEXT_COLOR, bold=True)
     else:

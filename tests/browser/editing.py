@@ -4,6 +4,7 @@ the REST API do then."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -171,3 +172,66 @@ def move_a_card_and_add_one(page: Page, server: Any, tap: Tapper, view_id: str, 
             timeout=10_000)
         added = rest.get(f"/v1/tables/{table_id}").json()["rows"][-1]["cells"]
         assert added == {"task": "Oil the hinge", "status": "Doing"}
+
+
+BIG_TABLE_ROWS = 45
+MAX_CONTENT_BYTES = 32 * 1024  # spatial/render/layout.py
+
+
+def show_only_a_big_table(server: Any) -> tuple[str, list[str]]:
+    """Replace what is pinned to marker 7 by a table of 45 rows; returns (table id, row ids in order)."""
+    with server.rest() as rest:
+        for attached in rest.get(f"/v1/objects/{MARKER}/anchors").json():
+            assert rest.delete(f"/v1/anchors/{attached['anchor']['id']}").status_code == 204
+        table = rest.post("/v1/blocks", json={"kind": "table", "title": "Parts", "content": {
+            "fields": [{"name": "part", "type": "text"}, {"name": "qty", "type": "number"}],
+            "rows": [{"part": f"part {r + 1}", "qty": r + 1} for r in range(BIG_TABLE_ROWS)],
+        }}).json()
+        assert rest.post(f"/v1/objects/{MARKER}/anchors", json={"block_id": table["id"]}).status_code == 201
+        rows = [r["id"] for r in rest.get(f"/v1/tables/{table['id']}").json()["rows"]]
+    return table["id"], rows
+
+
+def window_of(page: Page, table_id: str) -> tuple[str, dict[str, Any], list[str]]:
+    """The table's overlay, and the rows its panel shows now."""
+    overlay = next(o for o in client(page)["overlays"].values() if o["block_id"] == table_id)
+    return overlay["id"], overlay, row_ids(overlay)
+
+
+def pager_says(page: Page, overlay_id: str, text: str) -> None:
+    page.wait_for_function(
+        f"(window.spatialClient.overlays['{overlay_id}']?.content.ops || []).some(o => o.text === {text!r})",
+        timeout=10_000,
+    )
+
+
+def page_through_a_big_table(page: Page, server: Any, tap: Tapper, table_id: str, rows: list[str]) -> None:
+    """The paging flow: the panel shows 20 of the 45 rows and says so, a tap on its pager shows the next
+    20 (only those are sent), a cell tapped there edits that row, and the last window is full."""
+    page.wait_for_function(
+        f"Object.values(window.spatialClient.overlays).some(o => o.block_id === '{table_id}')", timeout=20_000)
+    overlay_id, overlay, shown = window_of(page, table_id)
+    assert shown == rows[:20]
+    pager_says(page, overlay_id, "rows 1-20 of 45")
+    assert len(json.dumps(overlay["content"], separators=(",", ":")).encode()) <= MAX_CONTENT_BYTES
+    assert not any(op.get("ref", {}).get("first") == 0 for op in overlay["content"]["ops"]), "no way back yet"
+
+    tap(page, overlay_id, lambda r: r.get("first") == 20)
+    pager_says(page, overlay_id, "rows 21-40 of 45")
+    _, overlay, shown = window_of(page, table_id)
+    assert shown == rows[20:40] and "part 21" in [op.get("text") for op in overlay["content"]["ops"]]
+
+    state = open_editor(page, tap, overlay_id, lambda r: r.get("row") == rows[24] and r.get("field") == "qty")
+    assert state["target"]["rowId"] == rows[24] and page.input_value("#cell-input") == "25"
+    page.fill("#cell-input", "250")
+    save(page)
+    cell_shows(page, overlay_id, rows[24], "qty", "250")
+    with server.rest() as rest:
+        stored = {r["id"]: r["cells"] for r in rest.get(f"/v1/tables/{table_id}").json()["rows"]}
+    assert stored[rows[24]]["qty"] == 250 and stored[rows[4]]["qty"] == 5
+
+    tap(page, overlay_id, lambda r: r.get("first") == 40)
+    pager_says(page, overlay_id, "rows 26-45 of 45")
+    assert window_of(page, table_id)[2] == rows[25:45], "the last window is a full one"
+    tap(page, overlay_id, lambda r: r.get("first") == 5)
+    pager_says(page, overlay_id, "rows 6-25 of 45")

@@ -38,14 +38,16 @@ def start(page: Page, server: Any, panels: int) -> None:
 
 
 def tap(page: Page, overlay_id: str, match: Callable[[Ref], bool]) -> None:
-    """Tap where the op's centre, on the panel standing in the room, projects on the phone's screen."""
+    """Tap where the op's centre, on the panel standing in the room (drawn `scale` times its size), projects
+    on the phone's screen."""
     state = client(page)
     overlay = state["overlays"][overlay_id]
     (panel,) = [p for p in state["xr"]["panels"] if p["overlayId"] == overlay_id]
     op = find_op(overlay, match)
     width, height = overlay["content"]["width"], overlay["content"]["height"]
-    local = np.array([((op["x"] + op["w"] / 2) / width - 0.5) * panel["size"][0],
-                      (0.5 - (op["y"] + op["h"] / 2) / height) * panel["size"][1], 0.0, 1.0])
+    drawn = np.asarray(panel["size"]) * panel["scale"]
+    local = np.array([((op["x"] + op["w"] / 2) / width - 0.5) * drawn[0],
+                      (0.5 - (op["y"] + op["h"] / 2) / height) * drawn[1], 0.0, 1.0])
     x, y = project((matrix(panel["centre"]) @ local)[:3], state["xr"]["view"], PHONE_SCREEN)
     assert 0 <= x < PHONE_SCREEN[0] and 0 <= y < PHONE_SCREEN[1], "the cell is off screen"
     page.mouse.click(float(x), float(y))

@@ -42,7 +42,7 @@ def test_every_message_has_an_operation_in_the_right_direction() -> None:
     document = asyncapi_document()
     actions = {op["messages"][0]["$ref"].rsplit("/", 1)[1]: op["action"] for op in document["operations"].values()}
     assert actions == {"frame": "receive", "hello": "receive", "statsRequest": "receive", "teach": "receive",
-                       "place": "receive", "welcome": "send", "objects": "send", "overlays": "send",
+                       "place": "receive", "page": "receive", "welcome": "send", "objects": "send", "overlays": "send",
                        "relocalised": "send", "taught": "send", "placed": "send", "error": "send", "stats": "send"}
 
 
