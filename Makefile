@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: serve test install install-test system system-test client browser mediapipe detectron2 sample bench clean
+.PHONY: serve test docs-images install install-test system system-test client browser mediapipe detectron2 sample bench clean
 
 # Debian packages: the system libraries the wheels link (open3d-cpu links libusb-1.0), and for the
 # tests the browser, the tools that make it trust the service's CA, and PostgreSQL.
@@ -64,6 +64,10 @@ serve: install $(if $(findstring detectron2,$(ARGS)),detectron2)
 
 test: install-test
 	$(BIN)/python -m pytest $(ARGS)
+
+# The browser tests' screenshots, copied into docs/img for the README and docs.
+docs-images: install-test
+	SPATIAL_DOCS_IMAGES=1 $(BIN)/python -m pytest tests/browser $(ARGS)
 
 sample: install-test
 	$(BIN)/python data/make_sample.py

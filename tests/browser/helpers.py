@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import math
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -105,11 +106,13 @@ def luminance(pixels: np.ndarray) -> np.ndarray:
 
 
 def save_screenshot(pixels: np.ndarray, name: str) -> None:
-    """Keep a screenshot as a test artifact and as the README's picture."""
+    """Keep a screenshot as a test artifact; with SPATIAL_DOCS_IMAGES=1 (`make docs-images`) also as the
+    docs' picture, so that an ordinary test run leaves the repository as it was."""
     ARTIFACTS.mkdir(exist_ok=True)
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels.astype(np.uint8)).save(ARTIFACTS / name)
-    shutil.copyfile(ARTIFACTS / name, DOCS_IMG / name)
+    if os.environ.get("SPATIAL_DOCS_IMAGES") == "1":
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ARTIFACTS / name, DOCS_IMG / name)
 
 
 SYNTHETIC_ENVIRONMENT = """
