@@ -21,7 +21,6 @@ import asyncio
 import hashlib
 import json
 import os
-from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -83,12 +82,14 @@ class DetectorDeployment:
                       else BatchingDetector(detector, batch_size, batch_wait_ms))
 
     async def detect(self, frame: bytes, intrinsics: Intrinsics) -> Reply:
-        """The detections of one JPEG frame, run in a batch with the frames that arrive with it."""
-        queued = await asyncio.to_thread(self._queue_frame, frame, intrinsics)
-        return Reply.of(await asyncio.wrap_future(queued))
+        """The detections of one JPEG frame, run in a batch with the frames that arrive with it.
 
-    def _queue_frame(self, frame: bytes, intrinsics: Intrinsics) -> Future[list[Detection]]:
-        return self.queue.submit(decode_image(frame), intrinsics)
+        The frame is decoded and queued right in the replica's event loop (a few milliseconds, and the queue
+        has room: Serve sends a replica no more frames at once than the queue holds), so frames that arrive
+        together reach the queue together and leave in one batch.
+        """
+        queued = self.queue.submit(decode_image(frame), intrinsics)
+        return Reply.of(await asyncio.wrap_future(queued))
 
     def stats(self) -> ReplicaStats:
         return ReplicaStats(os.getpid(), self.queue.stats())
@@ -99,7 +100,8 @@ class DetectorDeployment:
 
     def __del__(self) -> None:
         """Serve calls this when the replica stops: frames still queued fail, the inference thread ends."""
-        self.queue.close()
+        if hasattr(self, "queue"):  # not when the backend could not be built
+            self.queue.close()
 
 
 def application_name(backend: str, options: dict[str, Any], batch_size: int, batch_wait_ms: float) -> str:
