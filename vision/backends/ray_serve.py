@@ -147,7 +147,13 @@ class RayServeDetector(Detector):
 def join_cluster(address: str) -> bool:
     """Join the Ray cluster at `address` (`local` starts one in this process) unless this process has joined
     one; True when this call started Ray. Raises DetectorConfigError when there is no cluster there."""
-    import ray
+    try:
+        import ray
+        from ray import serve  # noqa: F401
+    except ImportError as exc:
+        raise DetectorConfigError(
+            f"a detector cluster needs Ray Serve ({exc}): pip install 'spatial-blocks[ray]'"
+        ) from None
 
     if ray.is_initialized():
         return False
