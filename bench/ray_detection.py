@@ -46,7 +46,7 @@ from tests.support import DATA, ROOT, load_data_script, sample_jpegs
 from vision import Intrinsics, create_detector
 from vision.backends.ray_serve import RayServeDetector
 from vision.frames import decode_image
-from vision.serving import Reply, deploy
+from vision.serving import DetectorSpec, Reply, deploy
 
 SECTION = "## Detection on a Ray cluster: overhead per frame, batching in the deployment"
 SMALL_MODEL = {"config": str(DATA / "models" / "shapes_r18_fpn.yaml"), "device": "cpu", "score_threshold": 0.5}
@@ -161,7 +161,7 @@ def batching_rows(args: argparse.Namespace, images: list[np.ndarray]) -> list[st
     size, wait = args.streams, args.batch_wait_ms
     options = {**SMALL_MODEL, "batch_size": size, "batch_wait_ms": wait}
     local = create_detector("detectron2", **options)
-    queue_handle = deploy("detectron2", options, size, wait)
+    queue_handle = deploy(DetectorSpec("detectron2", options, size, wait))
     batch_handle = serve_batch_handle(size, wait)
     settings = {
         "in this process, batching queue": (lambda jpeg, image: local.detect(image, CAMERA), local.stats),

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,23 @@ def unpack_mask(bits: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class DetectorSpec:
+    """What the deployment runs: a backend by name with its options, and the batching queue's size and wait.
+    `module` is the one that registers the backend, imported first (a `--plugin` of one's own, say)."""
+
+    backend: str
+    options: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 8
+    batch_wait_ms: float = 10.0
+    module: str = "vision.backends"
+
+    def application_name(self) -> str:
+        """The Serve application that runs it: replicas configured alike share one."""
+        settings = json.dumps(asdict(self), sort_keys=True, default=str)
+        return f"{APPLICATION_PREFIX}-{self.backend}-{hashlib.sha256(settings.encode()).hexdigest()[:10]}"
+
+
+@dataclass(frozen=True)
 class ReplicaStats:
     """What one replica of the deployment did: its process and its batches."""
 
@@ -76,10 +94,11 @@ class ReplicaStats:
 class DetectorDeployment:
     """One backend behind the batching queue, in a replica of a Ray Serve deployment."""
 
-    def __init__(self, backend: str, options: dict[str, Any], batch_size: int, batch_wait_ms: float) -> None:
-        detector = create_detector(backend, **options)
+    def __init__(self, spec: DetectorSpec) -> None:
+        importlib.import_module(spec.module)
+        detector = create_detector(spec.backend, **spec.options)
         self.queue = (detector if isinstance(detector, BatchingDetector)
-                      else BatchingDetector(detector, batch_size, batch_wait_ms))
+                      else BatchingDetector(detector, spec.batch_size, spec.batch_wait_ms))
 
     async def detect(self, frame: bytes, intrinsics: Intrinsics) -> Reply:
         """The detections of one JPEG frame, run in a batch with the frames that arrive with it.
@@ -104,12 +123,6 @@ class DetectorDeployment:
             self.queue.close()
 
 
-def application_name(backend: str, options: dict[str, Any], batch_size: int, batch_wait_ms: float) -> str:
-    """The Serve application of this backend with these options: replicas configured alike share it."""
-    settings = json.dumps([backend, options, batch_size, batch_wait_ms], sort_keys=True, default=str)
-    return f"{APPLICATION_PREFIX}-{backend}-{hashlib.sha256(settings.encode()).hexdigest()[:10]}"
-
-
 def replica_resources(backend: str) -> dict[str, float]:
     """What one replica of the deployment takes: a GPU for a backend behind the batching queue (detectron2)
     when the cluster has one, else a CPU."""
@@ -128,27 +141,28 @@ def autoscaling(resources: dict[str, float], batch_size: int) -> dict[str, Any]:
     return {"min_replicas": 1, "max_replicas": most, "target_ongoing_requests": batch_size}
 
 
-def deploy(backend: str, options: dict[str, Any], batch_size: int, batch_wait_ms: float) -> DeploymentHandle:
-    """A handle to the backend's deployment on the cluster this process joined, started if it does not run.
+def deploy(spec: DetectorSpec) -> DeploymentHandle:
+    """A handle to the deployment of `spec` on the cluster this process joined, started if it does not run.
 
     Raises DetectorConfigError when it cannot start there (a bad option, or code the cluster lacks).
     """
-    name = application_name(backend, options, batch_size, batch_wait_ms)
+    name = spec.application_name()
     serve.start(proxy_location="Disabled")
     running = serve.status().applications.get(name)
     if running is not None and running.status in LIVE:
         return serve.get_app_handle(name)
-    resources = replica_resources(backend)
+    resources = replica_resources(spec.backend)
     deployment = serve.deployment(
-        DetectorDeployment, name="detector", ray_actor_options=resources, max_ongoing_requests=4 * batch_size,
-        autoscaling_config=autoscaling(resources, batch_size),
+        DetectorDeployment, name="detector", ray_actor_options=resources,
+        max_ongoing_requests=4 * spec.batch_size, autoscaling_config=autoscaling(resources, spec.batch_size),
     )
     try:
-        return serve.run(deployment.bind(backend, options, batch_size, batch_wait_ms), name=name, route_prefix=None)
+        return serve.run(deployment.bind(spec), name=name, route_prefix=None)
     except RuntimeError as exc:
         raise DetectorConfigError(
-            f"the {backend} detector did not start on the Ray cluster: {why_not_deployed(name) or exc} (the"
-            " cluster's nodes need this project installed, and the paths in detector options must exist there)"
+            f"the {spec.backend} detector did not start on the Ray cluster: {why_not_deployed(name) or exc} (the"
+            " cluster's nodes need this project installed, and the module of a backend of one's own, and the paths"
+            " in detector options must exist there)"
         ) from None
 
 

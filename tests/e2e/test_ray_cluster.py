@@ -3,9 +3,10 @@
 One cluster (`ray start --head`, token authentication, TLS under a certificate
 authority the test makes) and two replicas, each with its own SQLite store,
 serve the whole module: Ray starts slowly on two cores. Both replicas run
-`--detector-cluster` with the `markers` backend, so their sessions' frames go
-to one Ray Serve deployment; replica A also runs its compute there
-(`--ray-address`, the same address). Each replica's session has at most one
+`--detector-cluster` with the test's own backend `faulty` (markers, and a
+fault on frames of one colour; a `--plugin`, which the deployment imports
+too), so their sessions' frames go to one Ray Serve deployment; replica A
+also runs its compute there (`--ray-address`, the same address). Each replica's session has at most one
 frame in flight (`--detect-every 1` keeps one there), so a batch of two holds
 a frame of each replica. With batches of up to four, the deployment keeps its
 one replica (Serve adds one only when more than a batch of frames waits for
@@ -44,7 +45,7 @@ FRAME_INTERVAL_S = 0.05
 BATCH_WAIT_MS = 300
 DEPLOYMENT_STATS = """
 name, application = next((n, a) for n, a in serve.status().applications.items()
-                         if n.startswith('spatial-detector-markers-'))
+                         if n.startswith('spatial-detector-faulty-'))
 stats = serve.get_app_handle(name).stats.remote().result()
 print(json.dumps({'pid': stats.pid, 'frames': stats.batches.frames,
                   'batch_sizes': {str(k): v for k, v in stats.batches.batch_sizes.items()},
@@ -61,12 +62,13 @@ def cluster() -> Iterator[RayCluster]:
 
 @pytest.fixture(scope="module")
 def replicas(cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
-    shared = ("--detector-cluster", cluster.address, "--detect-every", "1", "--batch-size", "4",
-              "--batch-wait-ms", str(BATCH_WAIT_MS))
+    shared = ("--detector-cluster", cluster.address, "--plugin", "tests.faulty_detector", "--detect-every", "1",
+              "--batch-size", "4", "--batch-wait-ms", str(BATCH_WAIT_MS))
     first = start_server(tmp_path_factory.mktemp("replica_a") / "store.db", *shared, "--ray-address", cluster.address,
-                         "--plugin", "tests.ray_compute", env=cluster.env)
+                         "--plugin", "tests.ray_compute", detector="faulty", env=cluster.env)
     try:
-        second = start_server(tmp_path_factory.mktemp("replica_b") / "store.db", *shared, env=cluster.env)
+        second = start_server(tmp_path_factory.mktemp("replica_b") / "store.db", *shared, detector="faulty",
+                              env=cluster.env)
     except BaseException:
         stop_server(first)
         raise
@@ -157,6 +159,33 @@ def test_sessions_of_two_replicas_are_detected_in_the_same_batches_of_one_deploy
     submitted = sum("detect_submit" in m["timing"] for c in clients for m in c.of_type("objects"))
     assert stats["frames"] == submitted, "every frame a session handed over went through the one deployment"
     assert stats["batch_sizes"].get("2", 0) >= 5 and stats["replicas"] == 1, stats
+
+
+def test_a_frame_the_backend_fails_on_is_answered_as_a_fault_and_the_cluster_stays_in_use(
+    cluster: RayCluster, replicas: tuple[Server, Server],
+) -> None:
+    one_colour = cv2.imencode(".png", np.full((480, 640, 3), 128, np.uint8))[1].tobytes()
+
+    async def scenario() -> StreamClient:
+        client = await StreamClient.open(replicas[1].ws_url, replicas[1].token, CAMERA)
+        await stream_until([client], lambda: bool(found(client.messages, "detection")), 60)
+        deadline = time.monotonic() + 60
+        frame_id = 1000
+        while not client.of_type("error"):  # until a detection runs on one of these frames
+            assert time.monotonic() < deadline, summary(client)
+            await client.frame(frame_id, one_colour)
+            frame_id += 1
+            await asyncio.sleep(FRAME_INTERVAL_S)
+        failed = len(client.messages)
+        await stream_until([client], lambda: len(found(client.messages[failed:], "detection")) >= 3, 60)
+        await client.close()
+        return client
+
+    before = deployment_stats(cluster)
+    client = asyncio.run(scenario())
+    errors = client.of_type("error")
+    assert errors and all(e["code"] == "internal" and "InjectedFault" in e["message"] for e in errors), errors
+    assert deployment_stats(cluster)["frames"] > before["frames"], "its detections still came from the cluster"
 
 
 def test_a_crashed_deployment_gives_each_session_an_error_and_local_detection_until_it_is_back(

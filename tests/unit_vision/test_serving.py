@@ -9,7 +9,7 @@ import numpy as np
 
 from tests.unit_vision.test_batching import CAMERA, marker_image
 from vision.backends.markers import MarkerDetector
-from vision.serving import Reply, application_name
+from vision.serving import DetectorSpec, Reply
 
 
 def test_detections_come_back_whole_with_their_masks_sent_as_bits() -> None:
@@ -31,10 +31,11 @@ def test_detections_come_back_whole_with_their_masks_sent_as_bits() -> None:
 
 
 def test_replicas_configured_alike_share_one_application_and_others_get_their_own() -> None:
-    name = application_name("markers", {"size_m": 0.1, "families": ["aruco"]}, 8, 10.0)
-    assert name == application_name("markers", {"families": ["aruco"], "size_m": 0.1}, 8, 10.0)
+    name = DetectorSpec("markers", {"size_m": 0.1, "families": ["aruco"]}).application_name()
+    assert name == DetectorSpec("markers", {"families": ["aruco"], "size_m": 0.1}).application_name()
     assert name.startswith("spatial-detector-markers-")
-    others = {application_name("markers", {"size_m": 0.2, "families": ["aruco"]}, 8, 10.0),
-              application_name("markers", {"size_m": 0.1, "families": ["aruco"]}, 4, 10.0),
-              application_name("auto", {"size_m": 0.1, "families": ["aruco"]}, 8, 10.0)}
-    assert name not in others and len(others) == 3
+    others = {DetectorSpec("markers", {"size_m": 0.2, "families": ["aruco"]}).application_name(),
+              DetectorSpec("markers", {"size_m": 0.1, "families": ["aruco"]}, batch_size=4).application_name(),
+              DetectorSpec("markers", {"size_m": 0.1, "families": ["aruco"]}, module="mine").application_name(),
+              DetectorSpec("auto", {"size_m": 0.1, "families": ["aruco"]}).application_name()}
+    assert name not in others and len(others) == 4

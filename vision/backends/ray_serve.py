@@ -43,8 +43,9 @@ JPEG_QUALITY = 90
 class RayServeDetector(Detector):
     """The backend `backend` with `options`, run by a Ray Serve deployment on the cluster at `address`.
 
-    `batch_size` and `batch_wait_ms` size the deployment's batching queue. `max_in_flight` bounds the
-    calls waiting at once (one per stream; more streams wait their turn).
+    `batch_size` and `batch_wait_ms` size the deployment's batching queue, which imports the module that
+    registers the backend first (one of your own too). `max_in_flight` bounds the calls waiting at once (one
+    per stream; more streams wait their turn).
     """
 
     def __init__(
@@ -68,9 +69,10 @@ class RayServeDetector(Detector):
         self.local = create_detector(backend, **options)
         try:
             self._started_ray = join_cluster(address)
-            from vision.serving import deploy
+            from vision.serving import DetectorSpec, deploy
 
-            self.handle: DeploymentHandle = deploy(backend, options, int(batch_size), float(batch_wait_ms))
+            spec = DetectorSpec(backend, options, int(batch_size), float(batch_wait_ms), type(self.local).__module__)
+            self.handle: DeploymentHandle = deploy(spec)
         except BaseException:
             self.local.close()
             raise
