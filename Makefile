@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: serve test docs-images install install-test system system-test client browser mediapipe detectron2 sample bench clean
+.PHONY: serve test docs-images install install-test system system-test client browser mediapipe detectron2 ray sample bench clean
 
 # Debian packages: the system libraries the wheels link (open3d-cpu links libusb-1.0), and for the
 # tests the browser, the tools that make it trust the service's CA, and PostgreSQL.
@@ -39,6 +39,11 @@ mediapipe: $(BIN)/python
 detectron2: $(BIN)/python
 	$(BIN)/python scripts/install_detectron2.py
 
+# Ray and Ray Serve from PyPI, for compute and detection on a Ray cluster (docs/scaling.md).
+# `make serve` runs it only when ARGS name --detector-cluster or --ray-address.
+ray: $(BIN)/python
+	$(BIN)/pip install -e '.[ray]'
+
 # The web client's browser libraries from npm (three.js; iwer for the browser tests), served locally.
 # Installed again only when package.json or the lock file changed.
 client: node_modules/.package-lock.json
@@ -59,7 +64,7 @@ system-test:
 browser:
 	@scripts/install_system.sh chromium
 
-serve: install $(if $(findstring detectron2,$(ARGS)),detectron2)
+serve: install $(if $(findstring detectron2,$(ARGS)),detectron2) $(if $(findstring --detector-cluster,$(ARGS))$(findstring --ray-address,$(ARGS)),ray)
 	$(BIN)/spatial serve $(ARGS)
 
 test: install-test

@@ -2,7 +2,10 @@
 
 An executor takes a batch of tasks and returns one outcome per task, in order.
 A task that raises gives an outcome with an error; the other tasks are not
-affected.
+affected. A task is a function and its block's inputs, resolved to values:
+what goes to a Ray cluster carries nothing of the user who asked, their token
+or the store (tests/unit_anchors/test_ray_executor.py). Ray's token
+authentication and TLS come from the environment (docs/scaling.md).
 """
 
 from __future__ import annotations

@@ -46,8 +46,18 @@ def _use_https(args: argparse.Namespace) -> bool:
     return https
 
 
+def _ray_addresses(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """--ray-address and --detector-cluster: one process joins one Ray cluster, which may serve both."""
+    compute, detection = getattr(args, "ray_address", None), getattr(args, "detector_cluster", None)
+    if compute and detection and compute != detection:
+        raise SystemExit(f"error: --ray-address {compute} and --detector-cluster {detection} name two Ray clusters;"
+                         " a service joins one: give both the same address")
+    return compute, detection
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     options = detector_options(args.detector_option)
+    ray_address, detector_cluster = _ray_addresses(args)
     if args.detector in ("markers", "auto"):
         options.setdefault("size_m", args.marker_size)
     return Settings(
@@ -65,7 +75,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         batch_wait_ms=args.batch_wait_ms,
         max_frames_per_second=getattr(args, "max_fps", Settings.max_frames_per_second),
         max_image_pixels=getattr(args, "max_image_pixels", Settings.max_image_pixels),
-        ray_address=getattr(args, "ray_address", None),
+        ray_address=ray_address,
+        detector_cluster=detector_cluster,
         service_key_file=args.service_key_file,
         service_key=os.environ.get(SERVICE_KEY_ENV) or None,
         record_dir=getattr(args, "record", None),
@@ -154,7 +165,8 @@ def serve(args: argparse.Namespace) -> int:
     token = services.accounts.issue_token(owner, label="serve", replace=True)
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else url_host(settings.host)
     scheme = "https" if settings.https else "http"
-    print(f"Store: {settings.store}   detector: {settings.detector}")
+    on_cluster = f" on the Ray cluster at {settings.detector_cluster}" if settings.detector_cluster else ""
+    print(f"Store: {settings.store}   detector: {settings.detector}{on_cluster}")
     if settings.record_dir is not None:
         print(f"Recording every stream's frames, faces blurred, into {settings.record_dir}")
     print(f"Open {scheme}://{shown_host}:{settings.port}/#token={token}")
@@ -289,6 +301,12 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--detector-option", action="append", default=[], metavar="KEY=VALUE",
             help="an option of the detector backend, repeatable (e.g. weights=model.pth)",
+        )
+        p.add_argument(
+            "--detector-cluster", default=None, metavar="ADDRESS",
+            help="run the detector on a Ray cluster as a Ray Serve deployment that every replica shares, with the"
+                 " same backend here as the fallback: a cluster address (host:6379, ray://host:10001), auto, or"
+                 " 'local' to start one here (default: in-process)",
         )
         return p
 

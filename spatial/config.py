@@ -33,6 +33,9 @@ class Settings:
     """The latency budget: how long the oldest queued frame waits for others to fill its batch."""
     ray_address: str | None = None
     """Run compute on Ray: a cluster address, `auto`, or `local` to start one here; None runs it in-process."""
+    detector_cluster: str | None = None
+    """Run the detector on this Ray cluster, as a Ray Serve deployment every replica shares (an address, `auto`,
+    or `local` to start one here), with the same backend here as the fallback; None runs it in-process."""
     demo: bool = True
     """Load the demo blocks (pinned to ArUco marker 7) into an empty store."""
     plugins: tuple[str, ...] = ()

@@ -166,6 +166,10 @@ class FramePipeline:
         outcome = FrameOutcome(objects, relocalised=space.relocalised, registration=space.registration)
         if space.error is not None:
             outcome.errors.append(space.error)
+        outage = self.detector.outage()
+        if outage is not None and outage.number != session.outage_reported:
+            session.outage_reported = outage.number
+            outcome.errors.append(ProtocolError("detector_unavailable", outage.reason, frame_ref(header.frame_id)))
         if result.depth_error is not None:
             outcome.errors.append(ProtocolError("bad_depth", result.depth_error, frame_ref(header.frame_id)))
         if delta:

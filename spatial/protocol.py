@@ -544,7 +544,11 @@ class ErrorMessage(ServerMessage):
     """A message the server could not act on, or a fault on its side (`internal`); the connection stays open."""
 
     type: Literal["error"] = "error"
-    code: str
+    code: str = Field(description=(
+        "what went wrong, a code of docs/protocol.md's table: `bad_image`, `unauthorized`, ...;"
+        " `detector_unavailable` when the detector's Ray cluster does not answer and objects are detected on the"
+        " server until it does (once an outage, to each session); `internal` for a fault on the server"
+    ))
     message: str
     ref: str | None = Field(description="the `id` of the text message, or `frame:<id>` of the frame it is about")
 

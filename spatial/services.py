@@ -16,8 +16,13 @@ from spatial.pipeline import FramePipeline
 from spatial.recording import FrameRecorder
 from spatial.session import SessionCounter
 from spatial.spaces import SpaceRegistry
-from vision import DETECTORS, create_detector
+from vision import DETECTORS, Detector, create_detector
 from vision.batching import BatchingDetector
+
+RAY_HEAD_WAIT_ENV = "RAY_gcs_rpc_server_reconnect_timeout_s"
+RAY_HEAD_WAIT_S = 24 * 3600
+"""How long a service that joined a Ray cluster waits for a lost head node before Ray ends the process (Ray's
+own default, 60 s, would end the service with the head; meanwhile it detects locally). The environment wins."""
 
 
 class PluginError(Exception):
@@ -45,6 +50,15 @@ def backend_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def build_detector(settings: Settings) -> Detector:
+    """The detector every session shares: the backend by name, or that backend on the detector cluster."""
+    options = backend_options(settings)
+    if settings.detector_cluster is None:
+        return create_detector(settings.detector, **options)
+    return create_detector("ray", address=settings.detector_cluster, backend=settings.detector, options=options,
+                           batch_size=settings.batch_size, batch_wait_ms=settings.batch_wait_ms)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -69,8 +83,10 @@ class Services:
             settings.max_map_points,
         ))
         spaces = SpaceService(blocks)
+        if settings.ray_address or settings.detector_cluster:
+            os.environ.setdefault(RAY_HEAD_WAIT_ENV, str(RAY_HEAD_WAIT_S))
         # One detector for all sessions; a batching one (detectron2) merges their frames into batches.
-        detector = create_detector(settings.detector, **backend_options(settings))
+        detector = build_detector(settings)
         compute = ComputeService(blocks, create_executor(settings.ray_address))
         objects = ObjectMemory(SignatureStore(settings.store))
         space_registry = SpaceRegistry(spaces, settings.max_view_distance_m)

@@ -205,6 +205,8 @@ class Session:
     recent: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
     space: SpaceSession | None = None
     """The space named in `hello`, and how this device's frame sits in it."""
+    outage_reported: int | None = None
+    """The number of the detector's last outage this session was told of (`detector_unavailable`)."""
 
     def remember(self, frame_id: int, image: np.ndarray) -> None:
         self.recent[frame_id] = image

@@ -1,4 +1,5 @@
-"""A detector backend that fails on the frames a test chooses, for the tests of the stream's supervision.
+"""A detector backend that fails on the frames a test chooses, for the tests of the stream's supervision
+and of detection on a Ray cluster (where the deployment imports this module to build it).
 
 Start a server with it through the ordinary extension mechanism, as any backend of your own:
 

@@ -91,20 +91,22 @@ class AnchorServices:
         return cls.on(SQLiteStore(":memory:"), limits)
 
 
-def start_server(store: Path, *extra: str, detector: str = "markers", ca: Path | None = None) -> Server:
+def start_server(
+    store: Path, *extra: str, detector: str = "markers", ca: Path | None = None, env: dict[str, str] | None = None,
+) -> Server:
     """Start `spatial serve` on a free port and wait until it answers.
 
     Tests use the `markers` detector unless they ask for another: the sample
     video's ground truth is the marker's pose in every frame. A service that
     prints an https:// address is trusted by `ca`, by default the local
-    certificate authority beside the store.
+    certificate authority beside the store. `env` adds to the environment it starts in.
     """
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "spatial.cli", "serve", "--store", str(store), "--port", str(port),
          "--log-level", "warning", "--detector", detector, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
     )
     token = scheme = None
     printed = []

@@ -44,6 +44,15 @@ class Detection:
     velocity: tuple[float, float] | None = None
 
 
+@dataclass(frozen=True)
+class Outage:
+    """A backend that runs elsewhere does not answer: detections come from a fallback in this process meanwhile."""
+
+    number: int
+    """Counts the backend's outages, so that each one is reported once to each stream."""
+    reason: str
+
+
 class Detector(ABC):
     """Finds objects in a BGR image."""
 
@@ -55,6 +64,10 @@ class Detector(ABC):
     @abstractmethod
     def detect(self, image: np.ndarray, intrinsics: Intrinsics) -> list[Detection]:
         """All objects found in `image`, taken by a camera with `intrinsics`."""
+
+    def outage(self) -> Outage | None:
+        """The outage the backend is in now, None while it answers (always, for a backend in this process)."""
+        return None
 
     def close(self) -> None:
         """Release threads or devices the detector holds; nothing by default."""

@@ -2,7 +2,7 @@
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from anchors import (
     Task,
     compute_function,
 )
+from anchors.executors import Outcome
 from tests.support import AnchorServices
 
 CELLS = 100
@@ -85,3 +86,40 @@ def test_ray_tasks_run_in_other_processes(ray_executor: RayExecutor) -> None:
     outcomes = ray_executor.run_all([Task(worker_pid) for _ in range(4)])
     assert all(o.ok for o in outcomes)
     assert os.getpid() not in {o.value for o in outcomes}
+
+
+class Submitting(RayExecutor):
+    """The Ray executor, keeping each task it hands to Ray and the task's bytes, pickled as Ray pickles them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.submitted: list[tuple[Task, bytes]] = []
+
+    def run_all(self, tasks: Sequence[Task]) -> list[Outcome]:
+        self.submitted += [(task, cloudpickle.dumps((task.function, task.kwargs))) for task in tasks]
+        return super().run_all(tasks)
+
+
+def test_a_task_carries_its_blocks_inputs_and_nothing_of_who_asked(tmp_path: Path, ray_executor: RayExecutor) -> None:
+    services = AnchorServices.on(SQLiteStore(tmp_path / "owners.db"))
+    executor = Submitting()
+    engine = ComputeService(services.blocks, executor)
+    owner = services.accounts.create_user("owner-with-a-name")
+    token = services.accounts.issue_token(owner, label="headset")
+    table = services.blocks.create_block(owner, "table", "Sensors", {
+        "fields": [{"name": "n", "type": "number"}, {"name": "result", "type": "number"}],
+        "rows": [{"n": i, "result": {"compute": "ray_test_cell", "args": {"x": i}}} for i in (2, 3)],
+    })
+    total = services.blocks.create_block(owner, "compute", "All sensors", {
+        "function": "ray_test_reduce", "inputs": {"rows": {"block": table.id}, "field": {"value": "result"}},
+    })
+
+    assert engine.result(owner, total.id).value == {"sum": 5 + 10, "count": 2}
+    assert [task.kwargs for task, _ in executor.submitted] == [
+        {"x": 2}, {"x": 3},
+        {"rows": [{"n": 2, "result": 5}, {"n": 3, "result": 10}], "field": "result"},
+    ], "each task gets its cell's or its block's inputs, resolved to values"
+    assert [task.function for task, _ in executor.submitted] == [cell_work, cell_work, reduce_cells]
+    for _, payload in executor.submitted:
+        for secret in (owner.name, owner.id, token, table.id, total.id, str(tmp_path)):
+            assert secret.encode() not in payload, f"{secret!r} went to Ray"
