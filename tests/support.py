@@ -1,5 +1,5 @@
-"""Helpers shared by tests and benchmarks: a real server process, the anchors services over a real store,
-the sample data, and poses as the wire carries them."""
+"""Helpers shared by tests and benchmarks: a real server process, a real PostgreSQL server, the anchors
+services over a real store, the sample data, and poses as the wire carries them."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,7 +31,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from anchors import AccountService, BlockService, Limits, SpaceService, SQLiteStore, Store
+from anchors import AccountService, BlockService, Limits, ServiceKey, SpaceService, SQLiteStore, Store
+from anchors.crypto import default_key_file
+from anchors.database import Database
+from anchors.stores import open_store
 from vision.poses import pose_difference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +76,131 @@ class Server:
             [sys.executable, "-m", "spatial.cli", "token", user, "--store", str(self.store)],
             check=True, capture_output=True, text=True,
         ).stdout.strip()
+
+
+PG_USER = "spatial"
+
+
+def _postgres_bin(program: str) -> str:
+    """A PostgreSQL server program from Debian's packages (the newest installed version)."""
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"), key=lambda p: int(p.parts[-3]))
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {program} is not installed: `make test` installs Debian's postgresql")
+    return str(found[-1])
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run it as Debian's `postgres` user."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL server in a temporary data directory, listening on loopback only, trusting local users.
+    Each caller takes a database of its own (`new_database`)."""
+
+    root: Path
+    port: int
+    _names: Iterator[int] = field(default_factory=count)
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{database}"
+
+    def admin(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self.url("postgres"), autocommit=True)
+
+    def new_database(self, hint: str = "db") -> str:
+        """A new, empty database; its URL."""
+        name = f"{re.sub(r'[^a-z0-9]+', '_', hint.lower())[:40]}_{next(self._names)}"
+        with self.admin() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        with self.admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_postgres() -> PostgresServer:
+    """initdb and start a PostgreSQL server (as the `postgres` user when run as root) on a free port."""
+    root = Path(tempfile.mkdtemp(prefix="spatial-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    server = PostgresServer(root, free_port())
+    subprocess.run(_as_postgres_user([_postgres_bin("initdb"), "-D", str(server.data), "-A", "trust",
+                                      "-U", PG_USER, "-E", "UTF8", "--no-sync"]),
+                   check=True, capture_output=True)
+    options = f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=300"
+    subprocess.run(_as_postgres_user([_postgres_bin("pg_ctl"), "-D", str(server.data), "-o", options,
+                                      "-l", str(root / "server.log"), "-w", "start"]),
+                   check=True, capture_output=True)
+    return server
+
+
+def stop_postgres(server: PostgresServer) -> None:
+    subprocess.run(_as_postgres_user([_postgres_bin("pg_ctl"), "-D", str(server.data), "-m", "fast", "stop"]),
+                   capture_output=True)
+    shutil.rmtree(server.root, ignore_errors=True)
+
+
+@dataclass
+class StoreBackend:
+    """One kind of store the store tests run against, at a location of its own, with what the tests need to
+    look behind the store: its database as SQL (`database`) and the bytes it keeps on disk (`disk_bytes`)."""
+
+    kind: str
+    """`sqlite` or `postgresql`."""
+    location: str
+    key_file: Path
+    """Where the service key is kept: beside a SQLite file (its default); given for PostgreSQL."""
+    postgres: PostgresServer | None = None
+    since: float = field(default_factory=time.time)
+
+    @classmethod
+    def sqlite(cls, folder: Path) -> StoreBackend:
+        path = folder / "store.db"
+        return cls("sqlite", str(path), default_key_file(path))
+
+    @classmethod
+    def postgresql(cls, server: PostgresServer, url: str, folder: Path) -> StoreBackend:
+        return cls("postgresql", url, folder / "store.key", server)
+
+    def open(self, service_key: ServiceKey | None = None, key_file: Path | None = None) -> Store:
+        """The store, opened as the service opens it (`anchors.stores.open_store`)."""
+        return open_store(self.location, service_key, key_file or self.key_file)
+
+    def database(self) -> Database:
+        """A connection of its own to the store's database (to look at or alter what is stored)."""
+        if self.kind == "sqlite":
+            from anchors.sqlite import SQLiteDatabase
+
+            return SQLiteDatabase(self.location)
+        from anchors.postgres import PostgresDatabase
+
+        return PostgresDatabase(self.location, pool_size=1)
+
+    def disk_bytes(self) -> bytes:
+        """What the database keeps on disk: the SQLite file and its WAL; PostgreSQL's files of this database
+        and the write-ahead log written since the backend was made, after a checkpoint."""
+        if self.kind == "sqlite":
+            path = Path(self.location)
+            return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+        assert self.postgres is not None
+        name = self.location.rsplit("/", 1)[1]
+        with self.postgres.admin() as conn:
+            conn.execute("CHECKPOINT")
+            oid = conn.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone()[0]
+        files = [*(self.postgres.data / "base" / str(oid)).iterdir(),
+                 *(p for p in (self.postgres.data / "pg_wal").iterdir()
+                   if p.is_file() and p.stat().st_mtime >= self.since - 1)]
+        return b"".join(p.read_bytes() for p in files if p.is_file())
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""The anchors services over a real SQLite store in the test's own directory, and a first user."""
+"""The anchors services over a real store in the test's own directory, and a first user.
+
+Tests that use `services` (or what is built on it) run twice: on a SQLite file and on a PostgreSQL
+database of their own (`backend`)."""
 
 from __future__ import annotations
 
@@ -7,8 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from anchors import AccountService, BlockService, ComputeService, Limits, SpaceService, SQLiteStore, User
-from tests.support import AnchorServices
+from anchors import AccountService, BlockService, ComputeService, Limits, SpaceService, User
+from tests.support import AnchorServices, StoreBackend
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBackend:
+    """Where this test's store lives: a SQLite file, or a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        return StoreBackend.sqlite(tmp_path)
+    return StoreBackend.postgresql(request.getfixturevalue("postgres"), request.getfixturevalue("postgres_url"),
+                                   tmp_path)
 
 
 @pytest.fixture
@@ -18,8 +32,8 @@ def limits() -> Limits:
 
 
 @pytest.fixture
-def services(tmp_path: Path, limits: Limits) -> Iterator[AnchorServices]:
-    built = AnchorServices.on(SQLiteStore(tmp_path / "store.db"), limits)
+def services(backend: StoreBackend, limits: Limits) -> Iterator[AnchorServices]:
+    built = AnchorServices.on(backend.open(), limits)
     yield built
     built.store.close()
 
