@@ -37,7 +37,7 @@ from anchors.changes import CHANNEL, Change, Watcher, from_payload, lost_changes
 from anchors.crypto import ServiceKey, ServiceKeyError
 from anchors.database import Cursor, Database, Params, Row, T, Transaction, tell_watchers
 from anchors.sql_store import SQLStore, key_from_file, require_key_opens
-from anchors.stores import shown
+from anchors.stores import StoreConnectionError, shown
 
 log = logging.getLogger("anchors.postgres")
 
@@ -46,10 +46,6 @@ WRITE_LOCK = 0x5350_4154
 POOL_SIZE = 16
 """Connections one process keeps at most (frames, REST requests and the CLI share them); the listener has one more."""
 CONNECT_TIMEOUT_S = 10
-
-
-class StoreConnectionError(RuntimeError):
-    """The PostgreSQL server named by the store's URL could not be reached or refused the connection."""
 
 
 @functools.lru_cache(maxsize=1024)

@@ -42,6 +42,11 @@ class SignatureStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @property
+    def origin(self) -> str:
+        """The name of this process in the changes it makes (`anchors.changes.Change.origin`)."""
+        return self._db.origin
+
     def add(self, instance_id: str, label: str, data: bytes, *, taught: bool = False, owner: str | None = None) -> int:
         """Store one view; its `seq`."""
 

@@ -35,6 +35,10 @@ class StoreLocationError(ValueError):
     """A store location that names no store this version knows."""
 
 
+class StoreConnectionError(RuntimeError):
+    """The database server a store's URL names could not be reached, or refused the connection."""
+
+
 def url_scheme(location: str) -> str | None:
     """The scheme of a location written as a URL, None for a file path."""
     match = _URL.match(location)

@@ -54,12 +54,15 @@ class Server:
     url: str
     ws_url: str
     token: str
-    store: Path
+    store: Path | str
+    """The SQLite file, or the PostgreSQL database's URL."""
     process: subprocess.Popen
     ca: Path | None = None
     """Over HTTPS: the certificate authority file a client trusts the service by."""
     printed: list[str] = field(default_factory=list)
     """What the service printed up to and with its `Open ...` line; the rest stays in `process.stdout`."""
+    key_file: Path | None = None
+    """The service key file given with `--service-key-file` (a PostgreSQL store needs one)."""
 
     def tls(self) -> ssl.SSLContext | None:
         """A client TLS context trusting `ca` (None over plain HTTP)."""
@@ -70,10 +73,15 @@ class Server:
         headers = {"Authorization": f"Bearer {auth}"} if auth else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10, verify=self.tls() or True)
 
+    def store_args(self) -> list[str]:
+        """The CLI's options that name this service's store and its key."""
+        key = ["--service-key-file", str(self.key_file)] if self.key_file is not None else []
+        return ["--store", str(self.store), *key]
+
     def new_token(self, user: str) -> str:
         """A token for `user` (created if new), through the CLI."""
         return subprocess.run(
-            [sys.executable, "-m", "spatial.cli", "token", user, "--store", str(self.store)],
+            [sys.executable, "-m", "spatial.cli", "token", user, *self.store_args()],
             check=True, capture_output=True, text=True,
         ).stdout.strip()
 
@@ -222,17 +230,20 @@ class AnchorServices:
         return cls.on(SQLiteStore(":memory:"), limits)
 
 
-def start_server(store: Path, *extra: str, detector: str = "markers", ca: Path | None = None) -> Server:
-    """Start `spatial serve` on a free port and wait until it answers.
+def start_server(store: Path | str, *extra: str, detector: str = "markers", ca: Path | None = None,
+                 key_file: Path | None = None, port: int | None = None) -> Server:
+    """Start `spatial serve` on a free port (or `port`) and wait until it answers.
 
-    Tests use the `markers` detector unless they ask for another: the sample
-    video's ground truth is the marker's pose in every frame. A service that
-    prints an https:// address is trusted by `ca`, by default the local
-    certificate authority beside the store.
+    `store` is a SQLite file or a PostgreSQL URL (which needs `key_file`). Tests
+    use the `markers` detector unless they ask for another: the sample video's
+    ground truth is the marker's pose in every frame. A service that prints an
+    https:// address is trusted by `ca`, by default the local certificate
+    authority beside the store.
     """
-    port = free_port()
+    port = port or free_port()
+    key = ["--service-key-file", str(key_file)] if key_file is not None else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "spatial.cli", "serve", "--store", str(store), "--port", str(port),
+        [sys.executable, "-m", "spatial.cli", "serve", "--store", str(store), *key, "--port", str(port),
          "--log-level", "warning", "--detector", detector, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -252,7 +263,7 @@ def start_server(store: Path, *extra: str, detector: str = "markers", ca: Path |
     secure = scheme == "https"
     server = Server(
         f"{scheme}://127.0.0.1:{port}", f"{'wss' if secure else 'ws'}://127.0.0.1:{port}/v1/stream", token, store,
-        process, (ca or store.parent / "ca.crt") if secure else None, printed,
+        process, (ca or Path(store).parent / "ca.crt") if secure else None, printed, key_file,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -10,8 +10,8 @@ import pytest
 
 from anchors import ServiceKey, ServiceKeyError, StoreFormatError, VersionConflict
 from anchors.changes import LOST
-from anchors.postgres import PostgresStore, StoreConnectionError
-from anchors.stores import StoreLocationError, open_store
+from anchors.postgres import PostgresStore
+from anchors.stores import StoreConnectionError, StoreLocationError, open_store
 from tests.support import AnchorServices, PostgresServer, StoreBackend, free_port
 from tests.unit_anchors.test_store_changes import Changes
 
