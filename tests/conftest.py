@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import PostgresServer, Server, load_make_sample, start_postgres, start_server, stop_postgres, stop_server
+from tests.support import (
+    PostgresServer,
+    Server,
+    StoreBackend,
+    load_make_sample,
+    start_postgres,
+    start_server,
+    stop_postgres,
+    stop_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +42,16 @@ def postgres_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> It
     url = postgres.new_database(request.node.name)
     yield url
     postgres.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBackend:
+    """Where this test's store lives: a SQLite file, or a PostgreSQL database of its own (a test that takes
+    it runs once on each)."""
+    if request.param == "sqlite":
+        return StoreBackend.sqlite(tmp_path)
+    return StoreBackend.postgresql(request.getfixturevalue("postgres"), request.getfixturevalue("postgres_url"),
+                                   tmp_path)
 
 
 @pytest.fixture(scope="session")

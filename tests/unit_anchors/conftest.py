@@ -1,28 +1,16 @@
 """The anchors services over a real store in the test's own directory, and a first user.
 
 Tests that use `services` (or what is built on it) run twice: on a SQLite file and on a PostgreSQL
-database of their own (`backend`)."""
+database of their own (`backend`, in tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from anchors import AccountService, BlockService, ComputeService, Limits, SpaceService, User
 from tests.support import AnchorServices, StoreBackend
-
-BACKENDS = ("sqlite", "postgresql")
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBackend:
-    """Where this test's store lives: a SQLite file, or a PostgreSQL database of its own."""
-    if request.param == "sqlite":
-        return StoreBackend.sqlite(tmp_path)
-    return StoreBackend.postgresql(request.getfixturevalue("postgres"), request.getfixturevalue("postgres_url"),
-                                   tmp_path)
 
 
 @pytest.fixture
