@@ -6,10 +6,10 @@
    split evenly between two; the two set-ups take turns for `--rounds` rounds.
    Alongside: the CPU the replicas and PostgreSQL spent per frame, the
    statements PostgreSQL ran per frame, and the bytes a frame moved each way.
-2. Edit-to-overlay latency: a viewer streams at 30 frames/s; a note pinned in
-   its view is edited through the REST API of the other replica (or, taking
-   turns with it, of the viewer's own); the time from sending the edit to the
-   viewer receiving the overlay with the new text.
+2. Edit-to-overlay latency: a viewer streams at 30 frames/s without waiting
+   for answers; a note pinned in its view is edited through the REST API of
+   the other replica (or, taking turns with it, of the viewer's own); the time
+   from sending the edit to the viewer receiving the overlay with the new text.
 
 Run: `python -m bench.replicas [--clients 8] [--frames 200] [--edits 100] [--write]`.
 """
@@ -17,8 +17,10 @@ Run: `python -m bench.replicas [--clients 8] [--frames 200] [--edits 100] [--wri
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import json
+import random
 import statistics
 import tempfile
 import time
@@ -82,6 +84,13 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def connections(postgres: PostgresServer, url: str) -> int:
+    """Connections open to the database at `url` now (the replicas' pools and listeners)."""
+    with postgres.admin() as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                            (url.rsplit("/", 1)[1],)).fetchone()[0]
+
+
 def statements(postgres: PostgresServer, url: str) -> int:
     """Transactions committed in the database at `url` so far (each statement outside one is one)."""
     with postgres.admin() as conn:
@@ -107,34 +116,47 @@ async def round_of(setup: SetUp, clients: int, token: str, frames: list[bytes], 
 
 async def edit_latency(viewer: Server, writer: Server, token: str, note: dict, frames: list[bytes], edits: int,
                        version: list[int]) -> list[float]:
-    """Milliseconds from sending an edit through `writer` to `viewer`'s client holding the new text."""
+    """Milliseconds from sending an edit through `writer` to `viewer`'s client receiving the new text.
+
+    The client sends a frame every 1/30 s without waiting for answers, as a headset does, and reads
+    everything the service sends as it comes; an edit starts every tenth frame, one at a time, at a random
+    moment between two frames."""
     client = await StreamClient.open(viewer.ws_url, token, sample_camera())
     rest = httpx.AsyncClient(base_url=writer.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     delays: list[float] = []
-    pending: tuple[str, float] | None = None
+    pending: list[tuple[str, float]] = []
+
+    async def read() -> None:
+        while True:
+            message = json.loads(await client.ws.recv())
+            if message["type"] == "overlays" and pending:
+                texts = [op.get("text") for o in message["updated"] + message["added"] for op in o["content"]["ops"]]
+                if pending[0][0] in texts:
+                    delays.append((time.perf_counter() - pending[0][1]) * 1e3)
+                    pending.clear()
+
+    async def edit(text: str, after: float) -> None:
+        await asyncio.sleep(after)
+        pending.append((text, time.perf_counter()))
+        reply = await rest.patch(f"/v1/blocks/{note['id']}", json={"content": text, "version": version[0]})
+        assert reply.status_code == 200, reply.text
+        version[0] += 1
+
+    rng = random.Random(len(delays) + version[0])
+    reader = asyncio.create_task(read())
+    editing: asyncio.Task[None] | None = None
     i = 0
     next_frame = time.perf_counter()
     while len(delays) < edits:
-        if pending is None and i % 3 == 0:
-            text = f"edit {version[0]}"
-            started = time.perf_counter()
-            edit = asyncio.create_task(rest.patch(f"/v1/blocks/{note['id']}", json={"content": text, "version": version[0]}))
-            pending = (text, started)
+        if i % 10 == 0 and not pending and (editing is None or editing.done()):
+            editing = asyncio.create_task(edit(f"edit {version[0]}", rng.uniform(0, 1 / 30)))
         await client.ws.send(pack_frame(i, time.time() * 1000, frames[i % len(frames)]))
-        while True:
-            message = json.loads(await client.ws.recv())
-            if message["type"] == "overlays" and pending is not None:
-                texts = [op.get("text") for o in message["updated"] + message["added"] for op in o["content"]["ops"]]
-                if pending[0] in texts:
-                    delays.append((time.perf_counter() - pending[1]) * 1e3)
-                    assert (await edit).status_code == 200
-                    version[0] += 1
-                    pending = None
-            if message["type"] == "objects":
-                break
         i += 1
         next_frame += 1 / 30
         await asyncio.sleep(max(0.0, next_frame - time.perf_counter()))
+    reader.cancel()
+    if editing is not None:
+        await editing
     await client.close()
     await rest.aclose()
     return delays
@@ -148,6 +170,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=100, help="edits timed per direction (default: %(default)s)")
     parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     frames = list(sample_jpegs())
     postgres = start_postgres()
     folder = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
@@ -176,6 +199,7 @@ def main() -> None:
                 setup.frames += sum(len(r.rtt_ms) for r in runs)
                 print(setup.name, round_, f"{sum(len(r.rtt_ms) for r in runs) / max(r.seconds for r in runs):.0f} fps", flush=True)
 
+        held = connections(postgres, url)
         time.sleep(2)  # PostgreSQL's statistics are flushed about once a second: let them settle
         before = statements(postgres, url)
         quiet = asyncio.run(stream(b.ws_url, token, frames, args.frames))
@@ -212,7 +236,7 @@ def main() -> None:
     text = "\n".join([
         SECTION,
         "",
-        f"{machine()}; PostgreSQL from Debian's packages on loopback (fsync on). Command: `{rerun_command('bench.replicas', parser, args)}`.",
+        f"{machine()}, load average {load:.1f} when it started; PostgreSQL from Debian's packages on loopback (fsync on). Command: `{rerun_command('bench.replicas', parser, args)}`.",
         "",
         f"{args.clients} stream clients with one frame in flight each, {args.frames} frames each a round, {args.rounds} rounds"
         " taking turns between the set-ups; `markers` detector, 640x480 JPEG frames of `data/sample.mp4`, three notes"
@@ -225,11 +249,12 @@ def main() -> None:
         "",
         f"PostgreSQL ran **{per_frame:.1f} statements per frame** (one client, {len(quiet.rtt_ms)} frames, counted in"
         " `pg_stat_database`): the token check, the anchors on the objects in view with their blocks, their"
-        " children, and one access check per pinned block. None of them writes.",
+        " children, and one access check per pinned block. None of them writes. After the rounds the two replicas"
+        f" held {held} connections to PostgreSQL, their change listeners included.",
         "",
         f"Edit-to-overlay latency, a viewer streaming at 30 frames/s, {len(across)} edits each way, taking turns:"
-        " from sending `PATCH /v1/blocks/{id}` to the viewer holding the overlay with the new text (the edit's own"
-        " round trip, then the viewer's next frame: up to 33 ms of waiting for it).",
+        " from sending `PATCH /v1/blocks/{id}` to the viewer receiving the overlay with the new text: the edit's"
+        " commit, then up to 33 ms for the viewer's next frame, then that frame's work.",
         "",
         "| edit through | viewer on | p50 ms | p95 ms |",
         "| --- | --- | ---: | ---: |",

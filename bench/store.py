@@ -22,6 +22,7 @@ Run: `python -m bench.store [--rounds N] [--write]`.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import threading
@@ -130,6 +131,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=300, help="changes timed to another replica (default: %(default)s)")
     parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
     args = parser.parse_args()
+    load = os.getloadavg()[0]
 
     postgres = start_postgres()
     folder = Path(tempfile.mkdtemp(prefix="bench-store-"))
@@ -162,7 +164,7 @@ def main() -> None:
     text = "\n".join([
         SECTION,
         "",
-        f"{machine()}; PostgreSQL {version} (Debian's package, on loopback, fsync and synchronous commit on),"
+        f"{machine()}, load average {load:.1f} when it started; PostgreSQL {version} (Debian's package, on loopback, fsync and synchronous commit on),"
         f" psycopg {psycopg.__version__}; SQLite in WAL mode, synchronous=FULL. Command: `{rerun_command('bench.store', parser, args)}`.",
         "",
         f"Operations per second, the median of {args.rounds} rounds taking turns between the two stores"
