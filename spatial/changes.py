@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable, Sequence
 
 from anchors import ComputeService, Store
@@ -44,10 +43,6 @@ class ChangeFeed:
     def __init__(self, store: Store) -> None:
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
-        self.counts: Counter[str] = Counter()
-        """Changes seen, by kind."""
-        self.latest_seq = 0
-        """The highest block `seq` a change carried."""
         store.watch(self._deliver)
 
     def subscribe(self, subscriber: Subscriber) -> None:
@@ -57,10 +52,6 @@ class ChangeFeed:
     def _deliver(self, changes: Sequence[Change]) -> None:
         with self._lock:
             subscribers = list(self._subscribers)
-            for change in changes:
-                self.counts[change.kind] += 1
-                if change.seq is not None and change.kind == "block":
-                    self.latest_seq = max(self.latest_seq, change.seq)
         for change in changes:
             for subscriber in subscribers:
                 try:
