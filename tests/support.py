@@ -130,6 +130,15 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def end_listeners(self, url: str) -> int:
+        """End the connections listening for changes to the database at `url`, as a network failure would;
+        how many there were."""
+        with self.admin() as conn:
+            return len(conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%%' AND datname = %s",
+                (url.rsplit("/", 1)[1],),
+            ).fetchall())
+
     def drop_database(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
         with self.admin() as conn:

@@ -89,15 +89,16 @@ def test_a_deleted_block_or_space_leaves_no_cache_on_any_replica(backend: StoreB
         built.close()
 
 
-def test_after_a_lost_connection_every_cache_is_read_again(pair: tuple[Services, Services], postgres: PostgresServer) -> None:
+def test_after_a_lost_connection_every_cache_is_read_again(
+    pair: tuple[Services, Services], postgres: PostgresServer, postgres_url: str,
+) -> None:
     a, b = pair
     lost: list[Change] = []
     b.changes.subscribe(lambda change: lost.append(change) if change.kind == LOST else None)
     alice = a.accounts.ensure_user("alice")
     table = a.blocks.create_block(alice, "table", "t", {"columns": ["n"], "rows": [[1]]})
     b.compute.table(alice, table.id)
-    with postgres.admin() as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%%'")
+    assert postgres.end_listeners(postgres_url) == 2
     near, near_box = cup_view(300)
     cup_id = a.objects.gallery.identify(describe(near, near_box, "cup"))
     a.objects.save_new_views()  # perhaps while b's listener is away: its notification may be lost
