@@ -38,7 +38,7 @@ class Settings:
     ray_address: str | None = None
     """Run compute on Ray: a cluster address, `auto`, or `local` to start one here; None runs it in-process."""
     demo: bool = True
-    """Load the demo blocks (pinned to ArUco marker 7) into an empty store."""
+    """Load the demo blocks (pinned to ArUco marker 7) into a new store (the start that creates its local user)."""
     plugins: tuple[str, ...] = ()
     """Python modules imported before the service is built: they register detector backends of their own."""
     max_frame_bytes: int = 2 * 1024 * 1024

@@ -145,8 +145,9 @@ class PostgresServer:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_postgres() -> PostgresServer:
-    """initdb and start a PostgreSQL server (as the `postgres` user when run as root) on a free port."""
+def start_postgres(*settings: str) -> PostgresServer:
+    """initdb and start a PostgreSQL server (as the `postgres` user when run as root) on a free port;
+    `settings` are more `name=value` server settings."""
     root = Path(tempfile.mkdtemp(prefix="spatial-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
@@ -154,7 +155,8 @@ def start_postgres() -> PostgresServer:
     subprocess.run(_as_postgres_user([_postgres_bin("initdb"), "-D", str(server.data), "-A", "trust",
                                       "-U", PG_USER, "-E", "UTF8", "--no-sync"]),
                    check=True, capture_output=True)
-    options = f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=300"
+    options = " ".join([f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=300",
+                        *(f"-c {setting}" for setting in settings)])
     subprocess.run(_as_postgres_user([_postgres_bin("pg_ctl"), "-D", str(server.data), "-o", options,
                                       "-l", str(root / "server.log"), "-w", "start"]),
                    check=True, capture_output=True)
