@@ -9,9 +9,10 @@ ARGS ?=
 .PHONY: serve test docs-images install install-test system system-test client browser mediapipe detectron2 ray sample bench clean
 
 # Debian packages: the system libraries the wheels link (open3d-cpu links libusb-1.0), and for the
-# tests the browser, the tools that make it trust the service's CA, and PostgreSQL.
+# tests the browser, the tools that make it trust the service's CA, PostgreSQL, and nginx in front of
+# two replicas (docs/scaling.md).
 SYSTEM_PACKAGES := libusb-1.0-0
-TEST_PACKAGES := $(SYSTEM_PACKAGES) chromium libnss3-tools postgresql
+TEST_PACKAGES := $(SYSTEM_PACKAGES) chromium libnss3-tools postgresql nginx
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -28,7 +28,12 @@ class AccountService:
         return self.store.find_user(name)
 
     def ensure_user(self, name: str) -> User:
-        return self.store.find_user(name) or self.store.create_user(name)
+        return self.find_or_create(name)[0]
+
+    def find_or_create(self, name: str) -> tuple[User, bool]:
+        """The user named `name`, and True when this call created them (one of several replicas asking at once)."""
+        found = self.store.find_user(name)
+        return (found, False) if found is not None else self.store.ensure_user(name)
 
     def issue_token(self, user: User, label: str = "default", replace: bool = False) -> str:
         """A new token for `user`; with `replace`, earlier tokens of the same label stop working."""

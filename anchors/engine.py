@@ -606,6 +606,20 @@ class ComputeService:
         if len(self._results) > self.cache_size:
             self._results.popitem(last=False)
 
+    def forget(self, block_id: str) -> None:
+        """Drop what is kept of a block that was deleted: its table's sheet and its compute outcomes."""
+        with self._lock:
+            self._tables.pop(block_id, None)
+            for key in [k for k in self._computes if k[0] == block_id]:
+                del self._computes[key]
+
+    def forget_all(self) -> None:
+        """Drop every table's sheet and compute outcome; they are computed again when next asked for.
+        (Function results stay: they depend on their inputs only.)"""
+        with self._lock:
+            self._tables.clear()
+            self._computes.clear()
+
     def close(self) -> None:
         self.executor.close()
 

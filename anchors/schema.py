@@ -125,9 +125,8 @@ CHANGE_TABLES: tuple[str, ...] = (
 NEXT_SEQ = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM changes)"
 """The stamp the next write gets."""
 
-CHANGES_SINCE = "SELECT seq, subject, subject_id, under FROM changes WHERE seq >= {param} ORDER BY seq"
-"""The change log from a stamp on, that stamp's own row first (it tells that nothing before was pruned);
-`{param}` is the database's parameter marker."""
+CHANGES_SINCE = "SELECT seq, subject, subject_id, under FROM changes WHERE seq >= ? ORDER BY seq"
+"""The change log from a stamp on, that stamp's own row first (it tells that nothing before was pruned)."""
 
 CHANGES_KEPT = 100_000
 """Rows of the change log kept; a reader whose stamp is older is told that anything may have changed."""

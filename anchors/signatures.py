@@ -3,29 +3,23 @@
 The bytes are opaque here (the vision side encodes and decodes them). Each row
 is one view of one object instance; `taught` rows are objects a user asked the
 service to remember, and only their teacher may forget them. The table lives
-in the service's SQLite file, on a connection of its own.
+in the store's database (each store's schema creates it), so every replica on
+one PostgreSQL database knows the same objects; a row's `seq` orders the rows
+and lets a replica read only those added since it last looked (`added_after`).
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS signatures (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    instance_id TEXT NOT NULL,
-    label TEXT NOT NULL,
-    taught INTEGER NOT NULL,
-    owner TEXT,
-    data BLOB NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS signatures_by_instance ON signatures(instance_id);
-"""
+from anchors.changes import Change
+
+if TYPE_CHECKING:
+    from anchors.database import Database, Transaction
+
+_COLUMNS = "seq, instance_id, label, taught, owner, data, created_at"
 
 
 @dataclass(frozen=True)
@@ -36,45 +30,64 @@ class StoredSignature:
     owner: str | None
     data: bytes
     created_at: float
+    seq: int = 0
+
+
+def _signature(row: dict) -> StoredSignature:
+    return StoredSignature(row["instance_id"], row["label"], bool(row["taught"]), row["owner"], bytes(row["data"]),
+                           row["created_at"], row["seq"])
 
 
 class SignatureStore:
-    def __init__(self, path: str | Path) -> None:
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def add(self, instance_id: str, label: str, data: bytes, *, taught: bool = False, owner: str | None = None) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO signatures (instance_id, label, taught, owner, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    @property
+    def origin(self) -> str:
+        """The name of this process in the changes it makes (`anchors.changes.Change.origin`)."""
+        return self._db.origin
+
+    def add(self, instance_id: str, label: str, data: bytes, *, taught: bool = False, owner: str | None = None) -> int:
+        """Store one view; its `seq`."""
+
+        def run(tx: Transaction) -> int:
+            seq = tx.execute(
+                "INSERT INTO signatures (instance_id, label, taught, owner, data, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " RETURNING seq",
                 (instance_id, label, int(taught), owner, data, time.time()),
-            )
+            ).fetchone()["seq"]
+            tx.changed(Change("signature", instance_id, "added", seq=seq))
+            return seq
+
+        return self._db.transaction(run)
 
     def all(self, *, taught: bool | None = None) -> list[StoredSignature]:
-        sql = "SELECT instance_id, label, taught, owner, data, created_at FROM signatures"
-        params: tuple[int, ...] = ()
+        return self.added_after(0, taught=taught)
+
+    def added_after(self, seq: int, *, taught: bool | None = None) -> list[StoredSignature]:
+        """The views stored after `seq`, in order."""
+        sql = f"SELECT {_COLUMNS} FROM signatures WHERE seq > ?"
+        params: tuple[int, ...] = (seq,)
         if taught is not None:
-            sql += " WHERE taught = ?"
-            params = (int(taught),)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY seq", params).fetchall()
-        return [StoredSignature(r[0], r[1], bool(r[2]), r[3], bytes(r[4]), r[5]) for r in rows]
+            sql += " AND taught = ?"
+            params += (int(taught),)
+        return [_signature(r) for r in self._db.query(sql + " ORDER BY seq", params)]
+
+    def taught_ids(self) -> set[str]:
+        return {r["instance_id"] for r in self._db.query("SELECT DISTINCT instance_id FROM signatures WHERE taught = 1")}
 
     def taught_by(self, owner: str) -> list[StoredSignature]:
         return [s for s in self.all(taught=True) if s.owner == owner]
 
     def forget(self, instance_id: str, owner: str) -> bool:
         """Delete a taught object's signatures; False when `owner` taught no such object."""
-        with self._lock:
-            count = self._db.execute(
+
+        def run(tx: Transaction) -> bool:
+            count = tx.execute(
                 "DELETE FROM signatures WHERE instance_id = ? AND taught = 1 AND owner = ?", (instance_id, owner)
             ).rowcount
-        return count > 0
+            if count:
+                tx.changed(Change("signature", instance_id, "forgotten"))
+            return count > 0
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        return self._db.transaction(run)

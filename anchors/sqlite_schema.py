@@ -1,5 +1,6 @@
 """The SQLite store's schema: the shared tables (`anchors.schema`) in SQLite's types, the triggers
-that count each space's revisions and that write the change log, and the upgrades of older files in place.
+that count each space's revisions and that write the change log, the signatures table, and the
+upgrades of older files in place.
 
 The format is kept in the file's `user_version`. Format 1 had no block tree;
 its files are refused rather than guessed at. Format 2 stored titles and
@@ -10,10 +11,10 @@ A file without the change log gains it when opened (`add_change_log`).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from anchors import schema
+from anchors.database import Database, Transaction
 from anchors.schema import SCHEMA_VERSION, StoreFormatError
 
 TYPES = schema.ColumnTypes(binary="BLOB", double="REAL")
@@ -21,7 +22,6 @@ TABLES = schema.statements(schema.TABLES, TYPES)
 """Format 3's tables."""
 SPACE_TABLES = schema.statements(schema.SPACE_TABLES, TYPES)
 CHANGE_TABLES = schema.statements(schema.CHANGE_TABLES, TYPES)
-CHANGES_SINCE = schema.CHANGES_SINCE.format(param="?")
 
 SPACE_REVISION_TRIGGERS: tuple[str, ...] = (
     # Any change to a space's anchors, however made (a block deleted with its anchors too), bumps its revision.
@@ -69,7 +69,7 @@ def change_log_triggers() -> list[str]:
     return triggers
 
 
-def add_change_log(db: sqlite3.Connection) -> None:
+def add_change_log(db: Transaction) -> None:
     """The change log and its triggers, where the file has them not yet; it starts at the blocks' latest
     stamp, so stamps never go back. Runs on every open (each statement may run again)."""
     for statement in CHANGE_TABLES:
@@ -83,10 +83,23 @@ def add_change_log(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-def stored_format(db: sqlite3.Connection, path: str) -> int:
+SIGNATURES = """CREATE TABLE IF NOT EXISTS signatures (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_id TEXT NOT NULL,
+    label TEXT NOT NULL,
+    taught INTEGER NOT NULL,
+    owner TEXT,
+    data BLOB NOT NULL,
+    created_at REAL NOT NULL
+)"""
+"""Appearance signatures (`anchors.signatures`); kept in the file since before formats counted them."""
+SIGNATURES_INDEX = "CREATE INDEX IF NOT EXISTS signatures_by_instance ON signatures(instance_id)"
+
+
+def stored_format(db: Database, path: str) -> int:
     """The file's format, 0 for a new file; a format this version cannot read is refused."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    version = db.query_one("PRAGMA user_version")["user_version"]
+    tables = {r["name"] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if version not in (0, 2, 3, SCHEMA_VERSION) or (version == 0 and "blocks" in tables):
         raise StoreFormatError(
             f"{path} holds store format {version or 1}; this version reads format {SCHEMA_VERSION}."
@@ -95,7 +108,7 @@ def stored_format(db: sqlite3.Connection, path: str) -> int:
     return version
 
 
-def create(db: sqlite3.Connection, key_check: bytes) -> None:
+def create(db: Transaction, key_check: bytes) -> None:
     """A new store's tables at the current format; `key_check` tells later opens the service key is right."""
     for statement in TABLES:
         db.execute(statement)
@@ -103,11 +116,11 @@ def create(db: sqlite3.Connection, key_check: bytes) -> None:
     add_spaces(db)
 
 
-def add_spaces(db: sqlite3.Connection) -> None:
+def add_spaces(db: Transaction) -> None:
     """Spaces, their shares, and the anchor columns that place anchors in them (format 3 to 4)."""
     for statement in SPACE_TABLES:
         db.execute(statement)
-    present = {r[1] for r in db.execute("PRAGMA table_info(anchors)")}
+    present = {r["name"] for r in db.execute("PRAGMA table_info(anchors)").fetchall()}
     for column, declaration in schema.ANCHOR_SPACE_COLUMNS:
         if column not in present:
             db.execute(f"ALTER TABLE anchors ADD COLUMN {column} {declaration}")
@@ -117,7 +130,7 @@ def add_spaces(db: sqlite3.Connection) -> None:
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
-def seal_format_2(db: sqlite3.Connection, key_check: bytes, seal_blocks: Callable[[sqlite3.Connection], None]) -> None:
+def seal_format_2(db: Transaction, key_check: bytes, seal_blocks: Callable[[Transaction], None]) -> None:
     """Format 2 to 4: `seal_blocks(db)` seals each block's plain `title` and `content` into its `body`;
     then the plain columns are dropped. Afterwards VACUUM the file, so no plain text stays in free pages."""
     db.execute("ALTER TABLE blocks ADD COLUMN public INTEGER NOT NULL DEFAULT 0")
@@ -129,3 +142,8 @@ def seal_format_2(db: sqlite3.Connection, key_check: bytes, seal_blocks: Callabl
     db.execute("ALTER TABLE blocks DROP COLUMN content")
     db.execute("INSERT INTO key_check (id, sealed) VALUES (1, ?)", (key_check,))
     add_spaces(db)
+
+
+def add_signatures(db: Transaction) -> None:
+    db.execute(SIGNATURES)
+    db.execute(SIGNATURES_INDEX)

@@ -1,8 +1,10 @@
-"""The storage interface. SQLite implements it; a server database can too.
+"""The storage interface. SQLite (`anchors.sqlite`) and PostgreSQL (`anchors.postgres`) implement it,
+with the same SQL (`anchors.sql_store`); `anchors.stores.open_store` opens one by its location.
 
 A store checks nothing about who asks: the services do that (`anchors.access`).
-Every method that writes returns only after the write is committed. The tables
-every SQL store holds are in `anchors.schema`.
+Every method that writes returns only after the write is committed, and tells
+the store's watchers what it changed (`anchors.changes`). The tables every SQL
+store holds are in `anchors.schema`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from anchors.changes import Watcher
 from anchors.model import Anchor, Block, Role, Space, User
+from anchors.signatures import SignatureStore
 
 
 Subject = Literal["block", "space"]
@@ -104,6 +108,11 @@ class Store(ABC):
     # users and tokens
     @abstractmethod
     def create_user(self, name: str) -> User: ...
+
+    @abstractmethod
+    def ensure_user(self, name: str) -> tuple[User, bool]:
+        """The user named `name`, and True when this call created them: of several processes asking at
+        once, one creates the user and the others find them."""
 
     @abstractmethod
     def find_user(self, name: str) -> User | None: ...
@@ -265,6 +274,16 @@ class Store(ABC):
     @abstractmethod
     def space_anchors(self, space_id: str) -> tuple[int, list[Anchor]]:
         """The space's revision and all its anchors, read together (access is not checked)."""
+
+    # changes and what else lives in the store
+    @abstractmethod
+    def watch(self, watcher: Watcher) -> None:
+        """Call `watcher` with what each committed write changed, from now on: SQLite the writes of this
+        process, PostgreSQL those of every process on the database (`anchors.changes`)."""
+
+    @abstractmethod
+    def signatures(self) -> SignatureStore:
+        """The appearance signatures of known objects, kept in the same database."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -66,7 +66,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         https=_use_https(args),
         certfile=getattr(args, "certfile", None),
         keyfile=getattr(args, "keyfile", None),
-        store=Path(args.store),
+        store=args.store,
         detector=args.detector,
         plugins=tuple(args.plugin),
         detector_options=options,
@@ -87,7 +87,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _store_settings(args: argparse.Namespace) -> Settings:
     return Settings(
-        store=Path(args.store), service_key_file=args.service_key_file,
+        store=args.store, service_key_file=args.service_key_file,
         service_key=os.environ.get(SERVICE_KEY_ENV) or None,
     )
 
@@ -132,15 +132,16 @@ def _tls_files(settings: Settings) -> tuple[Path, Path] | None:
 
 def _print_join_codes(settings: Settings, accounts: AccountService, owner: User) -> None:
     """For each address another device reaches the service at: a QR code of the address with a fresh
-    device token (one for this start, replacing the last start's)."""
-    from spatial.join import JOIN_DEVICE, device_bases, join_url, terminal_qr
+    device token (one for this start, replacing this replica's last start's)."""
+    from spatial.join import device_bases, join_device, join_url, terminal_qr
 
     bases = device_bases(settings)
     if not bases:
         return
-    token = accounts.issue_token(owner, label=JOIN_DEVICE, replace=True)
+    device = join_device(settings)
+    token = accounts.issue_token(owner, label=device, replace=True)
     print(f"To join from a phone or headset on the same network, scan a code below. Its token is for the device"
-          f" {JOIN_DEVICE!r}: the next start replaces it, `spatial token revoke {LOCAL_USER} --device {JOIN_DEVICE}`"
+          f" {device!r}: the next start replaces it, `spatial token revoke {LOCAL_USER} --device {device}`"
           " ends it sooner; /join makes one for each device.")
     for base in bases:
         url = join_url(base, token)
@@ -151,6 +152,7 @@ def _print_join_codes(settings: Settings, accounts: AccountService, owner: User)
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from anchors.stores import shown
     from spatial.api import create_app
     from spatial.demo import seed_demo
     from spatial.services import Services
@@ -159,14 +161,14 @@ def serve(args: argparse.Namespace) -> int:
     tls_files = _tls_files(settings)
     services = Services.build(settings)
     _say_key_created(services.store.created_key_file)
-    owner = services.accounts.ensure_user(LOCAL_USER)
-    if settings.demo and seed_demo(services.blocks, owner):
+    owner, new_store = services.accounts.find_or_create(LOCAL_USER)
+    if settings.demo and new_store and seed_demo(services.blocks, owner):
         print("Loaded the demo: a note and a table pinned to ArUco marker 7 (print data/marker_sheet.pdf).")
-    token = services.accounts.issue_token(owner, label="serve", replace=True)
+    token = services.accounts.issue_token(owner, label=f"serve@{settings.replica}", replace=True)
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else url_host(settings.host)
     scheme = "https" if settings.https else "http"
     on_cluster = f" on the Ray cluster at {settings.detector_cluster}" if settings.detector_cluster else ""
-    print(f"Store: {settings.store}   detector: {settings.detector}{on_cluster}")
+    print(f"Store: {shown(settings.store)}   detector: {settings.detector}{on_cluster}   replica: {settings.replica}")
     if settings.record_dir is not None:
         print(f"Recording every stream's frames, faces blurred, into {settings.record_dir}")
     print(f"Open {scheme}://{shown_host}:{settings.port}/#token={token}")
@@ -252,6 +254,7 @@ def token(args: argparse.Namespace) -> int:
 def keys(args: argparse.Namespace) -> int:
     """`keys rotate`: rewrap every owner's data key under a new service key."""
     from anchors import ServiceKey
+    from anchors.stores import shown
 
     store = open_store(_store_settings(args))
     new_file = Path(args.new_key_file)
@@ -265,7 +268,7 @@ def keys(args: argparse.Namespace) -> int:
         count = store.rotate_service_key(new_key)
     finally:
         store.close()
-    print(f"Rewrapped {count} owner key(s) of {args.store} under {new_file}; block content was not touched.")
+    print(f"Rewrapped {count} owner key(s) of {shown(args.store)} under {new_file}; block content was not touched.")
     print(f"From now on start with --service-key-file {new_file} (or {SERVICE_KEY_ENV} set to its content);"
           " the old key no longer opens the store and can be destroyed.")
     return 0
@@ -276,11 +279,13 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     def with_store(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--store", default=str(DEFAULT_STORE), help="SQLite file (default: %(default)s)")
+        p.add_argument("--store", default=str(DEFAULT_STORE),
+                       help="a SQLite file, or a PostgreSQL database as postgresql://user@host:port/db for several"
+                            " replicas (default: %(default)s)")
         p.add_argument(
             "--service-key-file", type=Path, default=None,
             help=f"the key that opens the store's encrypted blocks ({SERVICE_KEY_ENV}, the key itself, wins over it;"
-                 " default: <store>.key, created with a new store)",
+                 " default for SQLite: <store>.key; created with a new store; PostgreSQL needs one of the two)",
         )
         return p
 
@@ -377,13 +382,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from anchors import NotFound, ServiceKeyError, StoreFormatError
+    from anchors.stores import StoreConnectionError, StoreLocationError
     from spatial.services import PluginError
     from spatial.tls import TLSConfigError
     from vision.detection import DetectorConfigError
 
     try:
         return args.run(args)
-    except (DetectorConfigError, PluginError, ServiceKeyError, StoreFormatError, NotFound, TLSConfigError) as exc:
+    except (DetectorConfigError, PluginError, ServiceKeyError, StoreConnectionError, StoreFormatError,
+            StoreLocationError, NotFound, TLSConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

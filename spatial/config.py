@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from anchors.stores import url_scheme
+
 if TYPE_CHECKING:
-    from anchors import SQLiteStore
+    from anchors import Store
 
 DEFAULT_STORE = Path.home() / ".local" / "share" / "spatial" / "store.db"
 SERVICE_KEY_ENV = "SPATIAL_SERVICE_KEY"
@@ -22,7 +25,8 @@ class Settings:
     certfile: Path | None = None
     """With `keyfile`: the user's own certificate (a chain may follow it); None uses the local CA's."""
     keyfile: Path | None = None
-    store: Path = DEFAULT_STORE
+    store: str = str(DEFAULT_STORE)
+    """A SQLite file's path, or a PostgreSQL database's URL (`postgresql://user@host:port/db`)."""
     detector: str = "auto"
     detect_every: int = 5
     """Run the detector every Nth frame of a stream; a tracker carries objects in between."""
@@ -37,7 +41,7 @@ class Settings:
     """Run the detector on this Ray cluster, as a Ray Serve deployment every replica shares (an address, `auto`,
     or `local` to start one here), with the same backend here as the fallback; None runs it in-process."""
     demo: bool = True
-    """Load the demo blocks (pinned to ArUco marker 7) into an empty store."""
+    """Load the demo blocks (pinned to ArUco marker 7) into a new store (the start that creates its local user)."""
     plugins: tuple[str, ...] = ()
     """Python modules imported before the service is built: they register detector backends of their own."""
     max_frame_bytes: int = 2 * 1024 * 1024
@@ -55,8 +59,8 @@ class Settings:
     max_blocks_per_object: int = 64
     """Anchors one user may put on one object (or one `class:` key)."""
     service_key_file: Path | None = None
-    """The file holding the key that wraps the owners' data keys; None: `<store>.key` beside the store,
-    created with a new store."""
+    """The file holding the key that wraps the owners' data keys; None: `<store>.key` beside a SQLite store,
+    created with a new store (a PostgreSQL store needs it, or `service_key`)."""
     service_key: str | None = field(default=None, repr=False)
     """The service key itself (from SPATIAL_SERVICE_KEY); wins over the file."""
     record_dir: Path | None = None
@@ -77,8 +81,17 @@ class Settings:
 
     @property
     def tls_dir(self) -> Path:
-        """Where the local certificate authority and the server certificate it signs are kept: beside the store."""
-        return self.store.parent
+        """Where the local certificate authority and the server certificate it signs are kept: beside a SQLite
+        store; for a database named by URL, beside the service key file (else in the default folder)."""
+        if url_scheme(self.store) is None:
+            return Path(self.store).parent
+        return self.service_key_file.parent if self.service_key_file is not None else DEFAULT_STORE.parent
+
+    @property
+    def replica(self) -> str:
+        """This service's name among the replicas on one store: its host's name and its port. The tokens a
+        start issues carry it, so a replica replaces its own last start's tokens and never another's."""
+        return f"{socket.gethostname()}:{self.port}"
 
     @property
     def transport_max_bytes(self) -> int:
@@ -86,9 +99,10 @@ class Settings:
         return 4 * max(self.max_frame_bytes, self.max_text_bytes)
 
 
-def open_store(settings: Settings) -> SQLiteStore:
+def open_store(settings: Settings) -> Store:
     """The store, opened with the service key from SPATIAL_SERVICE_KEY, the key file, or `<store>.key`."""
-    from anchors import ServiceKey, SQLiteStore
+    from anchors import ServiceKey
+    from anchors.stores import open_store as open_location
 
     key = ServiceKey.from_text(settings.service_key, SERVICE_KEY_ENV) if settings.service_key else None
-    return SQLiteStore(settings.store, key, settings.service_key_file)
+    return open_location(settings.store, key, settings.service_key_file)

@@ -17,7 +17,8 @@ TABLE = {
 
 
 def seed_demo(blocks: BlockService, owner: User) -> bool:
-    """Pin the demo blocks to marker 7 if `owner` has no blocks yet; True when it did."""
+    """Pin the demo blocks to marker 7 if `owner` has no blocks yet; True when it did. `spatial serve` calls it
+    when its start created `owner`, so of several replicas starting on a new store one loads it."""
     if blocks.list_blocks(owner):
         return False
     note = blocks.create_block(owner, "markdown", "Hello from marker 7", NOTE)

@@ -18,7 +18,12 @@ from spatial.network import lan_addresses, url_host
 from spatial.tls import certificate_names
 
 JOIN_DEVICE = "join"
-"""The device name of the token the terminal's QR codes carry; each start replaces it."""
+"""The device name of the token the terminal's QR codes carry, with the replica's name (`join_device`)."""
+
+
+def join_device(settings: Settings) -> str:
+    """The device name of this replica's QR code token: each start replaces its own, never another replica's."""
+    return f"{JOIN_DEVICE}@{settings.replica}"
 
 
 def join_url(base: str, token: str) -> str:

@@ -4,18 +4,22 @@ Each session follows objects with its own `vision.tracking.Tracker`; the
 trackers share one appearance gallery (so an object that comes back, in any
 session, gets its old id) and one recogniser of taught objects. New views the
 gallery learns are written to the store after each frame, so identities
-survive restarts.
+survive restarts. Replicas on one database take in each other's views and
+taught objects when the store says they changed (`refresh`, called by
+`spatial.changes`), so an object keeps its id whichever replica sees it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from anchors import User
-from anchors.signatures import SignatureStore
+from anchors.changes import Change
+from anchors.signatures import SignatureStore, StoredSignature
 from vision import Detector
 from vision.identity import Gallery, Signature
 from vision.recognition import Recogniser, teach
@@ -30,12 +34,47 @@ class ObjectMemory:
         self.store = store
         self.gallery = Gallery()
         self.recogniser = Recogniser()
-        for stored in store.all():
-            signature = Signature.from_bytes(stored.data)
-            if stored.taught:
-                self.recogniser.add(signature)
+        self._lock = threading.Lock()
+        self._loaded_seq = 0
+        """The last stored view this memory holds or skipped."""
+        self._own: set[int] = set()
+        """Views this process stored that `refresh` has not passed yet (it holds them already)."""
+        self._taught: set[str] = set()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Take in the views stored since last time by other processes, and drop taught objects forgotten."""
+        with self._lock:
+            for stored in self.store.added_after(self._loaded_seq):
+                self._loaded_seq = max(self._loaded_seq, stored.seq)
+                if stored.seq in self._own:
+                    self._own.discard(stored.seq)
+                else:
+                    self._hold(stored)
+            for instance_id in self._taught - self.store.taught_ids():
+                self.recogniser.remove(instance_id)
+                self._taught.discard(instance_id)
+
+    def _hold(self, stored: StoredSignature) -> None:
+        signature = Signature.from_bytes(stored.data)
+        if stored.taught:
+            self.recogniser.add(signature)
+            self._taught.add(signature.instance_id)
+        else:
+            self.gallery.add(signature)
+
+    def wrote(self, change: Change) -> bool:
+        """True for a change this process made (it already holds what the change says)."""
+        return change.origin == self.store.origin
+
+    def _store(self, signature: Signature, *, taught: bool = False, owner: str | None = None) -> None:
+        """Store a view this memory holds already; `refresh` will skip it."""
+        with self._lock:
+            seq = self.store.add(signature.instance_id, signature.label, signature.to_bytes(), taught=taught, owner=owner)
+            if seq == self._loaded_seq + 1:
+                self._loaded_seq = seq  # nothing stored in between: no need to remember it
             else:
-                self.gallery.add(signature)
+                self._own.add(seq)
 
     def tracker_for(self, detector: Detector, detect_every: int, asynchronous: bool | None = None) -> Tracker | None:
         """A tracker for one stream, or None for detectors that need none.
@@ -52,15 +91,17 @@ class ObjectMemory:
     def save_new_views(self) -> None:
         for signature in self.gallery.take_updates():
             if signature.label not in NOT_REMEMBERED:
-                self.store.add(signature.instance_id, signature.label, signature.to_bytes())
+                self._store(signature)
 
     def teach(
         self, user: User, image: np.ndarray, box: Sequence[float], label: str, size_m: float | Sequence[float] | None
     ) -> Signature:
         """Remember the object in `box`; raises vision.identity.IdentityError for a bad box or a plain object."""
         signature = teach(image, box, label=label, size_m=size_m)
-        self.store.add(signature.instance_id, label, signature.to_bytes(), taught=True, owner=user.id)
+        self._store(signature, taught=True, owner=user.id)
         self.recogniser.add(signature)
+        with self._lock:
+            self._taught.add(signature.instance_id)
         return signature
 
     def taught(self, user: User) -> list[dict[str, Any]]:
@@ -73,4 +114,6 @@ class ObjectMemory:
         if not self.store.forget(instance_id, user.id):
             return False
         self.recogniser.remove(instance_id)
+        with self._lock:
+            self._taught.discard(instance_id)
         return True

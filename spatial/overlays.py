@@ -92,6 +92,16 @@ class LayoutCache:
                 self._items.popitem(last=False)
         return entry
 
+    def forget(self, block_id: str) -> None:
+        """Drop the layouts of a block that was deleted."""
+        with self._lock:
+            for key in [k for k in self._items if k[0] == block_id]:
+                del self._items[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
 
 CLASS_PREFIX = "class:"
 

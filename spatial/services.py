@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from anchors import AccountService, BlockService, ComputeService, Limits, SpaceService, SQLiteStore, create_executor
+from anchors import AccountService, BlockService, ComputeService, Limits, SpaceService, Store, create_executor
+from spatial.changes import ChangeFeed, keep_caches_current
 from spatial.config import Settings, open_store
-from anchors.signatures import SignatureStore
 from spatial.objects import ObjectMemory
 from spatial.pipeline import FramePipeline
 from spatial.recording import FrameRecorder
@@ -62,7 +62,7 @@ def build_detector(settings: Settings) -> Detector:
 @dataclass
 class Services:
     settings: Settings
-    store: SQLiteStore
+    store: Store
     accounts: AccountService
     blocks: BlockService
     spaces: SpaceService
@@ -72,6 +72,7 @@ class Services:
     compute: ComputeService
     objects: ObjectMemory
     space_registry: SpaceRegistry
+    changes: ChangeFeed
     recorder: FrameRecorder | None = None
 
     @classmethod
@@ -88,21 +89,22 @@ class Services:
         # One detector for all sessions; a batching one (detectron2) merges their frames into batches.
         detector = build_detector(settings)
         compute = ComputeService(blocks, create_executor(settings.ray_address))
-        objects = ObjectMemory(SignatureStore(settings.store))
+        changes = ChangeFeed(store)  # listening before the memory reads the store; it catches up on any change
+        objects = ObjectMemory(store.signatures())
         space_registry = SpaceRegistry(spaces, settings.max_view_distance_m)
         recorder = FrameRecorder(settings.record_dir) if settings.record_dir is not None else None
         pipeline = FramePipeline(
             detector, blocks, settings.default_fov_y_deg, compute, objects, settings.detect_every,
             settings.max_lifted_objects, space_registry, recorder, settings.max_image_pixels,
         )
+        keep_caches_current(changes, compute, pipeline.layouts, space_registry, objects)
         executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="frames")
         sessions = SessionCounter(settings.max_sessions_per_user)
         return cls(settings, store, AccountService(store), blocks, spaces, pipeline, executor, sessions, compute, objects,
-                   space_registry, recorder)
+                   space_registry, changes, recorder)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.pipeline.detector.close()
         self.compute.close()
-        self.objects.store.close()
         self.store.close()

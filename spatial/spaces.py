@@ -126,6 +126,12 @@ class SpaceRegistry:
             self._anchors.pop(space_id, None)
             self._maps.pop(space_id, None)
 
+    def forget_all(self) -> None:
+        """Drop every space's anchors and prepared map; each is read again when next needed."""
+        with self._lock:
+            self._anchors.clear()
+            self._maps.clear()
+
     def visible(self, space_id: str, camera_to_space: np.ndarray, intrinsics: Intrinsics) -> dict[str, np.ndarray]:
         """Place key to space pose of the space's anchors in view, within the service's view distance."""
         anchors = self.anchors(space_id)

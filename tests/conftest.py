@@ -1,4 +1,4 @@
-"""Shared fixtures: a real `spatial serve` process on loopback, and the sample data."""
+"""Shared fixtures: a real `spatial serve` process on loopback, a real PostgreSQL server, and the sample data."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Server, load_make_sample, start_server, stop_server
+from tests.support import (
+    PostgresServer,
+    Server,
+    StoreBackend,
+    load_make_sample,
+    start_postgres,
+    start_server,
+    stop_postgres,
+    stop_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +25,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("store") / "store.db")
     yield srv
     stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server (Debian's) for the whole run, in a temporary data directory; each test that
+    uses it takes a database of its own (`postgres_url`)."""
+    server = start_postgres()
+    yield server
+    stop_postgres(server)
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new, empty database for this test, dropped after it."""
+    url = postgres.new_database(request.node.name)
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBackend:
+    """Where this test's store lives: a SQLite file, or a PostgreSQL database of its own (a test that takes
+    it runs once on each)."""
+    if request.param == "sqlite":
+        return StoreBackend.sqlite(tmp_path)
+    return StoreBackend.postgresql(request.getfixturevalue("postgres"), request.getfixturevalue("postgres_url"),
+                                   tmp_path)
 
 
 @pytest.fixture(scope="session")

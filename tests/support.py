@@ -1,5 +1,5 @@
-"""Helpers shared by tests and benchmarks: a real server process, the anchors services over a real store,
-the sample data, and poses as the wire carries them."""
+"""Helpers shared by tests and benchmarks: a real server process, a real PostgreSQL server, the anchors
+services over a real store, the sample data, and poses as the wire carries them."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,7 +31,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from anchors import AccountService, BlockService, Limits, SpaceService, SQLiteStore, Store
+from anchors import AccountService, BlockService, Limits, ServiceKey, SpaceService, SQLiteStore, Store
+from anchors.crypto import default_key_file
+from anchors.database import Database
+from anchors.stores import open_store
 from vision.poses import pose_difference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,12 +54,15 @@ class Server:
     url: str
     ws_url: str
     token: str
-    store: Path
+    store: Path | str
+    """The SQLite file, or the PostgreSQL database's URL."""
     process: subprocess.Popen
     ca: Path | None = None
     """Over HTTPS: the certificate authority file a client trusts the service by."""
     printed: list[str] = field(default_factory=list)
     """What the service printed up to and with its `Open ...` line; the rest stays in `process.stdout`."""
+    key_file: Path | None = None
+    """The service key file given with `--service-key-file` (a PostgreSQL store needs one)."""
 
     def tls(self) -> ssl.SSLContext | None:
         """A client TLS context trusting `ca` (None over plain HTTP)."""
@@ -64,12 +73,210 @@ class Server:
         headers = {"Authorization": f"Bearer {auth}"} if auth else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10, verify=self.tls() or True)
 
+    def store_args(self) -> list[str]:
+        """The CLI's options that name this service's store and its key."""
+        key = ["--service-key-file", str(self.key_file)] if self.key_file is not None else []
+        return ["--store", str(self.store), *key]
+
     def new_token(self, user: str) -> str:
         """A token for `user` (created if new), through the CLI."""
         return subprocess.run(
-            [sys.executable, "-m", "spatial.cli", "token", user, "--store", str(self.store)],
+            [sys.executable, "-m", "spatial.cli", "token", user, *self.store_args()],
             check=True, capture_output=True, text=True,
         ).stdout.strip()
+
+
+PG_USER = "spatial"
+
+
+def _postgres_bin(program: str) -> str:
+    """A PostgreSQL server program from Debian's packages (the newest installed version)."""
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"), key=lambda p: int(p.parts[-3]))
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {program} is not installed: `make test` installs Debian's postgresql")
+    return str(found[-1])
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run it as Debian's `postgres` user."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL server in a temporary data directory, listening on loopback only, trusting local users.
+    Each caller takes a database of its own (`new_database`)."""
+
+    root: Path
+    port: int
+    _names: Iterator[int] = field(default_factory=count)
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{database}"
+
+    def admin(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self.url("postgres"), autocommit=True)
+
+    def new_database(self, hint: str = "db") -> str:
+        """A new, empty database; its URL."""
+        name = f"{re.sub(r'[^a-z0-9]+', '_', hint.lower())[:40]}_{next(self._names)}"
+        with self.admin() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def end_listeners(self, url: str) -> int:
+        """End the connections listening for changes to the database at `url`, as a network failure would;
+        how many there were."""
+        with self.admin() as conn:
+            return len(conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%%' AND datname = %s",
+                (url.rsplit("/", 1)[1],),
+            ).fetchall())
+
+    def drop_database(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        with self.admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_postgres(*settings: str) -> PostgresServer:
+    """initdb and start a PostgreSQL server (as the `postgres` user when run as root) on a free port;
+    `settings` are more `name=value` server settings."""
+    root = Path(tempfile.mkdtemp(prefix="spatial-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    server = PostgresServer(root, free_port())
+    subprocess.run(_as_postgres_user([_postgres_bin("initdb"), "-D", str(server.data), "-A", "trust",
+                                      "-U", PG_USER, "-E", "UTF8", "--no-sync"]),
+                   check=True, capture_output=True)
+    options = " ".join([f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=300",
+                        *(f"-c {setting}" for setting in settings)])
+    subprocess.run(_as_postgres_user([_postgres_bin("pg_ctl"), "-D", str(server.data), "-o", options,
+                                      "-l", str(root / "server.log"), "-w", "start"]),
+                   check=True, capture_output=True)
+    return server
+
+
+def stop_postgres(server: PostgresServer) -> None:
+    subprocess.run(_as_postgres_user([_postgres_bin("pg_ctl"), "-D", str(server.data), "-m", "fast", "stop"]),
+                   capture_output=True)
+    shutil.rmtree(server.root, ignore_errors=True)
+
+
+SCALING_DOC = ROOT / "docs" / "scaling.md"
+
+
+def scaling_nginx_config(listen: int, replicas: list[int]) -> str:
+    """The nginx configuration docs/scaling.md gives, listening on `listen` and sending to `replicas`
+    (the page's example has two, on 8001 and 8002, behind 8000)."""
+    text = SCALING_DOC.read_text()
+    config = text.split("```nginx\n", 1)[1].split("```", 1)[0]
+    assert len(replicas) == 2 and "127.0.0.1:8001" in config and "127.0.0.1:8002" in config
+    config = config.replace("127.0.0.1:8001", f"127.0.0.1:{replicas[0]}").replace("127.0.0.1:8002", f"127.0.0.1:{replicas[1]}")
+    return config.replace("listen 127.0.0.1:8000;", f"listen 127.0.0.1:{listen};")
+
+
+@dataclass
+class Nginx:
+    url: str
+    ws_url: str
+    process: subprocess.Popen
+    prefix: Path
+
+
+def start_nginx(site: str) -> Nginx:
+    """Debian's nginx with `site` (an http-level configuration, as in conf.d) in a folder of its own, in the
+    foreground; its port is the first `listen` of `site`."""
+    port = int(re.search(r"listen 127\.0\.0\.1:(\d+);", site).group(1))
+    prefix = Path(tempfile.mkdtemp(prefix="spatial-nginx-"))
+    prefix.chmod(0o755)  # nginx's workers run as another user when it is started as root
+    (prefix / "spatial.conf").write_text(site)
+    temp = " ".join(f"{kind}_temp_path {prefix / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (prefix / "nginx.conf").write_text(
+        f"worker_processes 1;\npid {prefix / 'nginx.pid'};\nerror_log {prefix / 'error.log'} warn;\n"
+        f"events {{ worker_connections 1024; }}\n"
+        f"http {{ access_log {prefix / 'access.log'}; {temp} include {prefix / 'spatial.conf'}; }}\n"
+    )
+    process = subprocess.Popen(["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"nginx did not start:\n{process.stdout.read() if process.stdout else ''}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return Nginx(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/v1/stream", process, prefix)
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("nginx did not listen within 10 s")
+
+
+def stop_nginx(nginx: Nginx) -> None:
+    nginx.process.send_signal(signal.SIGQUIT)
+    try:
+        nginx.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        nginx.process.kill()
+    shutil.rmtree(nginx.prefix, ignore_errors=True)
+
+
+@dataclass
+class StoreBackend:
+    """One kind of store the store tests run against, at a location of its own, with what the tests need to
+    look behind the store: its database as SQL (`database`) and the bytes it keeps on disk (`disk_bytes`)."""
+
+    kind: str
+    """`sqlite` or `postgresql`."""
+    location: str
+    key_file: Path
+    """Where the service key is kept: beside a SQLite file (its default); given for PostgreSQL."""
+    postgres: PostgresServer | None = None
+    since: float = field(default_factory=time.time)
+
+    @classmethod
+    def sqlite(cls, folder: Path) -> StoreBackend:
+        path = folder / "store.db"
+        return cls("sqlite", str(path), default_key_file(path))
+
+    @classmethod
+    def postgresql(cls, server: PostgresServer, url: str, folder: Path) -> StoreBackend:
+        return cls("postgresql", url, folder / "store.key", server)
+
+    def open(self, service_key: ServiceKey | None = None, key_file: Path | None = None) -> Store:
+        """The store, opened as the service opens it (`anchors.stores.open_store`)."""
+        return open_store(self.location, service_key, key_file or self.key_file)
+
+    def database(self) -> Database:
+        """A connection of its own to the store's database (to look at or alter what is stored)."""
+        if self.kind == "sqlite":
+            from anchors.sqlite import SQLiteDatabase
+
+            return SQLiteDatabase(self.location)
+        from anchors.postgres import PostgresDatabase
+
+        return PostgresDatabase(self.location, pool_size=1)
+
+    def disk_bytes(self) -> bytes:
+        """What the database keeps on disk: the SQLite file and its WAL; PostgreSQL's files of this database
+        and the write-ahead log written since the backend was made, after a checkpoint."""
+        if self.kind == "sqlite":
+            path = Path(self.location)
+            return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+        assert self.postgres is not None
+        name = self.location.rsplit("/", 1)[1]
+        with self.postgres.admin() as conn:
+            conn.execute("CHECKPOINT")
+            oid = conn.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone()[0]
+        files = [*(self.postgres.data / "base" / str(oid)).iterdir(),
+                 *(p for p in (self.postgres.data / "pg_wal").iterdir()
+                   if p.is_file() and p.stat().st_mtime >= self.since - 1)]
+        return b"".join(p.read_bytes() for p in files if p.is_file())
 
 
 @dataclass(frozen=True)
@@ -92,18 +299,21 @@ class AnchorServices:
 
 
 def start_server(
-    store: Path, *extra: str, detector: str = "markers", ca: Path | None = None, env: dict[str, str] | None = None,
+    store: Path | str, *extra: str, detector: str = "markers", ca: Path | None = None, key_file: Path | None = None,
+    port: int | None = None, env: dict[str, str] | None = None,
 ) -> Server:
-    """Start `spatial serve` on a free port and wait until it answers.
+    """Start `spatial serve` on a free port (or `port`) and wait until it answers.
 
-    Tests use the `markers` detector unless they ask for another: the sample
-    video's ground truth is the marker's pose in every frame. A service that
-    prints an https:// address is trusted by `ca`, by default the local
-    certificate authority beside the store. `env` adds to the environment it starts in.
+    `store` is a SQLite file or a PostgreSQL URL (which needs `key_file`). Tests
+    use the `markers` detector unless they ask for another: the sample video's
+    ground truth is the marker's pose in every frame. A service that prints an
+    https:// address is trusted by `ca`, by default the local certificate
+    authority beside the store. `env` adds to the environment it starts in.
     """
-    port = free_port()
+    port = port or free_port()
+    key = ["--service-key-file", str(key_file)] if key_file is not None else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "spatial.cli", "serve", "--store", str(store), "--port", str(port),
+        [sys.executable, "-m", "spatial.cli", "serve", "--store", str(store), *key, "--port", str(port),
          "--log-level", "warning", "--detector", detector, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
         env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
@@ -123,7 +333,7 @@ def start_server(
     secure = scheme == "https"
     server = Server(
         f"{scheme}://127.0.0.1:{port}", f"{'wss' if secure else 'ws'}://127.0.0.1:{port}/v1/stream", token, store,
-        process, (ca or store.parent / "ca.crt") if secure else None, printed,
+        process, (ca or Path(store).parent / "ca.crt") if secure else None, printed, key_file,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -86,10 +86,10 @@ def get_map(space_id: str, user: Me, spaces: Spaces) -> s.SpaceMapOut:
 
 
 @router.delete("/spaces/{space_id}", status_code=204)
-def delete_space(space_id: str, user: Me, spaces: Spaces, registry: Registry) -> Response:
-    """Delete a space and the anchors placed in it (owner only); the blocks stay."""
+def delete_space(space_id: str, user: Me, spaces: Spaces) -> Response:
+    """Delete a space and the anchors placed in it (owner only); the blocks stay. Every replica drops what
+    it kept of the space when the store tells it (`spatial.changes`)."""
     spaces.delete_space(user, space_id)
-    registry.forget(space_id)
     return Response(status_code=204)
 
 

@@ -5,6 +5,10 @@ video shows): a private one shared with Bob (read) and Carol (write), and a
 public one. Dave is a stranger; "revoked" is a token of Alice's that she
 revoked; "no token" sends none. Each cell of the matrix is one real request
 to a real server, or, for overlays, a real stream session.
+
+Every test runs twice: on one service (SQLite), and on two replicas on one
+PostgreSQL database, where Alice's notes are made through the first, each
+actor's requests go to one replica and their stream to the other.
 """
 
 import asyncio
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 import pytest
 
 from spatial.client import StreamClient, StreamError
-from tests.support import Server, sample_camera, sample_jpegs, start_server, stop_server
+from tests.support import PostgresServer, Server, sample_camera, sample_jpegs, start_server, stop_server
 
 MARKER = "marker:aruco/7"
 ACTORS = ("owner", "reader", "writer", "stranger", "no token", "revoked")
@@ -45,14 +49,26 @@ EXPECTED = {
 class World:
     server: Server
     tokens: dict[str, str | None]
+    other: Server | None = None
+    """The second replica, on the same database (None: one service)."""
 
     def rest(self, actor: str):
-        return self.server.rest(self.tokens[actor] or "")
+        return self.rest_server(actor).rest(self.tokens[actor] or "")
+
+    def rest_server(self, actor: str) -> Server:
+        """Where `actor`'s requests go: with two replicas, every other actor's to the second."""
+        return self.other if self.other is not None and ACTORS.index(actor) % 2 else self.server
+
+    def stream_server(self, actor: str) -> Server:
+        """Where `actor`'s stream goes: with two replicas, the one their requests do not go to."""
+        if self.other is None:
+            return self.server
+        return self.server if self.rest_server(actor) is self.other else self.other
 
 
 def create_note(world: World, visibility: str, title: str) -> str:
     """A note of Alice's, shared with Bob and Carol (private) or public, pinned to marker 7."""
-    alice = world.rest("owner")
+    alice = world.server.rest(world.tokens["owner"])
     note = alice.post("/v1/blocks", json={"kind": "markdown", "title": title, "content": f"{title} text"}).json()
     if visibility == "private":
         assert alice.post(f"/v1/blocks/{note['id']}/shares", json={"user": "bob", "role": "read"}).status_code == 204
@@ -63,9 +79,16 @@ def create_note(world: World, visibility: str, title: str) -> str:
     return note["id"]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    server = start_server(tmp_path_factory.mktemp("access") / "store.db")
+@pytest.fixture(scope="module", params=["one service", "two replicas"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("access")
+    if request.param == "one service":
+        servers = [start_server(folder / "store.db")]
+    else:
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        url = postgres.new_database("access_matrix")
+        servers = [start_server(url, key_file=folder / "service.key") for _ in range(2)]
+    server = servers[0]
     tokens: dict[str, str | None] = {
         "owner": server.new_token("alice"), "reader": server.new_token("bob"),
         "writer": server.new_token("carol"), "stranger": server.new_token("dave"), "no token": None,
@@ -74,14 +97,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     spare = alice.post("/v1/tokens", json={"device": "lost phone"}).json()
     assert alice.delete(f"/v1/tokens/{spare['id']}").status_code == 204
     tokens["revoked"] = spare["token"]
-    yield World(server, tokens)
-    stop_server(server)
+    yield World(server, tokens, servers[1] if len(servers) > 1 else None)
+    for started in servers:
+        stop_server(started)
 
 
 async def overlays_seen(world: World, actor: str, frames: list[bytes]) -> set[str] | str:
     """Block ids of the overlays a stream session gets over a few frames, or the error code of a refused hello."""
     try:
-        client = await StreamClient.open(world.server.ws_url, world.tokens[actor], sample_camera())
+        client = await StreamClient.open(world.stream_server(actor).ws_url, world.tokens[actor], sample_camera())
     except StreamError as exc:
         return str(exc).split(":")[0]
     for index, jpeg in enumerate(frames):
@@ -125,7 +149,7 @@ def test_a_session_whose_token_is_revoked_gets_no_more_overlays(world: World) ->
     device = alice.post("/v1/tokens", json={"device": "headset"}).json()
 
     async def scenario() -> StreamClient:
-        client = await StreamClient.open(world.server.ws_url, device["token"], sample_camera())
+        client = await StreamClient.open(world.stream_server("owner").ws_url, device["token"], sample_camera())
         await client.frame(0, frames[0])
         await client.next_of("overlays")
         revoked = await asyncio.to_thread(alice.delete, f"/v1/tokens/{device['id']}")
@@ -152,7 +176,7 @@ def test_a_share_taken_back_removes_the_overlay_at_the_next_frame(world: World) 
     block = create_note(world, "private", "taken back")
 
     async def scenario() -> StreamClient:
-        client = await StreamClient.open(world.server.ws_url, world.tokens["reader"], sample_camera())
+        client = await StreamClient.open(world.stream_server("owner").ws_url, world.tokens["reader"], sample_camera())
         await client.frame(0, frames[0])
         first = await client.next_of("overlays")
         gone = await asyncio.to_thread(world.rest("owner").delete, f"/v1/blocks/{block}/shares/bob")

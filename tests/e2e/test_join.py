@@ -14,6 +14,8 @@ import httpx
 import numpy as np
 import pytest
 
+from spatial.config import Settings
+from spatial.join import join_device
 from spatial.network import lan_addresses, url_host
 from tests.support import ROOT, Server, decode_qr, start_server, stop_server, terminal_qr_image
 
@@ -79,10 +81,11 @@ def test_the_printed_qr_codes_decode_to_the_printed_urls_whose_token_works_until
     for address in lan:  # from where a phone on the network stands
         answer = me(lan_server, f"https://{url_host(address)}:{port}", token)
         assert answer.status_code == 200 and answer.json()["name"] == "local"
+    device = join_device(Settings(port=port))  # "join@<host>:<port>": a replica replaces only its own
     with lan_server.rest() as rest:
-        assert "join" in [t["device"] for t in rest.get("/v1/tokens").json()]
+        assert device in [t["device"] for t in rest.get("/v1/tokens").json()]
 
-    subprocess.run([sys.executable, "-m", "spatial.cli", "token", "revoke", "local", "--device", "join",
+    subprocess.run([sys.executable, "-m", "spatial.cli", "token", "revoke", "local", "--device", device,
                     "--store", str(lan_server.store)], cwd=ROOT, check=True, capture_output=True, timeout=60)
     assert me(lan_server, lan_server.url, token).status_code == 401
     assert me(lan_server, lan_server.url, lan_server.token).status_code == 200, "the login token is another"

@@ -1,14 +1,16 @@
-"""The anchors services over a real SQLite store in the test's own directory, and a first user."""
+"""The anchors services over a real store in the test's own directory, and a first user.
+
+Tests that use `services` (or what is built on it) run twice: on a SQLite file and on a PostgreSQL
+database of their own (`backend`, in tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from anchors import AccountService, BlockService, ComputeService, Limits, SpaceService, SQLiteStore, User
-from tests.support import AnchorServices
+from anchors import AccountService, BlockService, ComputeService, Limits, SpaceService, User
+from tests.support import AnchorServices, StoreBackend
 
 
 @pytest.fixture
@@ -18,8 +20,8 @@ def limits() -> Limits:
 
 
 @pytest.fixture
-def services(tmp_path: Path, limits: Limits) -> Iterator[AnchorServices]:
-    built = AnchorServices.on(SQLiteStore(tmp_path / "store.db"), limits)
+def services(backend: StoreBackend, limits: Limits) -> Iterator[AnchorServices]:
+    built = AnchorServices.on(backend.open(), limits)
     yield built
     built.store.close()
 

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pytest
 
 from anchors import (
@@ -8,31 +6,32 @@ from anchors import (
     BlockShapeError,
     NotFound,
     PermissionDenied,
-    SQLiteStore,
     VersionConflict,
 )
 from anchors.model import IDENTITY_POSE
-from tests.support import AnchorServices
+from tests.support import AnchorServices, StoreBackend
 
 TABLE = {"columns": ["item", "qty"], "rows": [["beans", 2], ["milk", 1.5]]}
 
 
-def test_store_uses_wal_and_survives_reopen(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "store.db")
-    assert store.journal_mode() == "wal"
+def test_store_uses_wal_and_survives_reopen(backend: StoreBackend) -> None:
+    store = backend.open()
+    if backend.kind == "sqlite":
+        assert store.journal_mode() == "wal"
     service = AnchorServices.on(store)
     alice = service.accounts.create_user("alice")
     block = service.blocks.create_block(alice, "table", "Stock", TABLE)
     service.blocks.attach(alice, block.id, "marker:aruco/7")
     store.close()
 
-    again = AnchorServices.on(SQLiteStore(tmp_path / "store.db"))
+    again = AnchorServices.on(backend.open())
     alice = again.accounts.ensure_user("alice")
     [(anchor, stored)] = again.blocks.attached(alice, ["marker:aruco/7"])
     assert stored.content == {"fields": [{"name": "item", "type": "text"}, {"name": "qty", "type": "number"}]}
     rows = again.blocks.children(alice, stored.id)
     assert [r.content["cells"] for r in rows] == [{"item": "beans", "qty": 2}, {"item": "milk", "qty": 1.5}]
     assert list(stored.children) == [r.id for r in rows] and anchor.pose == IDENTITY_POSE
+    again.store.close()
 
 
 def test_tokens_authenticate_and_can_be_replaced(accounts: AccountService) -> None:

@@ -1,4 +1,5 @@
-"""Encryption at rest: nothing readable in the store's files, wrong keys refused clearly, rotation."""
+"""Encryption at rest, on SQLite and PostgreSQL: nothing readable in what the database keeps, wrong keys
+refused clearly, rotation; a SQLite file of format 2 is sealed in place."""
 
 import sqlite3
 import stat
@@ -6,21 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from anchors import ServiceKey, ServiceKeyError, SQLiteStore
+from anchors import ServiceKey, ServiceKeyError, SQLiteStore, Store
 from anchors.crypto import SealedDataError, default_key_file
-from tests.support import AnchorServices
+from tests.support import AnchorServices, StoreBackend
 
 SECRET_TITLE = "Zanzibar-title-7f3a"
 SECRET_NOTE = "the safe code is 48213-quokka"
 SECRET_CELL = "quokka-cell-value-9931"
 
 
-def store_bytes(path: Path) -> bytes:
-    """The store file and its WAL, as raw bytes."""
-    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
-
-
-def fill(store: SQLiteStore) -> tuple[str, str]:
+def fill(store: Store) -> tuple[str, str]:
     services = AnchorServices.on(store)
     blocks = services.blocks
     alice = services.accounts.create_user("alice")
@@ -30,82 +26,94 @@ def fill(store: SQLiteStore) -> tuple[str, str]:
     return note.id, table.id
 
 
-def test_the_store_files_hold_no_block_content(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    store = SQLiteStore(path)
+def bodies(backend: StoreBackend) -> dict[str, bytes]:
+    db = backend.database()
+    try:
+        return {r["id"]: bytes(r["body"]) for r in db.query("SELECT id, body FROM blocks")}
+    finally:
+        db.close()
+
+
+def test_the_store_files_hold_no_block_content(backend: StoreBackend) -> None:
+    store = backend.open()
     note_id, _ = fill(store)
-    while_open = store_bytes(path)
-    assert path.with_name("store.db-wal").exists(), "the writes are still in the WAL"
+    while_open = backend.disk_bytes()
+    if backend.kind == "sqlite":
+        assert Path(backend.location + "-wal").exists(), "the writes are still in the WAL"
     store.close()
-    after_close = store_bytes(path)
+    after_close = backend.disk_bytes()
     for raw in (while_open, after_close):
         assert note_id.encode() in raw, "ids are stored in the clear, so the search itself works"
         for secret in (SECRET_TITLE, SECRET_NOTE, SECRET_CELL, "48213", "quokka"):
             assert secret.encode() not in raw, f"{secret!r} is readable in the store"
 
-    again = AnchorServices.on(SQLiteStore(path))
+    again = AnchorServices.on(backend.open())
     alice = again.accounts.ensure_user("alice")
     assert again.blocks.read_block(alice, note_id).content == SECRET_NOTE + " (edited)"
+    again.store.close()
 
 
-def test_a_new_store_creates_its_key_file_readable_by_its_owner_only(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    store = SQLiteStore(path)
-    assert store.created_key_file == default_key_file(path) == tmp_path / "store.db.key"
+def test_a_new_store_creates_its_key_file_readable_by_its_owner_only(backend: StoreBackend, tmp_path: Path) -> None:
+    store = backend.open()
+    assert store.created_key_file == backend.key_file
+    if backend.kind == "sqlite":
+        assert backend.key_file == default_key_file(backend.location) == tmp_path / "store.db.key"
     assert stat.S_IMODE(store.created_key_file.stat().st_mode) == 0o600
-    for made in (path, tmp_path / "store.db-wal"):
-        assert stat.S_IMODE(made.stat().st_mode) == 0o600
+    if backend.kind == "sqlite":
+        for made in (Path(backend.location), tmp_path / "store.db-wal"):
+            assert stat.S_IMODE(made.stat().st_mode) == 0o600
     store.close()
-    assert SQLiteStore(path).created_key_file is None, "an existing key is used, not replaced"
+    again = backend.open()
+    assert again.created_key_file is None, "an existing key is used, not replaced"
+    again.close()
 
 
-def test_a_wrong_key_fails_clearly_at_open(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    fill(SQLiteStore(path))
+def test_a_wrong_key_fails_clearly_at_open(backend: StoreBackend, tmp_path: Path) -> None:
+    fill(backend.open())
     with pytest.raises(ServiceKeyError, match="does not open .*encrypted under another key"):
-        SQLiteStore(path, ServiceKey.generate())
-    default_key_file(path).rename(tmp_path / "elsewhere.key")
-    with pytest.raises(ServiceKeyError, match="store.db.key does not exist"):
-        SQLiteStore(path)
+        backend.open(ServiceKey.generate())
+    backend.key_file.rename(tmp_path / "elsewhere.key")
+    with pytest.raises(ServiceKeyError, match=f"{backend.key_file.name} does not exist"):
+        backend.open()
     (tmp_path / "bad.key").write_text("not a key\n")
     with pytest.raises(ServiceKeyError, match="bad.key is not a service key"):
-        SQLiteStore(path, key_file=tmp_path / "bad.key")
-    assert SQLiteStore(path, key_file=tmp_path / "elsewhere.key").block_count() == 3
+        backend.open(key_file=tmp_path / "bad.key")
+    assert backend.open(key_file=tmp_path / "elsewhere.key").block_count() == 3
 
 
-def test_a_sealed_body_moved_to_another_block_does_not_open(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    store = SQLiteStore(path)
+def test_a_sealed_body_moved_to_another_block_does_not_open(backend: StoreBackend) -> None:
+    store = backend.open()
     note_id, table_id = fill(store)
-    db = sqlite3.connect(path)
-    db.execute("UPDATE blocks SET body = (SELECT body FROM blocks WHERE id = ?) WHERE id = ?", (note_id, table_id))
-    db.commit()
+    db = backend.database()
+    db.transaction(lambda tx: tx.execute(
+        "UPDATE blocks SET body = (SELECT body FROM blocks WHERE id = ?) WHERE id = ?", (note_id, table_id)
+    ))
     db.close()
     with pytest.raises(SealedDataError, match=f"block {table_id}: .*integrity check"):
         store.get_block(table_id)
     assert store.get_block(note_id).title == SECRET_TITLE
+    store.close()
 
 
-def test_rotation_rewraps_owner_keys_and_the_old_key_stops_working(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
+def test_rotation_rewraps_owner_keys_and_the_old_key_stops_working(backend: StoreBackend) -> None:
     old = ServiceKey.generate()
-    store = SQLiteStore(path, old)
+    store = backend.open(old)
     note_id, _ = fill(store)
-    bodies_before = dict(sqlite3.connect(path).execute("SELECT id, body FROM blocks").fetchall())
+    bodies_before = bodies(backend)
     new = ServiceKey.generate()
     assert store.rotate_service_key(new) == 1
     assert store.get_block(note_id).content.startswith(SECRET_NOTE), "the open store goes on working"
     store.close()
 
-    bodies_after = dict(sqlite3.connect(path).execute("SELECT id, body FROM blocks").fetchall())
-    assert bodies_after == bodies_before, "block content is not re-encrypted"
+    assert bodies(backend) == bodies_before, "block content is not re-encrypted"
     with pytest.raises(ServiceKeyError):
-        SQLiteStore(path, old)
-    rotated = AnchorServices.on(SQLiteStore(path, new))
+        backend.open(old)
+    rotated = AnchorServices.on(backend.open(new))
     alice = rotated.accounts.ensure_user("alice")
     assert rotated.blocks.read_block(alice, note_id).title == SECRET_TITLE
     bob = rotated.accounts.create_user("bob")
     assert rotated.blocks.create_block(bob, "markdown", "", "after rotation").content == "after rotation"
+    rotated.store.close()
 
 
 def test_service_key_text_round_trips(tmp_path: Path) -> None:
@@ -148,7 +156,7 @@ def test_a_format_2_store_is_encrypted_in_place(tmp_path: Path) -> None:
     page = blocks.read_block(alice, "blk_page")
     assert (page.title, page.children) == (SECRET_TITLE, ("blk_note",))
     assert (blocks.read_block(alice, "blk_note").content, blocks.read_block(alice, "blk_note").version) == (SECRET_NOTE, 3)
-    raw = store_bytes(path)
+    raw = StoreBackend.sqlite(tmp_path).disk_bytes()
     assert SECRET_NOTE.encode() not in raw and SECRET_TITLE.encode() not in raw
     store.close()
     assert AnchorServices.on(SQLiteStore(path)).blocks.read_block(alice, "blk_note").content == SECRET_NOTE

@@ -23,7 +23,7 @@ from anchors import (
 from anchors.crypto import block_aad, new_data_key, seal
 from anchors.model import IDENTITY_POSE
 from anchors.sqlite_schema import SCHEMA_VERSION, TABLES
-from tests.support import AnchorServices
+from tests.support import AnchorServices, StoreBackend
 
 POSE = tuple(float(v) for v in IDENTITY_POSE)
 
@@ -37,9 +37,8 @@ def limits() -> Limits:
     return Limits(max_map_points=1000)
 
 
-def test_a_map_round_trips_sealed_with_its_landmarks(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    service = AnchorServices.on(SQLiteStore(path))
+def test_a_map_round_trips_sealed_with_its_landmarks(backend: StoreBackend) -> None:
+    service = AnchorServices.on(backend.open())
     alice = service.accounts.create_user("alice")
     space = service.spaces.create_space(alice, "kitchen")
     points = np.random.default_rng(0).uniform(-3, 3, (500, 3)).astype(np.float32)
@@ -48,12 +47,14 @@ def test_a_map_round_trips_sealed_with_its_landmarks(tmp_path: Path) -> None:
     assert updated.landmarks == {"marker:aruco/3": tuple(float(v) for v in shifted(1.0, 1.5))}
     service.store.close()
 
-    raw = path.read_bytes()
+    raw = backend.disk_bytes()
+    assert space.id.encode() in raw
     assert points.tobytes()[:48] not in raw, "map points are sealed under the owner's key"
-    again = AnchorServices.on(SQLiteStore(path))
+    again = AnchorServices.on(backend.open())
     assert np.array_equal(again.spaces.space_points(alice, space.id), points)
     kept = again.spaces.set_space_map(alice, space.id, points[:10], 0.05, None)
     assert kept.map_version == 2 and kept.point_count == 10 and "marker:aruco/3" in kept.landmarks
+    again.store.close()
 
 
 def test_bad_maps_are_refused_with_what_was_wrong(accounts: AccountService, spaces: SpaceService) -> None:
@@ -167,4 +168,4 @@ def test_a_format_3_store_gains_spaces_and_keeps_its_anchors(tmp_path: Path) -> 
     service.store.close()
     reopened = SQLiteStore(path, key)
     assert reopened.get_anchor(placed.id).space_id == space.id
-    assert reopened._query_one("PRAGMA user_version")[0] == SCHEMA_VERSION == 4
+    assert reopened.format_version() == SCHEMA_VERSION == 4

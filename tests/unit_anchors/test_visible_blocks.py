@@ -22,6 +22,7 @@ from anchors import (
     compute_function,
 )
 from anchors.compute import ObjectSignal
+from tests.support import StoreBackend
 
 MARKER = "marker:aruco/7"
 RUNS: list[Any] = []
@@ -196,21 +197,27 @@ def test_anchors_added_and_removed_cost_the_anchor(
     assert "Note" not in [b.title for _, b in visible.evaluate([MARKER], signals(MARKER))]
 
 
-def test_writes_by_another_process_sharing_the_store_are_seen(
-        tmp_path: Path, store: CountingStore, blocks: BlockService, compute: ComputeService, alice: User) -> None:
-    pinned = pin_everything(blocks, alice)
-    visible = VisibleBlocks(compute, alice)
-    visible.evaluate([MARKER], signals(MARKER))
-    other = SQLiteStore(tmp_path / "store.db")  # another replica's connection to the same store
+def test_writes_by_another_replica_sharing_the_store_are_seen(backend: StoreBackend) -> None:
+    mine, other = backend.open(), backend.open()  # two replicas' connections to one store
     try:
-        replica = BlockService(other)
-        replica.update_block(alice, pinned["note"].id, title=None, content="written elsewhere", version=None)
+        blocks = BlockService(mine)
+        alice = AccountService(mine).create_user("alice")
+        pinned = pin_everything(blocks, alice)
+        compute = ComputeService(blocks)
+        visible = VisibleBlocks(compute, alice)
+        visible.evaluate([MARKER], signals(MARKER))
+        BlockService(other).update_block(alice, pinned["note"].id, title=None, content="written elsewhere",
+                                         version=None)
+        assert shown(visible.evaluate([MARKER], signals(MARKER)))[pinned["note"].id].content == "written elsewhere"
+        compute.close()
     finally:
         other.close()
-    assert shown(visible.evaluate([MARKER], signals(MARKER)))[pinned["note"].id].content == "written elsewhere"
+        mine.close()
 
 
-def test_the_change_log_names_what_was_written(store: CountingStore, blocks: BlockService, alice: User) -> None:
+def test_the_change_log_names_what_was_written(backend: StoreBackend) -> None:
+    store = backend.open()
+    blocks, alice = BlockService(store), AccountService(store).create_user("alice")
     start = store.changes_since(None)
     assert not start.complete
     page = blocks.create_block(alice, "page", "Page", {})
@@ -230,6 +237,7 @@ def test_the_change_log_names_what_was_written(store: CountingStore, blocks: Blo
     assert deleted.anchors == {anchor.id} and deleted.objects == {MARKER} and deleted.shares == {page.id}
     assert store.changes_since(deleted.seq) == type(deleted)(deleted.seq, True)
     assert not store.changes_since(deleted.seq) and not store.changes_since(-1).complete
+    store.close()
 
 
 def test_a_store_without_the_change_log_gains_it_and_stamps_go_on(tmp_path: Path) -> None:
@@ -238,7 +246,7 @@ def test_a_store_without_the_change_log_gains_it_and_stamps_go_on(tmp_path: Path
     blocks, alice = BlockService(made), AccountService(made).create_user("alice")
     note = blocks.create_block(alice, "markdown", "Note", "one")
     blocks.update_block(alice, note.id, title=None, content="two", version=None)
-    highest = made._query_one("SELECT MAX(seq) FROM blocks")[0]
+    highest = made._db.query_one("SELECT MAX(seq) AS seq FROM blocks")["seq"]
     made.close()
     db = sqlite3.connect(path)  # as a file written before the log existed
     db.execute("DROP TABLE changes")
@@ -253,7 +261,7 @@ def test_a_store_without_the_change_log_gains_it_and_stamps_go_on(tmp_path: Path
         start = reopened.changes_since(None).seq
         again.update_block(alice, note.id, title=None, content="three", version=None)
         assert reopened.changes_since(start).blocks == {note.id}
-        assert reopened._query_one("SELECT seq FROM blocks WHERE id = ?", (note.id,))[0] > highest
+        assert reopened._db.query_one("SELECT seq FROM blocks WHERE id = ?", (note.id,))["seq"] > highest
     finally:
         reopened.close()
 
