@@ -25,7 +25,6 @@ import itertools
 import platform
 import statistics
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.report import machine, percentile, write_section
+from bench.report import machine, percentile, stream_latencies, write_section
 from scripts.train_detector import load_shapes
 from vision import Intrinsics
 
@@ -122,28 +121,10 @@ def run_batches(model: Any, images: list[np.ndarray], batch: int, seconds: float
     return times, found / (len(times) * batch)
 
 
-def run_streams(detector: Any, images: list[np.ndarray], streams: int, seconds: float) -> tuple[list[float], int]:
-    """Per-frame latencies and frames done by `streams` threads, each with one frame in flight."""
+def run_streams(detector: Any, images: list[np.ndarray], streams: int, seconds: float) -> list[float]:
+    """Per-frame latencies (ms) of `streams` threads, each with one frame in flight."""
     camera = Intrinsics.from_fov(WIDTH, HEIGHT, 60.0)
-    latencies: list[float] = []
-    lock = threading.Lock()
-    stop = time.perf_counter() + seconds
-
-    def stream(offset: int) -> None:
-        i = offset
-        while time.perf_counter() < stop:
-            start = time.perf_counter()
-            detector.detect(images[i % len(images)], camera)
-            with lock:
-                latencies.append(time.perf_counter() - start)
-            i += 1
-
-    threads = [threading.Thread(target=stream, args=(k,)) for k in range(streams)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, len(latencies)
+    return stream_latencies(lambda i: detector.detect(images[i % len(images)], camera), streams, seconds)
 
 
 def stream_row(args: argparse.Namespace, setting: tuple[str, str], images: list[np.ndarray], streams: int) -> str:
@@ -152,13 +133,13 @@ def stream_row(args: argparse.Namespace, setting: tuple[str, str], images: list[
     detector = build(args, precision, compile_mode, batch_size=streams, batch_wait_ms=args.batch_wait_ms)
     run_streams(detector, images, streams, min(2.0, args.seconds))
     before = detector.stats()
-    latencies, count = run_streams(detector, images, streams, args.seconds)
+    latencies = run_streams(detector, images, streams, args.seconds)
     after = detector.stats()
     detector.close()
     mean_batch = (after.frames - before.frames) / max(1, after.batches - before.batches)
     label = f"eager {precision}" if compile_mode == "none" else f"compile {compile_mode} {precision}"
-    return (f"| {streams} | {label} | {args.batch_wait_ms:g} ms | {count / args.seconds:.1f} | {mean_batch:.1f} | "
-            f"{percentile(latencies, 50) * 1e3:.1f} | {percentile(latencies, 95) * 1e3:.1f} |")
+    return (f"| {streams} | {label} | {args.batch_wait_ms:g} ms | {len(latencies) / args.seconds:.1f} | {mean_batch:.1f} | "
+            f"{percentile(latencies, 50):.1f} | {percentile(latencies, 95):.1f} |")
 
 
 def table(rows: list[Row]) -> list[str]:

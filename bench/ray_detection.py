@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -41,7 +40,7 @@ import ray
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from bench.report import machine, percentile, rerun_command, write_section
+from bench.report import machine, percentile, rerun_command, stream_latencies, write_section
 from tests.support import DATA, ROOT, load_data_script, sample_jpegs
 from vision import Intrinsics, create_detector
 from vision.backends.ray_serve import RayServeDetector
@@ -132,30 +131,6 @@ def serve_batch_handle(batch_size: int, batch_wait_ms: float) -> DeploymentHandl
                      route_prefix=None)
 
 
-def run_streams(detect: Callable[[bytes, np.ndarray], Any], frames: list[tuple[bytes, np.ndarray]], streams: int,
-                seconds: float) -> list[float]:
-    """Per-frame latencies (ms) of `streams` threads, each sending its next frame when the last came back."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    stop = time.perf_counter() + seconds
-
-    def stream(offset: int) -> None:
-        i = offset
-        while time.perf_counter() < stop:
-            start = time.perf_counter()
-            detect(*frames[i % len(frames)])
-            with lock:
-                latencies.append((time.perf_counter() - start) * 1e3)
-            i += 1
-
-    threads = [threading.Thread(target=stream, args=(k * 7,)) for k in range(streams)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies
-
-
 def batching_rows(args: argparse.Namespace, images: list[np.ndarray]) -> list[str]:
     frames = [(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes(), image) for image in images]
     size, wait = args.streams, args.batch_wait_ms
@@ -174,11 +149,11 @@ def batching_rows(args: argparse.Namespace, images: list[np.ndarray]) -> list[st
     }
     latencies: dict[str, list[float]] = {name: [] for name in settings}
     for name, (detect, _) in settings.items():  # warm-up
-        run_streams(detect, frames, size, 1.0)
+        stream_latencies(lambda i: detect(*frames[i % len(frames)]), size, 1.0, stride=7)
     before = {name: batches(stats()) for name, (_, stats) in settings.items()}
     for _ in range(2):
         for name, (detect, _) in settings.items():
-            latencies[name] += run_streams(detect, frames, size, args.seconds)
+            latencies[name] += stream_latencies(lambda i: detect(*frames[i % len(frames)]), size, args.seconds, stride=7)
     rows = []
     for name, (_, stats) in settings.items():
         done, count = batches(stats()), before[name]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import threading
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -45,3 +48,27 @@ def rerun_command(module: str, parser: argparse.ArgumentParser, args: argparse.N
     options = [f"--{name.replace('_', '-')} {value}" for name, value in vars(args).items()
                if name != "write" and value != parser.get_default(name)]
     return " ".join([f"python -m {module}", *options, "--write"])
+
+
+def stream_latencies(send: Callable[[int], object], streams: int, seconds: float, stride: int = 1) -> list[float]:
+    """Per-item latencies in ms of `streams` threads for `seconds`, each with one item in flight: thread k
+    calls `send(i)` for i = k * stride, k * stride + 1, ... and times each call."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def stream(offset: int) -> None:
+        i = offset
+        while time.perf_counter() < stop:
+            start = time.perf_counter()
+            send(i)
+            with lock:
+                latencies.append((time.perf_counter() - start) * 1e3)
+            i += 1
+
+    threads = [threading.Thread(target=stream, args=(k * stride,)) for k in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies

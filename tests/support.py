@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -277,6 +278,16 @@ class StoreBackend:
                  *(p for p in (self.postgres.data / "pg_wal").iterdir()
                    if p.is_file() and p.stat().st_mtime >= self.since - 1)]
         return b"".join(p.read_bytes() for p in files if p.is_file())
+
+
+class CountingStore(SQLiteStore):
+    """The SQLite store, counting the blocks it reads and decrypts."""
+
+    reads = 0
+
+    def _block(self, row: sqlite3.Row, children: tuple[str, ...] = ()) -> Any:
+        self.reads += 1
+        return super()._block(row, children)
 
 
 @dataclass(frozen=True)

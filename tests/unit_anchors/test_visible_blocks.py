@@ -22,7 +22,7 @@ from anchors import (
     compute_function,
 )
 from anchors.compute import ObjectSignal
-from tests.support import StoreBackend
+from tests.support import AnchorServices, CountingStore, StoreBackend
 
 MARKER = "marker:aruco/7"
 RUNS: list[Any] = []
@@ -32,16 +32,6 @@ RUNS: list[Any] = []
 def visible_total(rows: list[dict], seen: bool) -> float:
     RUNS.append(seen)
     return sum(r["qty"] or 0 for r in rows) if seen else 0.0
-
-
-class CountingStore(SQLiteStore):
-    """The SQLite store, counting the blocks it reads and decrypts."""
-
-    reads = 0
-
-    def _block(self, row: sqlite3.Row, children: tuple[str, ...] = ()) -> Any:
-        self.reads += 1
-        return super()._block(row, children)
 
 
 def signals(*in_view: str, now: float = 1.0) -> Signals:
@@ -57,27 +47,17 @@ def stock(rows: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[CountingStore]:
-    opened = CountingStore(tmp_path / "store.db")
-    yield opened
-    opened.close()
+def services(tmp_path: Path) -> Iterator[AnchorServices]:
+    """The anchors services over a SQLite store that counts its block reads (for the shared fixtures)."""
+    built = AnchorServices.on(CountingStore(tmp_path / "store.db"))
+    yield built
+    built.store.close()
 
 
 @pytest.fixture
-def blocks(store: CountingStore) -> BlockService:
-    return BlockService(store)
-
-
-@pytest.fixture
-def compute(blocks: BlockService) -> Iterator[ComputeService]:
-    engine = ComputeService(blocks)
-    yield engine
-    engine.close()
-
-
-@pytest.fixture
-def alice(store: CountingStore) -> User:
-    return AccountService(store).create_user("alice")
+def store(services: AnchorServices) -> CountingStore:
+    assert isinstance(services.store, CountingStore)
+    return services.store
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ every panel stays within its bound in bytes."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from anchors import AccountService, BlockService, ComputeService, SQLiteStore, User
+from anchors import AccountService, BlockService, ComputeService, User
 from anchors.tables import parse_fields
 from anchors.views import RowValues, shape
 from spatial.overlays import VECTOR, LayoutCache, Overlay
@@ -22,19 +21,10 @@ from spatial.protocol import overlay_panel
 from spatial.render import content_hash, layout_block
 from spatial.render.layout import MAX_CONTENT_BYTES
 from spatial.session import Viewer
+from tests.support import CountingStore
 from vision import Detection
 
 MARKER = "marker:aruco/7"
-
-
-class CountingStore(SQLiteStore):
-    """The SQLite store, counting the blocks it reads and decrypts."""
-
-    reads = 0
-
-    def _block(self, row: sqlite3.Row, children: tuple[str, ...] = ()) -> Any:
-        self.reads += 1
-        return super()._block(row, children)
 
 
 @pytest.fixture
