@@ -252,9 +252,10 @@ def main() -> None:
         *rows,
         "",
         f"PostgreSQL ran **{per_frame:.1f} statements per frame** (one client, {len(quiet.rtt_ms)} frames, counted"
-        " by pg_stat_statements), all reads: the token check, the anchors on the objects in view with their blocks,"
-        " those blocks' children, and one access check for each block pinned in view (five here: the three notes,"
-        " and the demo's note and table, which this user may not read). After the rounds the two"
+        " by pg_stat_statements), all reads: with nothing written, a frame checks its token and asks the change log"
+        " what was written since the stamp it saw last (`Store.changes_since`); the blocks in view (five here: the"
+        " three notes, and the demo's note and table, which this user may not read) were read, and their access"
+        " checked, on the first frame only. After the rounds the two"
         f" replicas held {held} connections to PostgreSQL, their change listeners included.",
         "",
         f"Edit-to-overlay latency, a viewer streaming at 30 frames/s, {len(across)} edits each way, taking turns:"
