@@ -1,6 +1,7 @@
 // Camera pixels for the server: from a <video> fed by getUserMedia, or from
 // the GPU texture WebXR Raw Camera Access hands out. Both take the pixels now
-// and encode JPEG later, so the pose read at capture time matches the image.
+// and encode JPEG later, in a worker, so the pose read at capture time matches
+// the image and the page's drawing does not wait for the encoder.
 
 export const JPEG_QUALITY = 0.7;
 export const MAX_SIDE = 640; // frames are scaled down to at most this many pixels on their long side
@@ -26,21 +27,79 @@ export function frameSize(width, height) {
   return [Math.round(width * scale), Math.round(height * scale)];
 }
 
-/**
- * A canvas to draw frames into. An OffscreenCanvas where there is one: its
- * encoder starts at once, while a page canvas's toBlob waits for the main
- * thread to go idle, which a busy XR render loop rarely does.
- */
+/** A canvas to draw frames into: an OffscreenCanvas where there is one, whose pixels go to the encoder without a copy. */
 function frameCanvas() {
   return typeof OffscreenCanvas === 'function' ? new OffscreenCanvas(1, 1) : document.createElement('canvas');
 }
 
-async function encodeCanvas(canvas) {
+/** The canvas's pixels now, as an ImageBitmap (the canvas may be drawn again at once). */
+function snapshot(canvas) {
+  return typeof canvas.transferToImageBitmap === 'function' ? Promise.resolve(canvas.transferToImageBitmap())
+    : createImageBitmap(canvas);
+}
+
+/** JPEG bytes of `bitmap`, encoded in this thread. */
+async function encodeHere(bitmap) {
+  const canvas = frameCanvas();
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  canvas.getContext('2d').drawImage(bitmap, 0, 0);
+  bitmap.close();
   const blob = canvas.convertToBlob
     ? await canvas.convertToBlob({ type: 'image/jpeg', quality: JPEG_QUALITY })
     : await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', JPEG_QUALITY));
   if (!blob) throw new Error('JPEG encoding failed');
   return new Uint8Array(await blob.arrayBuffer());
+}
+
+/**
+ * Encodes frames to JPEG in a Web Worker (encoder_worker.js says why), or in
+ * this thread where the browser has no OffscreenCanvas for a worker to draw in.
+ */
+export class FrameEncoder {
+  constructor() {
+    this.worker = null;
+    this.inWorker = typeof Worker === 'function' && typeof OffscreenCanvas === 'function';
+    this.pending = new Map(); // id -> {resolve, reject}
+    this.nextId = 1;
+  }
+
+  /** JPEG bytes of `bitmap` (an ImageBitmap, which this takes over). */
+  encode(bitmap) {
+    if (!this.inWorker) return encodeHere(bitmap);
+    if (!this.worker) this._startWorker();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, bitmap, quality: JPEG_QUALITY }, [bitmap]);
+    });
+  }
+
+  _startWorker() {
+    this.worker = new Worker(new URL('./encoder_worker.js', import.meta.url));
+    this.worker.onmessage = ({ data: { id, buffer, error } }) => {
+      const waiting = this.pending.get(id);
+      this.pending.delete(id);
+      if (error) waiting?.reject(new Error(`JPEG encoding failed: ${error}`));
+      else waiting?.resolve(new Uint8Array(buffer));
+    };
+    this.worker.onerror = (event) => {
+      // The worker could not run: frames are encoded here from now on.
+      event.preventDefault();
+      this.inWorker = false;
+      this.worker = null;
+      for (const { reject } of this.pending.values()) reject(new Error(`the frame encoder stopped (${event.message})`));
+      this.pending.clear();
+    };
+  }
+}
+
+const encoder = new FrameEncoder();
+
+/** What a grabber hands the frame pump: the pixels are taken now, the encoding happens on `encode()`. */
+function capture(canvas, width, height) {
+  const pixels = snapshot(canvas);
+  return { width, height, encode: async () => encoder.encode(await pixels) };
 }
 
 /** Grabs frames of a <video>; one canvas reused for every frame. */
@@ -59,7 +118,7 @@ export class VideoGrabber {
       this.canvas.height = height;
     }
     this.ctx.drawImage(video, 0, 0, width, height);
-    return { width, height, encode: () => encodeCanvas(this.canvas) };
+    return capture(this.canvas, width, height);
   }
 }
 
@@ -103,6 +162,6 @@ export class GLTextureGrabber {
     gl.bindFramebuffer(gl.READ_FRAMEBUFFER, null);
     gl.bindFramebuffer(gl.DRAW_FRAMEBUFFER, null);
     this.ctx.putImageData(new ImageData(this.pixels, width, height), 0, 0);
-    return { width, height, encode: () => encodeCanvas(this.canvas) };
+    return capture(this.canvas, width, height);
   }
 }

@@ -2,7 +2,7 @@
 
 import { packFrame } from './protocol.js';
 
-const FRAME_TIMEOUT_MS = 1000; // give up waiting for a frame's `objects` after this
+const FRAME_TIMEOUT_MS = 1000; // give up waiting for a frame's `objects` this long after sending it
 const MIN_FRAME_INTERVAL_MS = 30; // no point taking frames faster than a camera delivers (from one capture to the next)
 const REMEMBERED_FRAMES = 64;
 
@@ -36,10 +36,10 @@ export class FramePump {
     if (!this.ready()) return null;
     const id = this.nextId++;
     this.lastCaptureAt = performance.now();
-    this.inFlight = { id, timer: setTimeout(() => this.answered(id), FRAME_TIMEOUT_MS) };
+    this.inFlight = { id, timer: null }; // while it is encoded, no other frame is taken
     try {
       const image = await capture.encode();
-      if (this.inFlight?.id !== id || !this.connection.streaming) return null;
+      if (this.inFlight?.id !== id || !this.connection.streaming) return null; // the socket dropped meanwhile
       const record = {
         devicePose: capture.devicePose || null,
         intrinsics: capture.intrinsics || null,
@@ -50,6 +50,7 @@ export class FramePump {
       };
       this.connection.send(packFrame(id, capture.takenAt ?? Date.now(), image, record.intrinsics, record.devicePose, capture.depth || null));
       this._remember(id, record);
+      this.inFlight.timer = setTimeout(() => this.answered(id), FRAME_TIMEOUT_MS);
       this.sent += 1;
       this.onSent(id, record);
       return id;
