@@ -12,6 +12,7 @@ import {
   toRowMajor, uprightFacing,
 } from './geometry.js';
 import { ObjectMarker, Panel, TextureCache } from './panels.js';
+import { PoseFilter } from './pose_filter.js';
 import { ANCHOR_SIDE_M, Leader, XRPanelLayout } from './xr_layout.js';
 
 const FORGET_MS = 10_000; // an object unseen this long, with no panels left, is dropped
@@ -39,8 +40,9 @@ export class XRMode {
   constructor({ root, tapLayer, video, pump, overlays, onSelect, onPlace, onEnd, onPanelTap = () => false }) {
     Object.assign(this, { root, tapLayer, video, pump, overlays, onSelect, onPlace, onEnd, onPanelTap });
     this.session = null;
-    // object id -> {pose (Matrix4 in the reference space), side (m), label, backend, seenAt, inView, frameId,
-    //              marker, source ('pose' | 'estimate' | 'hit-test'), hitAt}
+    // object id -> {pose (Matrix4 in the reference space, smoothed: pose_filter.js), measured (the latest
+    //              pose as measured), filter, side (m), label, backend, seenAt, inView, frameId, marker,
+    //              source ('pose' | 'estimate' | 'hit-test'), hitAt}
     this.objects = new Map();
     this.panels = new Map(); // overlay id -> Panel
     this.placed = new Map(); // overlay id -> {centre (Matrix4, no scale), scale, shrink, spot, facing, anchor}, as last laid out
@@ -122,7 +124,9 @@ export class XRMode {
       entry.inView = true;
       entry.frameId = message.frame_id;
       if (object.pose) {
-        entry.pose = objectInReference(devicePose, object.pose);
+        if (entry.source !== 'pose') entry.filter.reset();
+        entry.measured = objectInReference(devicePose, object.pose);
+        entry.pose = entry.filter.filter(entry.measured, record.sentAt / 1000);
         entry.side = boxSide(object.box, object.pose[11], record.intrinsics);
         entry.source = 'pose';
       } else {
@@ -170,7 +174,8 @@ export class XRMode {
       marker.outline.material.color.setHex(id === this.selected ? SELECTED_COLOR : OUTLINE_COLOR);
       this.scene.add(marker.outline, marker.target);
       entry = {
-        id, label, backend: null, pose: null, side: 0.1, seenAt: 0, inView: false, frameId: 0, marker, source: null, hitAt: 0,
+        id, label, backend: null, pose: null, measured: null, filter: new PoseFilter(), side: 0.1, seenAt: 0,
+        inView: false, frameId: 0, marker, source: null, hitAt: 0,
       };
       this.objects.set(id, entry);
     }
@@ -449,12 +454,13 @@ export class XRMode {
       cameraSource: this.cameraSource,
       depthSensing: this.depthEnabled,
       xrFrames: this.xrFrames,
+      layoutSettled: this.layout.settled,
       view: view && {
         transform: toRowMajor(new Matrix4().fromArray(view.transform.matrix)),
         projection: Array.from(view.projectionMatrix),
       },
       objects: Object.fromEntries([...this.objects.values()].map((o) => [o.id, {
-        pose: o.pose && toRowMajor(o.pose), side: o.side, frameId: o.frameId, source: o.source, backend: o.backend,
+        pose: o.pose && toRowMajor(o.pose), measured: o.measured && toRowMajor(o.measured), side: o.side, frameId: o.frameId, source: o.source, backend: o.backend,
         visible: o.marker.outline.visible,
       }])),
       // centre: the panel's pose (row-major, no scale); it is drawn `scale` times its size_m (`size`), of

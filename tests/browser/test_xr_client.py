@@ -25,6 +25,7 @@ from tests.browser.helpers import (
     panel_samples, project, save_screenshot, screenshot, stacked_centres, teach_cup, viewer_scale,
 )
 from tests.support import matrix
+from vision.poses import pose_difference
 
 SAMPLE_INTRINSICS = (525.0, 525.0, 319.5, 239.5)  # data/sample_path.json
 PANEL_BG = np.array([0x0F, 0x1A, 0x24], dtype=float)  # spatial/render/layout.py BACKGROUND, #0f1a24e6
@@ -59,6 +60,15 @@ def freeze(page: Page, panels: int = 2, above: bool = False) -> None:
     the layout's first choice)."""
     spot = f"(window.spatialClient.xr()?.panels || []).filter(p => p.objectId === '{MARKER}').every(p => p.spot === 'above')"
     freeze_video(page, f"{visible_panels_js(MARKER)} === {panels}" + (f" && {spot}" if above else ""))
+
+
+def caught_up_js(object_id: str) -> str:
+    """True once an object's drawn pose, smoothed over its measurements, is within a millimetre (and a tenth of a
+    degree) of its latest measurement: so it is, a moment after the video stops (webxr_client/pose_filter.js)."""
+    return (f"(() => {{ const o = window.spatialClient.xr()?.objects['{object_id}']; if (!o?.measured) return false;"
+            " const p = o.pose, m = o.measured;"
+            " return Math.hypot(p[3] - m[3], p[7] - m[7], p[11] - m[11]) < 1e-3"
+            " && [0, 1, 2, 4, 5, 6, 8, 9, 10].every((i) => Math.abs(p[i] - m[i]) < 1e-3); })()")
 
 
 def expected_centres(object_pose: np.ndarray, overlays: list[dict[str, Any]], side: float,
@@ -126,17 +136,20 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
         assert header.device_pose is not None and np.allclose(header.device_pose, view_pose, atol=1e-5)
 
     freeze(page, above=True)
-    tap.hold = True  # from here on no server message reaches the page
-    page.wait_for_timeout(200)
+    page.wait_for_function(caught_up_js(MARKER), timeout=10_000)
+    tap.hold(page)  # from here on no server message reaches the page
     before = client(page)
     snap = before["xr"]
 
-    # The object sits where the frame's device pose and the server's object pose put it.
+    # The object is measured where the frame's device pose and the server's object pose put it, and drawn there,
+    # smoothed over its measurements (webxr_client/pose_filter.js): the video is still, so they agree closely.
     marker = snap["objects"][MARKER]
     header, answer = tap.frames[marker["frameId"]], tap.objects[marker["frameId"]]
     (found,) = [o for o in answer["objects"] if o["id"] == MARKER]
-    object_pose = header.device_pose @ matrix(found["pose"])
-    assert np.allclose(matrix(marker["pose"]), object_pose, atol=1e-4)
+    assert np.allclose(matrix(marker["measured"]), header.device_pose @ matrix(found["pose"]), atol=1e-4)
+    object_pose = matrix(marker["pose"])
+    apart_m, apart_deg = pose_difference(object_pose, matrix(marker["measured"]))
+    assert apart_m < 0.001 and apart_deg < 0.2, f"drawn {apart_m * 1e3:.1f} mm, {apart_deg:.2f} degrees from where it is measured"
 
     # Its panels lie on the marker's surface, stacked on it by the world-locked rule, as large as their
     # distance needs to look as large as their size_m does from reading distance.
@@ -184,7 +197,7 @@ def test_ar_session_sends_posed_frames_and_keeps_panels_world_locked(xr: tuple[P
         points = panel_samples(centre, drawn_size(panel), moved["view"], PHONE_SCREEN)
         on_panel, video_alike = drawn_like_a_panel(shot, bare, points)
         assert on_panel > 0.3 and video_alike < 0.1, "the panel is not drawn at its world pose after the move"
-    tap.hold = False
+    tap.release()
 
 
 def angular_sizes(snap: dict[str, Any]) -> dict[str, tuple[float, float]]:
@@ -212,8 +225,7 @@ def test_panels_keep_their_angular_size_as_the_device_moves(xr: tuple[Page, Stre
         rest.post(f"/v1/objects/{cup}/anchors", json={"block_id": note["id"]}).raise_for_status()
     start_ar(page, server)
     freeze_video(page, f"{visible_panels_js(MARKER)} === 2 && {visible_panels_js(cup)} === 1")
-    tap.hold = True  # the objects stay where the page last put them
-    page.wait_for_timeout(200)
+    tap.hold(page)  # the objects stay where the page last put them
     before = client(page)["xr"]
     sizes = angular_sizes(before)
 
@@ -249,7 +261,7 @@ def test_panels_keep_their_angular_size_as_the_device_moves(xr: tuple[Page, Stre
         check(moved)
         ratios = [p["scale"] / scales[p["overlayId"]] for p in moved["panels"]]
         assert all(abs(r - 1) > 0.1 for r in ratios), f"the panels were resized for their new distance: {ratios}"
-    tap.hold = False
+    tap.release()
 
 
 def test_tap_an_object_in_ar_to_attach_edit_and_switch_views(xr: tuple[Page, StreamTap], server: Any) -> None:
@@ -311,6 +323,9 @@ def test_tap_an_object_in_ar_to_attach_edit_and_switch_views(xr: tuple[Page, Str
     assert board["block"]["kind"] == "view" and board["block"]["content"]["layout"] == "kanban"
     kanban_hash = client(page)["overlays"][board["anchor"]["id"]]["hash"]
     page.select_option(f"#sheet-blocks li[data-block-id='{board['block']['id']}'] select[data-action=layout]", "list")
+    page.wait_for_function("document.getElementById('sheet-message').textContent.includes('shown as')"
+                           " || document.getElementById('sheet-message').classList.contains('error')", timeout=10_000)
+    assert page.text_content("#sheet-message") == "“Chores” shown as list", "the page saved the view's new layout"
     page.wait_for_function(
         f"window.spatialClient.overlays['{board['anchor']['id']}']?.hash !== '{kanban_hash}'", timeout=10_000
     )

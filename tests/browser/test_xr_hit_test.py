@@ -60,7 +60,7 @@ def test_an_object_without_a_pose_is_placed_where_a_hit_test_meets_the_poster(pa
 
     # The poster's plane in iwer's frame, for its hit tests: through marker 7, facing along the marker's z axis.
     view = matrix(snapshot["view"]["transform"])
-    marker = matrix(snapshot["objects"][MARKER]["pose"])
+    marker = matrix(snapshot["objects"][MARKER]["measured"])
     to_iwer = iwer_from_reference(page, view)
     point, normal = (to_iwer @ marker[:, 3])[:3], to_iwer[:3, :3] @ marker[:3, 2]
     camera = view @ FLIP  # the device pose the page sends: OpenCV axes
