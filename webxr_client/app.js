@@ -32,6 +32,7 @@ const client = {
   state: 'idle', // the connection's: 'idle' | 'connecting' | 'streaming' | 'reconnecting' | 'stopped'
   user: null,
   framesSent: 0,
+  messagesReceived: 0, // messages from the server, of every type
   lastObjects: null,
   overlays: {}, // id -> overlay
   stats: null,
@@ -45,6 +46,9 @@ const client = {
   get drawn() { return windowMode?.drawn || []; },
   get boxes() { return windowMode?.boxes || []; },
   get stacks() { return windowMode?.stacks || []; },
+  get layoutSettled() { return windowMode ? windowMode.layout.settled : (xrMode?.layout.settled ?? true); },
+  panelTaps: 0, // taps on panels so far, the latest in `lastPanelTap`: {overlayId, ref (what it met, or null)}
+  lastPanelTap: null,
   get compensation() { return windowMode && { status: windowMode.compensation.status, ms: windowMode.compensation.trackMs ?? null }; },
   xr: () => xrMode?.snapshot() || null,
   editor: () => cellEditor.snapshot(),
@@ -89,6 +93,8 @@ const cellEditor = new CellEditor(api);
 function onPanelTap(overlayId, x, y) {
   const overlay = client.overlays[overlayId];
   const ref = overlay && refAt(overlay.content, x, y);
+  client.panelTaps += 1;
+  client.lastPanelTap = { overlayId, ref };
   if (!ref) return false;
   if (ref.first !== undefined) showRows(overlayId, ref.first);
   else cellEditor.open(overlay, ref);
@@ -187,6 +193,7 @@ function onConnectionChange() {
 // ---- messages -------------------------------------------------------------
 
 function onMessage(message) {
+  client.messagesReceived += 1;
   const handler = handlers[message.type];
   if (handler) handler(message);
 }

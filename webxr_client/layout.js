@@ -13,9 +13,15 @@
 // Stable: a stack keeps its spot while that spot stays free and in view, so it
 // moves only when it must, and follows its object there. It goes back to a
 // better spot only once that spot has been free with room to spare (ROOM_PX
-// from the view's edges and other stacks) for RETURN_AFTER layouts in a row, so
-// a stack at the edge of fitting does not flip between two spots as its object
-// drifts, and two stacks passing each other do not swap places back and forth.
+// from the view's edges and other stacks) for RETURN_AFTER_MS, so a stack at
+// the edge of fitting does not flip between two spots as its object drifts,
+// and two stacks passing each other do not swap places back and forth; nor
+// does a stack go back where it would push another from where that one was
+// drawn last (only a stack that must move may do that). A stack
+// that had to leave its spot again and again (an object drifting to and fro
+// across the edge of the view) waits three times as long before each return,
+// as routers damp a flapping route: after FLAP_WINDOW_MS without such a move
+// it returns as readily as before.
 //
 // The same search serves both modes. A stack lives in its own plane, in that
 // plane's units with y pointing down: the screen itself (CSS pixels) in
@@ -23,7 +29,8 @@
 // `project` maps to the screen, where spots are checked against each other.
 
 export const SCALES = [1, 0.75, 0.5]; // stack sizes tried, largest first
-export const RETURN_AFTER = 45; // layouts a better spot must stay free before a stack goes back to it
+export const RETURN_AFTER_MS = 750; // how long a better spot must stay free before a stack goes back to it
+export const FLAP_WINDOW_MS = 20_000; // each move a stack had to make within this triples that wait
 export const ROOM_PX = 12; // room to spare around a better spot, on screen
 const COVERS_AN_OBJECT = 1000; // rank added to a spot that covers another object's box
 
@@ -87,7 +94,9 @@ function shiftedInto(rect, screen, bounds) {
 /** Keeps each stack's spot from one layout to the next. */
 export class PanelLayout {
   constructor() {
-    this.previous = new Map(); // key -> {spot, scale, betterFor, order}
+    // key -> {spot, scale, order, screen (its rect as last drawn), betterSince (ms, or null),
+    //        forcedAt: [ms of the moves it had to make]}
+    this.previous = new Map();
     this.count = 0;
   }
 
@@ -99,17 +108,20 @@ export class PanelLayout {
    * when it is behind the viewer (default: the plane is the screen); `screenBox`
    * is the object's rect on screen (null when off screen); `shiftable`: a spot
    * may slide to fit in the view (true where `project` is a plain scale).
-   * `bounds` is the view's rect on screen.
+   * `bounds` is the view's rect on screen; `now` the time in milliseconds.
    * Returns a Map key -> {spot, scale, rect (plane), screen (rect)} or {hidden: true}.
    */
-  place(stacks, bounds) {
+  place(stacks, bounds, now = performance.now()) {
     this.count += 1;
+    this.now = now;
     const order = [...stacks].sort((a, b) => this._rank(a.key) - this._rank(b.key) || (a.key < b.key ? -1 : 1));
     const placed = []; // screen rects of the stacks placed so far
     const objects = stacks.filter((s) => s.screenBox).map((s) => ({ key: s.key, rect: s.screenBox }));
+    const drawn = new Map([...this.previous].filter(([, kept]) => kept.screen).map(([key, kept]) => [key, kept.screen]));
     const result = new Map();
     for (const stack of order) {
-      const choice = this._choose(stack, bounds, placed, objects);
+      const othersDrawn = [...drawn].filter(([key]) => key !== stack.key).map(([, rect]) => rect);
+      const choice = this._choose(stack, bounds, placed, objects, othersDrawn);
       if (!choice) {
         result.set(stack.key, { hidden: true });
         this.previous.delete(stack.key);
@@ -122,12 +134,18 @@ export class PanelLayout {
     return result;
   }
 
+  /** True when no stack is waiting to go back to a better spot: in a scene that stays as it is, nothing moves. */
+  get settled() {
+    return [...this.previous.values()].every((kept) => kept.betterSince === null);
+  }
+
   _rank(key) {
     const kept = this.previous.get(key);
     return kept ? kept.order : Infinity;
   }
 
-  _choose(stack, bounds, placed, objects) {
+  /** `othersDrawn`: the screen rects of the other stacks as last drawn, which a return must leave clear. */
+  _choose(stack, bounds, placed, objects, othersDrawn) {
     const project = stack.project || ((rect) => rect);
     const kept = this.previous.get(stack.key);
     const others = objects.filter((o) => o.key !== stack.key);
@@ -138,6 +156,7 @@ export class PanelLayout {
     }
     let best = null; // the best free spot
     let roomy = null; // the best spot with room to spare
+    let clear = null; // the best spot with room to spare that pushes no other stack from where it was drawn
     let current = null; // the kept spot, if still free
     let rank = 0;
     const tight = [bounds[0] + ROOM_PX, bounds[1] + ROOM_PX, bounds[2] - ROOM_PX, bounds[3] - ROOM_PX];
@@ -149,19 +168,29 @@ export class PanelLayout {
         const score = rank + (others.some((o) => overlaps(fitted.screen, o.rect)) ? COVERS_AN_OBJECT : 0);
         const option = { spot: spot.name, scale, ...fitted, score };
         if (!best || score < best.score) best = option;
-        if ((!roomy || score < roomy.score) && inside(fitted.screen, tight)
-            && !placed.some((r) => overlaps(fitted.screen, r, ROOM_PX))) roomy = option;
+        if (inside(fitted.screen, tight) && !placed.some((r) => overlaps(fitted.screen, r, ROOM_PX))) {
+          if (!roomy || score < roomy.score) roomy = option;
+          if ((!clear || score < clear.score) && !othersDrawn.some((r) => overlaps(fitted.screen, r, ROOM_PX))) clear = option;
+        }
         if (kept && kept.spot === spot.name && kept.scale === scale) current = option;
       }
     }
     if (!best) return null;
     if (current) {
-      // The kept spot is still free: move to a better one only once it stayed roomy long enough.
-      if (!roomy || roomy.score >= current.score) return this._remember(stack.key, current, kept);
-      const betterFor = kept.betterFor + 1;
-      return betterFor < RETURN_AFTER ? this._remember(stack.key, current, kept, betterFor) : this._remember(stack.key, roomy, kept);
+      // The kept spot is still free: move to a better one only once it stayed roomy (and clear) long enough.
+      if (!clear || clear.score >= current.score) return this._remember(stack.key, current, kept);
+      const betterSince = kept.betterSince ?? this.now;
+      return this.now - betterSince < this._returnDelay(kept)
+        ? this._remember(stack.key, current, kept, betterSince) : this._remember(stack.key, clear, kept);
     }
-    return this._remember(stack.key, roomy || best, kept); // a stack that must move goes where it has room, if anywhere
+    // A stack that must move goes where it has room, if anywhere.
+    return this._remember(stack.key, roomy || best, kept, null, Boolean(kept));
+  }
+
+  /** How long a better spot must stay roomy before the stack goes back to it: longer after each forced move. */
+  _returnDelay(kept) {
+    const recent = kept.forcedAt.filter((t) => this.now - t < FLAP_WINDOW_MS).length;
+    return RETURN_AFTER_MS * 3 ** recent;
   }
 
   _fit(rect, project, bounds, shiftable) {
@@ -175,9 +204,12 @@ export class PanelLayout {
       ? { rect: shifted, screen } : null;
   }
 
-  _remember(key, choice, kept, betterFor = 0) {
+  _remember(key, choice, kept, betterSince = null, forced = false) {
+    const forcedAt = (kept?.forcedAt || []).filter((t) => this.now - t < FLAP_WINDOW_MS);
+    if (forced) forcedAt.push(this.now);
     this.previous.set(key, {
-      spot: choice.spot, scale: choice.scale, betterFor, order: kept ? kept.order : this.count * 1000 + this.previous.size,
+      spot: choice.spot, scale: choice.scale, screen: choice.screen, betterSince, forcedAt,
+      order: kept ? kept.order : this.count * 1000 + this.previous.size,
     });
     const { spot, scale, rect, screen } = choice;
     return { spot, scale, rect, screen };

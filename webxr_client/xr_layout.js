@@ -31,6 +31,10 @@ export class XRPanelLayout {
     this.layout = new PanelLayout();
   }
 
+  get settled() {
+    return this.layout.settled;
+  }
+
   /**
    * Where each stack's panels go in this view (`view`: {transform: Matrix4 camera-to-reference,
    * projection: Matrix4, width, height in CSS pixels}). Returns a Map key ->

@@ -18,6 +18,17 @@ Tapper = Callable[[Page, str, Callable[[Ref], bool]], None]
 ERROR_COLOR = "#ff8a80"  # spatial/render/layout.py
 
 
+def tap_at(page: Page, x: float, y: float, overlay_id: str, match: Callable[[Ref], bool]) -> None:
+    """Tap (x, y) on screen, where the op of that overlay whose ref matches is drawn, and check the page took it so."""
+    taps = page.evaluate("window.spatialClient.panelTaps")
+    page.mouse.click(x, y)
+    tapped = page.evaluate("[window.spatialClient.panelTaps, window.spatialClient.lastPanelTap]")
+    assert tapped[0] == taps + 1, f"the tap at ({x:.0f}, {y:.0f}) met no panel"
+    met = tapped[1]
+    assert met["overlayId"] == overlay_id and met["ref"] is not None and match(met["ref"]), \
+        f"the tap at ({x:.0f}, {y:.0f}) met {met}, not the op it was aimed at on {overlay_id}"
+
+
 def find_op(overlay: dict[str, Any], match: Callable[[Ref], bool]) -> dict[str, Any]:
     ops = [op for op in overlay["content"]["ops"] if op.get("ref") and match(op["ref"])]
     assert ops, "no such cell or card on the panel"

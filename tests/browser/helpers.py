@@ -223,13 +223,23 @@ def install_iwer(
 class StreamTap:
     """Sits on the page's stream socket (Playwright's WebSocket routing) and forwards
     everything, recording the frame headers the server gets and the `objects` it sends.
-    While `hold` is set, nothing from the server reaches the page."""
+    While held (`hold`), nothing from the server reaches the page."""
 
     def __init__(self, page: Page) -> None:
         self.frames: dict[int, FrameHeader] = {}
         self.objects: dict[int, dict[str, Any]] = {}
-        self.hold = False
+        self.holding = False
+        self.forwarded = 0
+        """Server messages handed to the page so far."""
         page.route_web_socket(re.compile(r".*/v1/stream$"), self._route)
+
+    def hold(self, page: Page) -> None:
+        """Stop the server's messages here, once the page has taken in every one forwarded before."""
+        self.holding = True
+        page.wait_for_function(f"window.spatialClient.messagesReceived >= {self.forwarded}", timeout=10_000)
+
+    def release(self) -> None:
+        self.holding = False
 
     def _route(self, ws: WebSocketRoute) -> None:
         server = ws.connect_to_server()
@@ -245,7 +255,8 @@ class StreamTap:
                 parsed = json.loads(message)
                 if parsed.get("type") == "objects":
                     self.objects[parsed["frame_id"]] = parsed
-            if not self.hold:
+            if not self.holding:
+                self.forwarded += 1
                 ws.send(message)
 
         ws.on_message(to_server)
@@ -256,7 +267,7 @@ def freeze_video(page: Page, ready: str, attempts: int = 5) -> None:
     """Pause the camera video on a frame where the JS condition `ready` holds.
 
     Frames keep streaming, but all show the paused picture, so the server's
-    answers stop moving.
+    answers stop moving; once the panel layout has settled, nothing on screen moves.
     """
     for _ in range(attempts):
         frame_id = page.evaluate(
@@ -264,11 +275,14 @@ def freeze_video(page: Page, ready: str, attempts: int = 5) -> None:
         )
         # frame_id + 1 may have been grabbed before the pause; frame_id + 2 was not.
         page.wait_for_function(f"window.spatialClient.lastObjects.frame_id >= {frame_id + 2}", timeout=10_000)
+        # A stack may still be waiting to go back to a better spot (webxr_client/layout.js): let it.
+        page.wait_for_function("window.spatialClient.layoutSettled", timeout=30_000)
         next_paint(page)
         if page.evaluate(f"() => Boolean({ready})"):
             return
-        page.evaluate("() => document.getElementById('video').play()")
-        page.wait_for_timeout(300)
+        # Let the video play on for a third of a second, to another picture.
+        played = page.evaluate("() => { const video = document.getElementById('video'); video.play(); return video.currentTime; }")
+        page.wait_for_function(f"document.getElementById('video').currentTime >= {played + 0.3}", timeout=10_000)
     raise AssertionError(f"no paused frame satisfied {ready}")
 
 

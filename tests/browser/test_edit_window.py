@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.browser.editing import (
     Ref, edit_cells_add_a_row_and_meet_a_conflict, find_op, move_a_card_and_add_one, open_editor, row_ids,
-    show_only_a_kanban, table_overlay,
+    show_only_a_kanban, table_overlay, tap_at,
 )
 from tests.browser.helpers import MARKER, client, freeze_video, new_page, next_paint, save_screenshot, screenshot
 
@@ -43,7 +43,7 @@ def tap(page: Page, overlay_id: str, match: Callable[[Ref], bool]) -> None:
     scale = drawn["w"] / overlay["content"]["width"]
     x, y = drawn["x"] + (op["x"] + op["w"] / 2) * scale, drawn["y"] + (op["y"] + op["h"] / 2) * scale
     assert 0 <= x < 1280 and 0 <= y < 720, "the cell is off screen"
-    page.mouse.click(x, y)
+    tap_at(page, x, y, overlay_id, match)
 
 
 def test_tap_a_cell_to_edit_it_add_a_row_and_meet_a_conflict(page: Page, server: Any) -> None:

@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.browser.editing import (
     Ref, edit_cells_add_a_row_and_meet_a_conflict, find_op, move_a_card_and_add_one, show_only_a_kanban,
+    tap_at,
 )
 from tests.browser.helpers import MARKER, PHONE_SCREEN, client, emulated_phone, freeze_video, matrix, project
 
@@ -50,7 +51,7 @@ def tap(page: Page, overlay_id: str, match: Callable[[Ref], bool]) -> None:
                       (0.5 - (op["y"] + op["h"] / 2) / height) * drawn[1], 0.0, 1.0])
     x, y = project((matrix(panel["centre"]) @ local)[:3], state["xr"]["view"], PHONE_SCREEN)
     assert 0 <= x < PHONE_SCREEN[0] and 0 <= y < PHONE_SCREEN[1], "the cell is off screen"
-    page.mouse.click(float(x), float(y))
+    tap_at(page, float(x), float(y), overlay_id, match)
 
 
 def test_tap_a_cell_in_ar_to_edit_it_add_a_row_and_meet_a_conflict(page: Page, server: Any) -> None:

@@ -86,10 +86,11 @@ def test_the_page_sends_view_depth_relocalises_from_it_and_places_a_tap_on_the_s
             return next((h for _, h in sorted(tap.frames.items()) if h.depth is not None and h.device_pose is not None
                          and pose_difference(h.device_pose, turned)[1] < 0.1), None)
 
-        for _ in range(200):
+        sent_before = page.evaluate("window.spatialClient.framesSent")
+        for more in range(1, 100):  # each frame the page sends from here, until one carries depth
             if from_here() is not None:
                 break
-            page.wait_for_timeout(50)
+            page.wait_for_function(f"window.spatialClient.framesSent >= {sent_before + more}", timeout=10_000)
         header = from_here()
         assert header is not None, f"no frame with depth was sent from view {len(sent)}"
         sent.append((header, depth, camera_in_room))
