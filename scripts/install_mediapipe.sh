@@ -9,7 +9,9 @@
 #    Left out on purpose: jax/jaxlib (model maker), sentencepiece (text tasks),
 #    sounddevice (audio tasks) and opencv-contrib-python (the project already
 #    has opencv-python-headless; two OpenCV wheels would fight over `cv2`).
-#    pip therefore reports those as missing; that warning is expected.
+#    The dependencies go in first and the wheel last: pip checks what an install
+#    leaves behind only when it installs dependencies, so the wheel's unmet
+#    requirements on those four are not reported as an error.
 # 2. The weights: the wheel has none and would download them at run time. The
 #    npm package @mediapipe/objectron carries them: the four Objectron 3D models
 #    as plain files, the 2D SSD detector packed in
@@ -61,8 +63,8 @@ models_present() {
 
 if [ "$(installed_version)" != "0.10.21" ]; then
   echo "install_mediapipe: installing $WHEEL into $VENV"
-  "$PY" -m pip install --quiet --no-deps "$WHEEL"
   "$PY" -m pip install --quiet "${WHEEL_DEPS[@]}"
+  "$PY" -m pip install --quiet --no-deps "$WHEEL"
 fi
 
 TARGET="$(models_dir)"

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Smoke-test the README's serve command: start it as `make serve` does, fetch `/` and
-`/v1/health`, stop it with Ctrl-C (SIGINT to its process group), and check that it stopped.
+`/v1/health`, stop it with Ctrl-C (SIGINT to its process group), and check that it stopped,
+and that nothing it printed on the way (its install step included) was an error or a native
+library's log line, when nothing was wrong.
 
     python3 scripts/smoke_serve.py                          # `make serve`, its install step included
     python3 scripts/smoke_serve.py --spatial .venv/bin/spatial   # the command make serve ends in, alone
@@ -24,6 +26,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ALARMS = re.compile(r"^(?:ERROR\b|[IWEF]\d{4} \d\d:|Traceback)", re.MULTILINE)
+"""Lines a newcomer would take for something gone wrong: pip's `ERROR: ...`, absl's `W0000 ...`, a traceback."""
 START_S = 600
 """`make serve` may install first (pip, npm, apt when something is missing)."""
 STOP_S = 30
@@ -97,6 +101,10 @@ def smoke(command: list[str], port: int, log: Path) -> int:
         return fail("the port still answers after the service stopped", log)
     except OSError:
         pass
+    alarm = ALARMS.search(log.read_text(errors="replace"))
+    if alarm:
+        line = log.read_text(errors="replace")[alarm.start():].splitlines()[0]
+        return fail(f"it printed {line!r} though nothing was wrong", log)
     print(f"smoke_serve: `{' '.join(command)}` served / and /v1/health, and stopped on Ctrl-C")
     return 0
 

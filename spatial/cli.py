@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spatial.config import DEFAULT_STORE, SERVICE_KEY_ENV, Settings, open_store
+from spatial.native_logs import route_native_logs
 from spatial.network import is_loopback, url_host
 
 if TYPE_CHECKING:
@@ -378,12 +379,27 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+OWN_LOGGERS = ("spatial", "anchors", "vision")
+"""The project's loggers: what they say at info level is for the user. Other libraries speak up only for
+warnings and errors (matplotlib, say, tells at info level that it built its font cache)."""
+
+
+def configure_logging(command: str) -> None:
+    """Warnings and errors of every library, and the project's own information, on standard error; the native
+    libraries' log lines (MediaPipe's TensorFlow Lite and absl) at debug level, for the commands that load them."""
+    if command in ("serve", "replay"):
+        route_native_logs(logging.getLogger("vision.native"))
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args.command)
     from anchors import NotFound, ServiceKeyError, StoreFormatError
     from anchors.stores import StoreConnectionError, StoreLocationError
-    from spatial.services import PluginError
+    from spatial.config import PluginError
     from spatial.tls import TLSConfigError
     from vision.detection import DetectorConfigError
 

@@ -16,6 +16,10 @@ DEFAULT_STORE = Path.home() / ".local" / "share" / "spatial" / "store.db"
 SERVICE_KEY_ENV = "SPATIAL_SERVICE_KEY"
 
 
+class PluginError(Exception):
+    """A module named with `--plugin` could not be imported."""
+
+
 @dataclass
 class Settings:
     host: str = "127.0.0.1"

@@ -10,7 +10,7 @@ from typing import Any
 
 from anchors import AccountService, BlockService, ComputeService, Limits, SpaceService, Store, create_executor
 from spatial.changes import ChangeFeed, keep_caches_current
-from spatial.config import Settings, open_store
+from spatial.config import PluginError, Settings, open_store
 from spatial.objects import ObjectMemory
 from spatial.pipeline import FramePipeline
 from spatial.recording import FrameRecorder
@@ -23,10 +23,6 @@ RAY_HEAD_WAIT_ENV = "RAY_gcs_rpc_server_reconnect_timeout_s"
 RAY_HEAD_WAIT_S = 24 * 3600
 """How long a service that joined a Ray cluster waits for a lost head node before Ray ends the process (Ray's
 own default, 60 s, would end the service with the head; meanwhile it detects locally). The environment wins."""
-
-
-class PluginError(Exception):
-    """A module named with `--plugin` could not be imported."""
 
 
 def import_plugins(names: tuple[str, ...]) -> None:
