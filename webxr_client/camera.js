@@ -80,8 +80,12 @@ export class FrameEncoder {
     this.worker.onmessage = ({ data: { id, buffer, error } }) => {
       const waiting = this.pending.get(id);
       this.pending.delete(id);
-      if (error) waiting?.reject(new Error(`JPEG encoding failed: ${error}`));
-      else waiting?.resolve(new Uint8Array(buffer));
+      if (!error) {
+        waiting?.resolve(new Uint8Array(buffer));
+        return;
+      }
+      this.inWorker = false; // a browser whose workers cannot encode: frames are encoded here from now on
+      waiting?.reject(new Error(`JPEG encoding failed in the worker: ${error}`));
     };
     this.worker.onerror = (event) => {
       // The worker could not run: frames are encoded here from now on.
