@@ -101,10 +101,10 @@ def smoke(command: list[str], port: int, log: Path) -> int:
         return fail("the port still answers after the service stopped", log)
     except OSError:
         pass
-    alarm = ALARMS.search(log.read_text(errors="replace"))
+    printed = log.read_text(errors="replace")
+    alarm = ALARMS.search(printed)
     if alarm:
-        line = log.read_text(errors="replace")[alarm.start():].splitlines()[0]
-        return fail(f"it printed {line!r} though nothing was wrong", log)
+        return fail(f"it printed {printed[alarm.start():].splitlines()[0]!r} though nothing was wrong", log)
     print(f"smoke_serve: `{' '.join(command)}` served / and /v1/health, and stopped on Ctrl-C")
     return 0
 

@@ -20,7 +20,8 @@ import sys
 import threading
 
 NATIVE_LINE = re.compile(
-    r"^(?:(?P<severity>[IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^ ]+:\d+\]"  # absl, glog (seconds since 1970 before absl is set up)
+    # absl and glog: severity, date, time (seconds since 1970 until absl is set up), thread, file:line
+    r"^(?:(?P<severity>[IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^ ]+:\d+\]"
     r"|INFO: Created TensorFlow Lite"  # TensorFlow Lite's delegate notice
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called)"
 )

@@ -1,5 +1,5 @@
 // Smoothing an object's measured poses in the reference space, so that what is
-// world-locked to it stays still when the object does (docs/xr.md, "Pose smoothing").
+// world-locked to it stays still when the object does (docs/xr.md, "Panel layout", still poses).
 //
 // The server measures each object's pose anew in every frame. A marker's
 // orientation from one frame's four corners is noisy (about a degree on a
@@ -10,8 +10,8 @@
 // (Casiez, Roussel and Vogel, CHI 2012): a low-pass filter whose cutoff
 // rises with the speed of the pose, so that a still object is smoothed
 // hard and a moving one is followed with little lag. Position and rotation
-// are filtered apart: the position per axis by its speed in m/s, the
-// rotation by slerp at its angular speed in rad/s.
+// are filtered apart: the position by lerp at its speed in m/s, the rotation
+// by slerp at its angular speed in rad/s.
 
 import { Matrix4, Quaternion, Vector3 } from 'three';
 

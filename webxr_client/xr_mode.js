@@ -454,7 +454,6 @@ export class XRMode {
       cameraSource: this.cameraSource,
       depthSensing: this.depthEnabled,
       xrFrames: this.xrFrames,
-      layoutSettled: this.layout.settled,
       view: view && {
         transform: toRowMajor(new Matrix4().fromArray(view.transform.matrix)),
         projection: Array.from(view.projectionMatrix),
