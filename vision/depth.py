@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import open3d as o3d
 
 from vision.camera import Intrinsics
+from vision.lazy import open3d
 from vision.poses import check_pose, transform_points
 
 
@@ -100,5 +100,6 @@ def fuse_depth_views(views: Iterable[DepthView], voxel_size: float, stride: int 
     parts = [depth_to_points(v.depth, v.intrinsics, v.camera_to_frame, stride) for v in views]
     if not parts:
         raise DepthMapError("no depth views to fuse")
+    o3d = open3d()
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.concatenate(parts)))
     return np.asarray(cloud.voxel_down_sample(voxel_size).points)

@@ -21,12 +21,11 @@ from typing import Any
 
 import cv2
 import numpy as np
-import open3d as o3d
-from scipy.spatial import cKDTree
 
 from vision.camera import Intrinsics
 from vision.depth import backproject, check_depth, depth_intrinsics
 from vision.detection import Detection
+from vision.lazy import kd_tree, open3d
 from vision.poses import check_pose, make_pose, transform_points
 
 WORLD_UP = (0.0, 1.0, 0.0)  # up in WebXR reference spaces and in `vision.scenes` rooms
@@ -162,7 +161,7 @@ def fit_box(points: np.ndarray, up: Sequence[float] | None = None, min_neighbour
         raise LiftingError("fit_box needs an (N, 3) array of at least 8 finite points")
     if min_neighbours <= 0 and up is not None:  # neither the filter nor the plane fit needs the spacing
         return LiftedObject(_upright_box(points, _unit(up)), len(points))
-    nearest, _ = cKDTree(points).query(points, k=min(max(min_neighbours, 1), len(points) - 1) + 1)
+    nearest, _ = kd_tree(points).query(points, k=min(max(min_neighbours, 1), len(points) - 1) + 1)
     spacing = float(np.median(nearest[:, 1]))  # column 0 is the point itself
     if spacing > 0 and 0 < min_neighbours < nearest.shape[1]:
         keep = nearest[:, min_neighbours] <= radius_spacings * spacing
@@ -324,6 +323,7 @@ def _object_cluster(points: np.ndarray, central: np.ndarray, spacing: float, up:
         points, central = _without_support(points, central, up, max(0.01, 1.5 * spacing))
     if len(points) < 8:
         return points
+    o3d = open3d()
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
     labels = np.asarray(cloud.cluster_dbscan(eps=3.0 * spacing, min_points=4))
     central_labels = labels[central & (labels >= 0)]
@@ -354,6 +354,7 @@ def _without_support(points: np.ndarray, central: np.ndarray, up: np.ndarray,
 
 def _dominant_normal(points: np.ndarray, distance: float) -> np.ndarray:
     """The unit normal of the largest plane (open3d RANSAC), refitted by least squares to its inliers."""
+    o3d = open3d()
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
     _, inliers = cloud.segment_plane(max(distance, 1e-4), 3, 100)
     members = points[np.asarray(inliers)]

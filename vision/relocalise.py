@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import open3d as o3d
-from scipy.spatial import cKDTree
 
+from vision.lazy import kd_tree, open3d
 from vision.poses import check_pose, invert_pose, make_pose, pose_difference, rotation_about, transform_points
 
-reg = o3d.pipelines.registration
+if TYPE_CHECKING:
+    import open3d as o3d
+    from scipy.spatial import cKDTree
 
 
 class RelocalisationError(ValueError):
@@ -88,6 +89,8 @@ def prepare_cloud(points: Any, voxel_size: float = 0.05, coarse_factor: float = 
     array = np.asarray(points, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] != 3 or not np.isfinite(array).all():
         raise RelocalisationError(f"points must be a finite (N, 3) array, got shape {array.shape}")
+    o3d = open3d()
+    reg = o3d.pipelines.registration
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(array))
     fine = cloud.voxel_down_sample(voxel_size)
     if fine_normals:
@@ -97,7 +100,7 @@ def prepare_cloud(points: Any, voxel_size: float = 0.05, coarse_factor: float = 
     coarse.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=2.0 * coarse_voxel, max_nn=30))
     fpfh = reg.compute_fpfh_feature(coarse, o3d.geometry.KDTreeSearchParamHybrid(radius=5.0 * coarse_voxel, max_nn=100))
     features = np.ascontiguousarray(np.asarray(fpfh.data).T)
-    return PreparedCloud(fine, coarse, features, cKDTree(features), voxel_size, coarse_voxel)
+    return PreparedCloud(fine, coarse, features, kd_tree(features), voxel_size, coarse_voxel)
 
 
 def relocalise(
@@ -140,7 +143,7 @@ def relocalise(
         return Relocalisation(np.eye(4), 0.0, float("inf"), False, "registration",
                               "no features of the device's view match the map")
     if seed is not None:
-        o3d.utility.random.seed(seed)
+        open3d().utility.random.seed(seed)
     best = _refine(device, space_map, _global_registration(device, space_map, pairs, max_iterations, confidence))
     if not passes(*best[1:]):
         for turned in _turned_guesses(device, space_map, pairs, best[0], np.asarray(up, dtype=np.float64)):
@@ -196,7 +199,7 @@ def _judged(transform: np.ndarray, fitness: float, rmse: float, min_fitness: flo
 def _feature_matches(device: PreparedCloud, space_map: PreparedCloud) -> np.ndarray:
     """(K, 2) indices of coarse device and map points whose FPFH descriptors are each other's nearest."""
     _, in_map = space_map.feature_index.query(device.features)
-    _, back = cKDTree(device.features).query(space_map.features[in_map])
+    _, back = kd_tree(device.features).query(space_map.features[in_map])
     mutual = back == np.arange(len(device.features))
     return np.column_stack((np.flatnonzero(mutual), in_map[mutual])).astype(np.int32)
 
@@ -204,6 +207,8 @@ def _feature_matches(device: PreparedCloud, space_map: PreparedCloud) -> np.ndar
 def _global_registration(device: PreparedCloud, space_map: PreparedCloud, pairs: np.ndarray, max_iterations: int,
                          confidence: float) -> np.ndarray:
     """The coarse space_from_device by RANSAC over feature matches, with edge-length and distance checks."""
+    o3d = open3d()
+    reg = o3d.pipelines.registration
     distance = 1.5 * space_map.coarse_voxel_size
     result = reg.registration_ransac_based_on_correspondence(
         device.coarse, space_map.coarse, o3d.utility.Vector2iVector(pairs), distance,
@@ -246,6 +251,7 @@ def _refine(device: PreparedCloud, space_map: PreparedCloud, initial: np.ndarray
     (point-to-plane needs the target's normals only); the fine device cloud
     then scores the result.
     """
+    reg = open3d().pipelines.registration
     voxel = space_map.voxel_size
     icp = reg.registration_icp(
         device.coarse, space_map.fine, 2.0 * voxel, initial,
@@ -306,6 +312,8 @@ def _fit_poses(device_poses: list[np.ndarray], space_poses: list[np.ndarray], ax
     tips = np.vstack([np.zeros(3), np.eye(3) * axis_length])
     source = np.vstack([transform_points(p, tips) for p in device_poses])
     target = np.vstack([transform_points(p, tips) for p in space_poses])
+    o3d = open3d()
+    reg = o3d.pipelines.registration
     pairs = o3d.utility.Vector2iVector(np.column_stack([np.arange(len(source))] * 2))
     return np.array(reg.TransformationEstimationPointToPoint(False).compute_transformation(
         o3d.geometry.PointCloud(o3d.utility.Vector3dVector(source)),

@@ -53,13 +53,13 @@ from typing import Any
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from vision.batching import QueuedDetector
 from vision.boxes import clip_box, iou_matrix, visible_fraction
 from vision.camera import Intrinsics
 from vision.detection import Detection, Detector
 from vision.identity import Gallery, IdentityError, describe
+from vision.lazy import linear_sum_assignment
 
 # Optical flow runs on the frame at half size (cv2.pyrDown): a quarter of the pixels, and a 9 px
 # window there sees 18 px of the frame. Three pyramid levels follow motions of some 70 px a frame.
