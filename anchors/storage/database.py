@@ -7,6 +7,9 @@ PostgreSQL's driver translates them. Rows are read by column name only.
 
 A write transaction records the changes it made (`Transaction.changed`);
 once it commits, the database hands them to its watchers (`watch`).
+
+A database server that cannot be reached is a `StoreConnectionError`; a
+location is written in messages as `shown` gives it, without its password.
 """
 
 from __future__ import annotations
