@@ -9,21 +9,32 @@ computes tables, views and compute blocks, only for what is asked for (the
 blocks in view, or one REST request); `VisibleBlocks` keeps one viewer's blocks
 in view from frame to frame and redoes only what the store's change log says
 was written (`Store.changes_since`).
+
+The package is in three wings beside the data model and the services at its
+top level: `anchors.sheets` (cells, formulas, tables, the engine, import and
+export), `anchors.storage` (the store, by subject, on SQLite or PostgreSQL)
+and `anchors.compute` (compute blocks, their functions and executors).
 """
 
-from anchors import functions as _builtin_functions  # noqa: F401  (registers the built-in compute functions)
 from anchors.access import Sharing
 from anchors.accounts import AccountService
 from anchors.blocks import Access, BlockService
-from anchors.cell_values import CellError
-from anchors.compute import (
+from anchors.compute import builtin_functions as _builtin_functions  # noqa: F401  (registers the built-in compute functions)
+from anchors.compute.compute_blocks import (
     REGISTRY,
     ObjectSignal,
     Signals,
     SignalTracker,
     compute_function,
 )
-from anchors.engine import ComputeService, Displayed, TableValues
+from anchors.compute.executors import (
+    Executor,
+    LocalExecutor,
+    Outcome,
+    RayExecutor,
+    Task,
+    create_executor,
+)
 from anchors.crypto import ServiceKey, ServiceKeyError
 from anchors.errors import (
     AnchorsError,
@@ -35,22 +46,18 @@ from anchors.errors import (
     TooManyBlocks,
     VersionConflict,
 )
-from anchors.executors import (
-    Executor,
-    LocalExecutor,
-    Outcome,
-    RayExecutor,
-    Task,
-    create_executor,
-)
-from anchors.formulas import FormulaSyntaxError
-from anchors.model import Anchor, Block, BlockKind, Space, User, space_place, validate_content
 from anchors.limits import Limits
-from anchors.schema import StoreFormatError
-from anchors.sheet import Sheet
+from anchors.model import Anchor, Block, BlockKind, Space, User, space_place, validate_content
+from anchors.sheets.cell_values import CellError
+from anchors.sheets.engine import ComputeService, Displayed
+from anchors.sheets.formulas import FormulaSyntaxError
+from anchors.sheets.sheet import Sheet
 from anchors.spaces import SpaceService
-from anchors.sqlite import SQLiteStore
-from anchors.store import ChangeSet, Store, Subject, TokenInfo
+from anchors.storage.change_log import ChangeSet
+from anchors.storage.interface import Store, Subject, TokenInfo
+from anchors.storage.schema import StoreFormatError
+from anchors.storage.sqlite import SQLiteStore
+from anchors.views import TableValues
 from anchors.visible import VisibleBlocks
 
 __all__ = [

@@ -8,19 +8,25 @@ the owner shares; a share gives `read` or `write`.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from anchors.errors import NotFound, PermissionDenied
 from anchors.model import Role, User
-from anchors.store import Store, Subject
+from anchors.storage.interface import AccountStore, ShareStore, Subject
 
 READ: tuple[str, ...] = ("owner", "write", "read")
 WRITE: tuple[str, ...] = ("owner", "write")
 OWNER: tuple[str, ...] = ("owner",)
 
 
+class SharingStore(ShareStore, AccountStore, Protocol):
+    """What sharing reads and writes: shares and roles, and users looked up by name."""
+
+
 class Sharing:
     """Access to one subject (`block` or `space`): checks and shares, by subject id."""
 
-    def __init__(self, store: Store, subject: Subject) -> None:
+    def __init__(self, store: SharingStore, subject: Subject) -> None:
         self.store = store
         self.subject = subject
 

@@ -7,8 +7,8 @@ import secrets
 
 from anchors.errors import NotFound
 from anchors.model import User
-from anchors.store import Store, TokenInfo
-from anchors.store import token_id as public_token_id
+from anchors.storage.interface import AccountStore, TokenInfo
+from anchors.storage.interface import token_id as public_token_id
 
 
 def hash_token(token: str) -> str:
@@ -18,7 +18,7 @@ def hash_token(token: str) -> str:
 
 
 class AccountService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: AccountStore) -> None:
         self.store = store
 
     def create_user(self, name: str) -> User:

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from anchors.access import OWNER, READ, WRITE, Sharing
-from anchors.compute import REGISTRY, FunctionRegistry, validate_compute
+from anchors.compute.compute_blocks import REGISTRY, FunctionRegistry, validate_compute
 from anchors.errors import BlockShapeError, NotFound, TooLarge, TooManyBlocks, VersionConflict
 from anchors.limits import Limits
 from anchors.model import IDENTITY_POSE, Anchor, Block, Role, User, check_kind, validate_content, validate_pose
-from anchors.store import NewBlock, Store, new_id
-from anchors.tables import split_table_input, table_fields, validate_row, validate_table
+from anchors.sheets.tables import split_table_input, table_fields, validate_row, validate_table
+from anchors.storage.interface import NewBlock, Store, new_id
 from anchors.views import check_view_fields, validate_view
 
 

@@ -6,8 +6,8 @@ id the vision side gives it (`marker:aruco/7`); it needs no row of its own to
 have blocks pinned to it.
 
 The shape of each kind's content is checked here; what a table's cells may hold
-is checked in `anchors.tables`, views in `anchors.views`, compute in
-`anchors.compute`.
+is checked in `anchors.sheets.tables`, views in `anchors.views`, compute in
+`anchors.compute.compute_blocks`.
 """
 
 from __future__ import annotations

@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anchors.cell_values import CellError, Date, format_number
 from anchors.errors import BlockShapeError
-from anchors.tables import Field
+from anchors.model import Block
+from anchors.sheets.cell_values import CellError, Date, format_number
+from anchors.sheets.tables import Field
 
 LAYOUTS: tuple[str, ...] = ("grid", "kanban", "wiki", "list")
 FILTER_OPS: tuple[str, ...] = ("=", "!=", "<", "<=", ">", ">=", "contains", "empty", "not_empty")
@@ -33,6 +34,16 @@ class RowValues:
 
     id: str
     values: dict[str, Any]
+
+
+@dataclass
+class TableValues:
+    """A table's fields and its rows with their stored cells and computed values."""
+
+    table: Block
+    fields: list[Field]
+    rows: list[Block]
+    values: list[RowValues]
 
 
 def validate_view(content: Any) -> dict[str, Any]:

@@ -33,10 +33,10 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from anchors.compute import Signals
-from anchors.engine import ComputeService, Displayed
+from anchors.compute.compute_blocks import Signals
 from anchors.model import Anchor, Block, User
-from anchors.store import ChangeSet
+from anchors.sheets.engine import ComputeService, Displayed
+from anchors.storage.change_log import ChangeSet
 
 MAX_OBJECTS = 256
 """Objects whose anchors are kept; those out of view longest are forgotten first."""

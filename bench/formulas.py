@@ -35,8 +35,8 @@ from anchors import (
     SQLiteStore,
     Task,
 )
-from anchors.formulas import column_letter, parse
-from anchors.sheet import Sheet
+from anchors.sheets.formulas import column_letter, parse
+from anchors.sheets.sheet import Sheet
 from bench.report import machine, write_section
 
 SECTION = "## Formulas and compute: incremental recompute, Ray overhead"

@@ -114,7 +114,7 @@ class Scenario:
                 spec = {"table": table.id, "layout": layout} | ({"group_by": "status"} if layout == "kanban" else {})
                 self.pin(blocks.create_block(user, "view", f"View {i + 1}", spec))
         elif name == "compute-64":
-            from anchors.compute import compute_function
+            from anchors.compute.compute_blocks import compute_function
 
             @compute_function("bench_total")
             def bench_total(rows: list[dict], seen: bool) -> float:

@@ -34,7 +34,7 @@ from pathlib import Path
 import psycopg
 
 from anchors import User
-from anchors.changes import Change
+from anchors.storage.change_events import Change
 from bench.report import machine, percentile, rerun_command, write_section
 from tests.support import AnchorServices, PostgresServer, StoreBackend, start_postgres, stop_postgres
 

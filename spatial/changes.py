@@ -1,6 +1,6 @@
 """The store's changes, in one place, for everything in the service that keeps store data in memory.
 
-`ChangeFeed` watches the store and hands each change (`anchors.changes.Change`:
+`ChangeFeed` watches the store and hands each change (`anchors.storage.change_events.Change`:
 kind, id, op, the block's new `seq`, the process it came from) to its
 subscribers. On PostgreSQL that is every replica's writes, through
 LISTEN/NOTIFY; on SQLite, this process's own.
@@ -25,8 +25,9 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from anchors import ComputeService, Store
-from anchors.changes import LOST, Change
+from anchors import ComputeService
+from anchors.storage.change_events import LOST, Change
+from anchors.storage.interface import ChangeLog
 from spatial.objects import ObjectMemory
 from spatial.overlays import LayoutCache
 from spatial.spaces import SpaceRegistry
@@ -40,7 +41,7 @@ class ChangeFeed:
     """Hands the store's changes to subscribers, in commit order, on the store's listener thread (PostgreSQL)
     or the writer's (SQLite): a subscriber must be quick and thread-safe. One that fails is logged."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: ChangeLog) -> None:
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
         store.watch(self._deliver)

@@ -153,7 +153,7 @@ def _print_join_codes(settings: Settings, accounts: AccountService, owner: User)
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from anchors.stores import shown
+    from anchors.storage.database import shown
     from spatial.api import create_app
     from spatial.demo import seed_demo
     from spatial.services import Services
@@ -255,7 +255,7 @@ def token(args: argparse.Namespace) -> int:
 def keys(args: argparse.Namespace) -> int:
     """`keys rotate`: rewrap every owner's data key under a new service key."""
     from anchors import ServiceKey
-    from anchors.stores import shown
+    from anchors.storage.database import shown
 
     store = open_store(_store_settings(args))
     new_file = Path(args.new_key_file)
@@ -398,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     configure_logging(args.command)
     from anchors import NotFound, ServiceKeyError, StoreFormatError
-    from anchors.stores import StoreConnectionError, StoreLocationError
+    from anchors.storage.database import StoreConnectionError
+    from anchors.storage.locations import StoreLocationError
     from spatial.config import PluginError
     from spatial.tls import TLSConfigError
     from vision.detection import DetectorConfigError

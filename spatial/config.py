@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from anchors.stores import url_scheme
+from anchors.storage.locations import url_scheme
 
 if TYPE_CHECKING:
     from anchors import Store
@@ -106,7 +106,7 @@ class Settings:
 def open_store(settings: Settings) -> Store:
     """The store, opened with the service key from SPATIAL_SERVICE_KEY, the key file, or `<store>.key`."""
     from anchors import ServiceKey
-    from anchors.stores import open_store as open_location
+    from anchors.storage.locations import open_store as open_location
 
     key = ServiceKey.from_text(settings.service_key, SERVICE_KEY_ENV) if settings.service_key else None
     return open_location(settings.store, key, settings.service_key_file)

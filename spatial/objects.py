@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from anchors import User
-from anchors.changes import Change
-from anchors.signatures import SignatureStore, StoredSignature
+from anchors.storage.change_events import Change
+from anchors.storage.signatures import SignatureStore, StoredSignature
 from vision import Detector
 from vision.identity import Gallery, Signature
 from vision.recognition import Recogniser, teach

@@ -34,8 +34,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from anchors import AccountService, BlockService, Limits, ServiceKey, SpaceService, SQLiteStore, Store
 from anchors.crypto import default_key_file
-from anchors.database import Database
-from anchors.stores import open_store
+from anchors.storage.database import Database
+from anchors.storage.locations import open_store
 from vision.poses import pose_difference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,16 +250,16 @@ class StoreBackend:
         return cls("postgresql", url, folder / "store.key", server)
 
     def open(self, service_key: ServiceKey | None = None, key_file: Path | None = None) -> Store:
-        """The store, opened as the service opens it (`anchors.stores.open_store`)."""
+        """The store, opened as the service opens it (`anchors.storage.locations.open_store`)."""
         return open_store(self.location, service_key, key_file or self.key_file)
 
     def database(self) -> Database:
         """A connection of its own to the store's database (to look at or alter what is stored)."""
         if self.kind == "sqlite":
-            from anchors.sqlite import SQLiteDatabase
+            from anchors.storage.sqlite import SQLiteDatabase
 
             return SQLiteDatabase(self.location)
-        from anchors.postgres import PostgresDatabase
+        from anchors.storage.postgres import PostgresDatabase
 
         return PostgresDatabase(self.location, pool_size=1)
 

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from anchors import BlockShapeError, CellError, ComputeService, TableValues
-from anchors.cell_values import Date
-from anchors.io import import_markdown_page, page_markdown, table_csv, table_from_csv, table_from_pasted
-from anchors.xlsx import XLSX_MEDIA_TYPE, table_from_xlsx, table_xlsx
+from anchors.sheets.cell_values import Date
+from anchors.sheets.import_export import import_markdown_page, page_markdown, table_csv, table_from_csv, table_from_pasted
+from anchors.sheets.xlsx import XLSX_MEDIA_TYPE, table_from_xlsx, table_xlsx
 from spatial.api import schemas as s
 from spatial.api.rest import Blocks, Me
 

@@ -13,7 +13,7 @@ from anchors import (
     SignalTracker,
     compute_function,
 )
-from anchors.compute import ObjectSignal
+from anchors.compute.compute_blocks import ObjectSignal
 
 CALLS: list[str] = []
 

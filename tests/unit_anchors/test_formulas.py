@@ -4,9 +4,9 @@ import datetime
 
 import pytest
 
-from anchors.cell_values import CellError, Date
-from anchors.formulas import FormulaSyntaxError, parse
-from anchors.sheet import Sheet
+from anchors.sheets.cell_values import CellError, Date
+from anchors.sheets.formulas import FormulaSyntaxError, parse
+from anchors.sheets.sheet import Sheet
 
 
 def sheet_of(fields: list[str], rows: list[list[object]], external=None) -> Sheet:
@@ -128,7 +128,7 @@ def test_unparseable_formulas_are_refused_with_a_reason(text: str) -> None:
 
 
 def test_a_formula_filled_down_a_column_is_parsed_once() -> None:
-    from anchors.formulas import template
+    from anchors.sheets.formulas import template
 
     assert template("=B1+1", (1, 1)) == template("=B2+1", (2, 1)) == template("=C5+1", (5, 2))
     assert template("=$A$1*B1", (1, 1)) != template("=$A$1*B2", (1, 1))

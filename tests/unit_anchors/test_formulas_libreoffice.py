@@ -9,10 +9,10 @@ import json
 import math
 from pathlib import Path
 
-from anchors.cell_text import serial
-from anchors.cell_values import CellError, Date
-from anchors.formulas import cell_name
-from anchors.sheet import Sheet
+from anchors.sheets.cell_text import serial
+from anchors.sheets.cell_values import CellError, Date
+from anchors.sheets.formulas import cell_name
+from anchors.sheets.sheet import Sheet
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "formulas"
 LIBREOFFICE_ERRORS = {"Err:522": "#CYCLE!", "Err:502": "#NUM!", "Err:504": "#VALUE!"}

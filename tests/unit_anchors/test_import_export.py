@@ -3,7 +3,7 @@
 import pytest
 
 from anchors import BlockShapeError
-from anchors.io import (
+from anchors.sheets.import_export import (
     import_markdown_page,
     markdown_parts,
     page_markdown,

@@ -9,9 +9,9 @@ import openpyxl
 import pytest
 
 from anchors import BlockShapeError, ComputeService, Signals
-from anchors.cell_values import CellError, Date
-from anchors.io import table_csv, table_from_csv, table_from_pasted
-from anchors.xlsx import table_from_xlsx, table_xlsx
+from anchors.sheets.cell_values import CellError, Date
+from anchors.sheets.import_export import table_csv, table_from_csv, table_from_pasted
+from anchors.sheets.xlsx import table_from_xlsx, table_xlsx
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sheets"
 MIXED = {

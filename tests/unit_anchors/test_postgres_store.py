@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from anchors import ServiceKey, ServiceKeyError, StoreFormatError, VersionConflict
-from anchors.changes import LOST
-from anchors.postgres import PostgresStore
-from anchors.stores import StoreConnectionError, StoreLocationError, open_store
+from anchors.storage.change_events import LOST
+from anchors.storage.database import StoreConnectionError
+from anchors.storage.locations import StoreLocationError, open_store
+from anchors.storage.postgres import PostgresStore
 from tests.support import AnchorServices, PostgresServer, StoreBackend, free_port
 from tests.unit_anchors.test_store_changes import Changes
 

@@ -16,7 +16,7 @@ from anchors import (
     Task,
     compute_function,
 )
-from anchors.executors import Outcome
+from anchors.compute.executors import Outcome
 from tests.support import AnchorServices
 
 CELLS = 100

@@ -22,7 +22,7 @@ from anchors import (
 )
 from anchors.crypto import block_aad, new_data_key, seal
 from anchors.model import IDENTITY_POSE
-from anchors.sqlite_schema import SCHEMA_VERSION, TABLES
+from anchors.storage.sqlite_schema import SCHEMA_VERSION, TABLES
 from tests.support import AnchorServices, StoreBackend
 
 POSE = tuple(float(v) for v in IDENTITY_POSE)

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import numpy as np
 
 from anchors import AccountService, BlockService, SpaceService
-from anchors.changes import Change
-from anchors.signatures import SignatureStore
+from anchors.storage.change_events import Change
+from anchors.storage.signatures import SignatureStore
 from tests.support import AnchorServices, StoreBackend
 
 

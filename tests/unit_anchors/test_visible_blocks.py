@@ -21,7 +21,7 @@ from anchors import (
     VisibleBlocks,
     compute_function,
 )
-from anchors.compute import ObjectSignal
+from anchors.compute.compute_blocks import ObjectSignal
 from tests.support import AnchorServices, CountingStore, StoreBackend
 
 MARKER = "marker:aruco/7"

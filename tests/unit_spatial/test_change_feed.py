@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anchors.changes import LOST, Change
+from anchors.storage.change_events import LOST, Change
 from spatial.config import Settings
 from spatial.services import Services
 from tests.support import PostgresServer, StoreBackend

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from anchors import AccountService, BlockService, ComputeService, User
-from anchors.tables import parse_fields
+from anchors.sheets.tables import parse_fields
 from anchors.views import RowValues, shape
 from spatial.overlays import VECTOR, LayoutCache, Overlay
 from spatial.pipeline import FrameResult

@@ -2,7 +2,7 @@
 
 import pytest
 
-from anchors.tables import parse_fields
+from anchors.sheets.tables import parse_fields
 from anchors.views import RowValues, shape
 from spatial.render import content_hash, layout_block, paint
 from spatial.render.layout import text_width
@@ -59,7 +59,7 @@ def test_each_layout_draws_what_it_shows() -> None:
 
 
 def test_grid_cells_and_kanban_cards_say_what_they_show_and_failed_cells_are_red() -> None:
-    from anchors.cell_values import CellError
+    from anchors.sheets.cell_values import CellError
     from spatial.render.layout import ERROR_COLOR
 
     rows = [RowValues("r0", {"task": "a", "status": "todo", "hours": CellError("#DIV/0!", "division by zero")}),
