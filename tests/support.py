@@ -170,6 +170,25 @@ def stop_postgres(server: PostgresServer) -> None:
     shutil.rmtree(server.root, ignore_errors=True)
 
 
+def restart_postgres(server: PostgresServer) -> None:
+    """Stop the server (ending every connection to it, as a database restart does) and start it again on the
+    same data directory, port and settings; return once it accepts connections."""
+    subprocess.run(_as_postgres_user([_postgres_bin("pg_ctl"), "-D", str(server.data), "-m", "fast",
+                                      "-l", str(server.root / "server.log"), "-w", "restart"]),
+                   check=True, capture_output=True)
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            psycopg.connect(server.url("postgres"), connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 SCALING_DOC = ROOT / "docs" / "scaling.md"
 
 

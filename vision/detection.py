@@ -1,18 +1,19 @@
 """The detector interface and the registry that picks a backend by name.
 
-A backend registers itself with `@DETECTORS.register("name")`; configuration
-names the backend and passes its options to `create_detector`.
+A backend registers itself with `@DETECTORS.register("name")` (a
+`registry.Registry`: a second backend under a taken name is refused);
+configuration names the backend and passes its options to `create_detector`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from registry import Registry, UnknownName
 from vision.camera import Intrinsics
 
 
@@ -77,40 +78,16 @@ class DetectorConfigError(ValueError):
     """A detector cannot be built as configured (unknown name, bad option, missing weights)."""
 
 
-class UnknownDetectorError(DetectorConfigError):
+class UnknownDetectorError(UnknownName, DetectorConfigError):
     """No detector backend is registered under the requested name."""
 
 
-class Registry:
-    """Named factories for one extension point."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._factories: dict[str, Callable[..., Detector]] = {}
-
-    def register(self, name: str) -> Callable[[type[Detector]], type[Detector]]:
-        def add(factory: type[Detector]) -> type[Detector]:
-            if name in self._factories:
-                raise ValueError(f"{self.kind} {name!r} is already registered")
-            factory.name = name
-            self._factories[name] = factory
-            return factory
-
-        return add
-
-    def names(self) -> list[str]:
-        return sorted(self._factories)
-
-    def get(self, name: str) -> Callable[..., Detector]:
-        try:
-            return self._factories[name]
-        except KeyError:
-            raise UnknownDetectorError(
-                f"unknown {self.kind} {name!r}; available: {', '.join(self.names())}"
-            ) from None
+def _name_backend(name: str, factory: type[Detector]) -> None:
+    factory.name = name
 
 
-DETECTORS = Registry("detector")
+DETECTORS: Registry[type[Detector]] = Registry("detector", UnknownDetectorError, on_register=_name_backend)
+"""Detector backends by name; registering one also sets its `Detector.name`."""
 
 
 def create_detector(name: str, **options: Any) -> Detector:

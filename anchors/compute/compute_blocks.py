@@ -28,6 +28,7 @@ inputs seen before costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,14 +39,15 @@ import numpy as np
 
 from anchors.errors import BlockShapeError
 from anchors.model import check_json
+from registry import DuplicateName, Registry, UnknownName
 
 ENTRY_POINT_GROUP = "spatial.compute"
 SIGNALS: tuple[str, ...] = ("in_view", "pose", "seen_for_s", "count")
 TRIGGERS: tuple[str, ...] = ("edit", "detection", "interval")
 
 
-class UnknownFunction(LookupError):
-    pass
+class UnknownFunction(UnknownName):
+    """No compute function is registered under a name."""
 
 
 @dataclass(frozen=True)
@@ -56,19 +58,27 @@ class Registered:
 
 
 class FunctionRegistry:
-    """Compute functions by name; entry points are loaded on the first lookup that misses."""
+    """Compute functions by name; entry points are loaded on the first lookup that misses.
+
+    A name is taken once (`registry.Registry`): registering it again raises `DuplicateName` unless
+    `replace=True`. An entry point under a name taken already (by a decorator) is left out.
+    """
 
     def __init__(self, group: str = ENTRY_POINT_GROUP) -> None:
         self.group = group
-        self._functions: dict[str, Registered] = {}
+        self._functions: Registry[Registered] = Registry("compute function", UnknownFunction)
         self._loaded = False
         self._lock = threading.Lock()
 
-    def register(self, name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(
+        self, name: str | None = None, *, replace: bool = False,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """A decorator that registers a function as `name` (its own name by default)."""
+
         def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
             key = name or function.__name__
             doc = (function.__doc__ or "").strip().split("\n")[0]
-            self._functions[key] = Registered(key, function, doc)
+            self._functions.register(key, Registered(key, function, doc), replace=replace)
             return function
 
         return decorate
@@ -80,21 +90,23 @@ class FunctionRegistry:
             self._loaded = True
             for point in entry_points(group=self.group):
                 loaded = point.load()
-                if callable(loaded) and point.name not in self._functions:
-                    self._functions[point.name] = Registered(point.name, loaded, (loaded.__doc__ or "").strip())
+                if callable(loaded):
+                    with contextlib.suppress(DuplicateName):  # a decorator took the name: it keeps it
+                        doc = (loaded.__doc__ or "").strip()
+                        self._functions.register(point.name, Registered(point.name, loaded, doc))
 
     def get(self, name: str) -> Registered:
         if name not in self._functions:
             self._load_entry_points()
-        try:
-            return self._functions[name]
-        except KeyError:
-            known = ", ".join(sorted(self._functions)) or "none"
-            raise UnknownFunction(f"no compute function named {name!r} (registered: {known})") from None
+        return self._functions.get(name)
+
+    def names(self) -> list[str]:
+        self._load_entry_points()
+        return self._functions.names()
 
     def all(self) -> list[Registered]:
         self._load_entry_points()
-        return sorted(self._functions.values(), key=lambda r: r.name)
+        return [registered for _, registered in self._functions.items()]
 
 
 REGISTRY = FunctionRegistry()

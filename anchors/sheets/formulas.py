@@ -203,7 +203,7 @@ def _check_calls(node: tuple[Any, ...], text: str) -> None:
     if node[0] not in ("fn", "op"):
         return
     if node[0] == "fn":
-        function = FUNCTIONS.get(node[1])
+        function = FUNCTIONS.find(node[1])
         if function is not None and not function.lazy:
             low, high = _arity(function.call)
             if not low <= len(node[2]) <= high:
@@ -295,7 +295,7 @@ def _bind(node: tuple[Any, ...], cell: Cell, fields: dict[str, int], size: tuple
         return node
     if kind in ("op", "fn"):
         if kind == "fn":
-            function = FUNCTIONS.get(node[1])
+            function = FUNCTIONS.find(node[1])
             reads.volatile |= bool(function and function.volatile)
             reads.dynamic |= bool(function and function.dynamic)
         return (kind, node[1], tuple(_bind(a, cell, fields, size, reads, templated) for a in node[2]))
@@ -509,7 +509,7 @@ class _Evaluator:
         return block[0][0] if len(block) == 1 and len(block[0]) == 1 else Area(block)
 
     def call(self, name: str, args: tuple[tuple[Any, ...], ...], as_ref: bool) -> Any:
-        function = FUNCTIONS.get(name)
+        function = FUNCTIONS.find(name)
         if function is None:
             raise failure(NAME, f"unknown function {name}")
         if function.lazy:

@@ -129,9 +129,11 @@ class PostgresDatabase(Database):
             psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
         except psycopg.Error as exc:
             raise StoreConnectionError(f"cannot open the PostgreSQL store {shown(url)}: {exc}".strip()) from None
+        # Each connection is checked as it leaves the pool: after a database restart a stale one is
+        # replaced there instead of failing the request that got it.
         self._pool = ConnectionPool(
             url, min_size=1, max_size=pool_size, open=False, name="spatial-store",
-            kwargs={"autocommit": True, "row_factory": dict_row},
+            kwargs={"autocommit": True, "row_factory": dict_row}, check=ConnectionPool.check_connection,
         )
         self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
 

@@ -1,6 +1,6 @@
 """Spreadsheet functions for formulas, with LibreOffice's semantics and error values.
 
-`FUNCTIONS` maps each name to its `SheetFunction` (see `registry`). The
+`FUNCTIONS` holds each name's `SheetFunction` (see `registry`). The
 functions are written here rather than taken from a library; docs/blocks.md
 says why, and which library does what inside them.
 """

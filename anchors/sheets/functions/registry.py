@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from anchors.sheets.cell_values import VALUE, Area, CellError, Failure, failure, to_number
+from registry import Registry
 
 Positions = Callable[[int], bool]
 
@@ -56,7 +57,8 @@ class SheetFunction:
     """It reads cells its arguments do not name (OFFSET): which ones is known only when it runs."""
 
 
-FUNCTIONS: dict[str, SheetFunction] = {}
+FUNCTIONS: Registry[SheetFunction] = Registry("spreadsheet function")
+"""Spreadsheet functions by name; a name is taken once (`registry.Registry`)."""
 
 
 def sheet_function(*names: str, refs: Positions = none, lazy: bool = False, array: bool = False,
@@ -65,7 +67,7 @@ def sheet_function(*names: str, refs: Positions = none, lazy: bool = False, arra
 
     def register(call: Callable[..., Any]) -> Callable[..., Any]:
         for name in names:
-            FUNCTIONS[name] = SheetFunction(name, call, refs, lazy, array, volatile, dynamic)
+            FUNCTIONS.register(name, SheetFunction(name, call, refs, lazy, array, volatile, dynamic))
         return call
 
     return register
