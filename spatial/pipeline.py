@@ -6,7 +6,8 @@ in its space and places the space's anchors in view, and works out what
 changed in the session's overlays. It is CPU work and runs in a worker
 thread; the session state it touches is the session's own (tracker,
 triangulator, recent frames, space session, viewer). `spatial.api.stream`
-only receives, checks the token and sends.
+only receives, checks the token and sends; `spatial.controller` hands it the
+session's frames.
 
 `process_image` is the vision part alone, which `spatial replay` runs over a video.
 """
@@ -112,6 +113,8 @@ class FrameOutcome:
     relocalised: RelocalisedMessage | None = None
     overlays: OverlaysMessage | None = None
     registration: Registration | None = None
+    outage: int | None = None
+    """The number of the detector's outage this frame reported (`detector_unavailable`); None when it reported none."""
 
 
 class FramePipeline:
@@ -143,8 +146,12 @@ class FramePipeline:
             return None
         return self.objects.tracker_for(self.detector, self.detect_every, asynchronous)
 
-    def step(self, session: Session, header: FrameHeader, image_bytes: bytes) -> FrameOutcome:
+    def step(self, session: Session, header: FrameHeader, image_bytes: bytes,
+             outage_reported: int | None = None) -> FrameOutcome:
         """The whole work of one frame of a session that said `hello` (worker-thread work).
+
+        `outage_reported` is the number of the detector's last outage the session was told of; a new
+        one is reported (`FrameOutcome.outage`), so each outage is told once to each session.
 
         Raises ProtocolError for a frame it cannot process (`bad_image`, `too_large`); any other
         exception is a fault, which the stream answers with `internal`.
@@ -167,8 +174,8 @@ class FramePipeline:
         if space.error is not None:
             outcome.errors.append(space.error)
         outage = self.detector.outage()
-        if outage is not None and outage.number != session.outage_reported:
-            session.outage_reported = outage.number
+        if outage is not None and outage.number != outage_reported:
+            outcome.outage = outage.number
             outcome.errors.append(ProtocolError("detector_unavailable", outage.reason, frame_ref(header.frame_id)))
         if result.depth_error is not None:
             outcome.errors.append(ProtocolError("bad_depth", result.depth_error, frame_ref(header.frame_id)))

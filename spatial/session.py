@@ -1,12 +1,14 @@
-"""A stream session: who is connected, with what camera, the one frame waiting, and what its viewer sees.
+"""A stream session: who is connected, with what camera, and what its viewer sees; and its connection's parts.
 
-Latest frame wins: a session holds at most one frame waiting to be processed;
-a newer frame replaces it and the older one is counted as dropped. A
-`Viewer` holds one viewer's view-dependent state: the objects and space
-anchors in view lately, their blocks in display form and laid out (kept from
-frame to frame, redone only for what the store's change log says was written:
-`anchors.VisibleBlocks`), the window of rows each table panel shows, and the
-overlays their client holds.
+`Session` is the session's domain state, which `spatial.controller` acts on.
+Its connection (`spatial.api.stream`) keeps the frame waiting, the rate limit
+and the counters. Latest frame wins: a connection holds at most one frame
+waiting to be processed (`LatestFrame`); a newer frame replaces it and the
+older one is counted as dropped. A `Viewer` holds one viewer's
+view-dependent state: the objects and space anchors in view lately, their
+blocks in display form and laid out (kept from frame to frame, redone only
+for what the store's change log says was written: `anchors.VisibleBlocks`),
+the window of rows each table panel shows, and the overlays their client holds.
 """
 
 from __future__ import annotations
@@ -189,24 +191,20 @@ class Viewer:
 
 @dataclass
 class Session:
+    """One stream session's domain state: its viewer, camera, tracker, recent frames and space."""
+
     id: str = field(default_factory=lambda: f"ses_{uuid.uuid4().hex[:12]}")
     viewer: Viewer | None = None
     camera: Intrinsics | None = None
     capabilities: tuple[str, ...] = ()
     content_format: ContentFormat = VECTOR
     """What the client gets in an overlay's `content`, from its `hello` capabilities."""
-    stats: Stats = field(default_factory=Stats)
-    frames: LatestFrame = field(default_factory=LatestFrame)
-    frame_rate: RateLimit = field(default_factory=lambda: RateLimit(60.0))
-    last_rate_error: float = float("-inf")
     tracker: Tracker | None = None
     triangulator: Triangulator = field(default_factory=Triangulator)
     """Recent views of the objects, to place them without depth (bounded)."""
     recent: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
     space: SpaceSession | None = None
     """The space named in `hello`, and how this device's frame sits in it."""
-    outage_reported: int | None = None
-    """The number of the detector's last outage this session was told of (`detector_unavailable`)."""
 
     def remember(self, frame_id: int, image: np.ndarray) -> None:
         self.recent[frame_id] = image
