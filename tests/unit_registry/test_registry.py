@@ -6,8 +6,8 @@ import threading
 import pytest
 
 import vision.backends  # noqa: F401  (registers the built-in backends)
-from anchors.cell_functions import FUNCTIONS
-from anchors.compute import FunctionRegistry, UnknownFunction
+from anchors.sheets.functions import FUNCTIONS
+from anchors.compute.compute_blocks import FunctionRegistry, UnknownFunction
 from registry import DuplicateName, Registry, UnknownName
 from vision.detection import DETECTORS, DetectorConfigError, UnknownDetectorError, create_detector
 
