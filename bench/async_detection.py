@@ -32,7 +32,7 @@ import numpy as np
 from bench.report import machine, percentile, write_section
 from bench.tracking import SequenceRun, distances, load_make_sequences, summary
 from data.make_shapes_dataset import scene
-from tests.support import DATA
+from harness.paths import DATA
 from vision import Intrinsics, create_detector
 from vision.batching import BatchingDetector
 from vision.tracking import Tracker

@@ -24,12 +24,13 @@ from playwright.sync_api import sync_playwright
 
 from anchors import Block
 from bench.report import machine, percentile, write_section
+from harness.samples import load_make_sample, sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
 from spatial.overlays import LayoutCache
 from spatial.protocol import pack_frame
 from spatial.render import content_hash, layout_block, paint
 from spatial.render.raster import RASTER_SCALE, encode
-from tests.support import Server, load_make_sample, sample_camera, sample_jpegs, start_server, stop_server
 
 SECTION = "## Web client: capture and encode, overlay traffic, layout and raster"
 CHROMIUM = "/usr/bin/chromium"

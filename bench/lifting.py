@@ -2,7 +2,7 @@
 (160x120 is what the web client sends).
 
 A real `spatial serve` (markers detector) on loopback; the room, crate and
-poster board of tests/e2e/test_lifting_stream.py, both taught over REST. One
+poster board of harness/lifting.py (the lifting tests' scene), both taught over REST. One
 session sends 640x480 JPEG frames with a float32 depth map and the device
 pose, the camera stepping sideways 1 cm a frame with both objects in view,
 one frame in flight; the `lift` time comes from each `objects` message.
@@ -21,10 +21,24 @@ from typing import Any
 import numpy as np
 
 from bench.report import machine, percentile, rerun_command, write_section
+from harness.lifting import (
+    BOARD,
+    CAMERA,
+    CRATE,
+    DEVICE_FROM_ROOM,
+    EYE,
+    INTRINSICS,
+    NOISE,
+    ROOM,
+    K,
+    point_in,
+    printed,
+    sideways,
+    teach,
+)
+from harness.samples import jpeg
+from harness.servers import start_server, stop_server
 from spatial.client import StreamClient
-from tests.e2e.test_lifting_stream import BOARD, CRATE, DEVICE_FROM_ROOM, EYE, ROOM, printed, teach
-from tests.lifting import CAMERA, INTRINSICS, NOISE, K, point_in, sideways
-from tests.support import jpeg, start_server, stop_server
 
 HEADING = "## Objects in 3D through the service: lifting per object"
 
@@ -83,7 +97,7 @@ def report(frames: int, command: str) -> str:
         f"{machine()}, load average {os.getloadavg()[0]:.1f} at the end (the machine is shared). "
         f"Command: `{command}`.",
         "A real `spatial serve` (markers detector, taught objects) on loopback; frames of the room of "
-        "`tests/e2e/test_lifting_stream.py` (a 0.5 x 0.4 x 0.4 m crate and a 0.8 x 0.6 m poster board, both "
+        "`harness/lifting.py` (a 0.5 x 0.4 x 0.4 m crate and a 0.8 x 0.6 m poster board, both "
         "covered in photos and taught without a size), 640x480 JPEG with float32 depth (1 mm noise at 1 m) and "
         "the device pose, the camera 1.9 m away stepping 1 cm sideways a frame, one frame in flight. Objects come "
         "from recognition every 5th frame and tracking in between, so they are lifted from their boxes (no masks): "

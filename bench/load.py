@@ -24,9 +24,10 @@ from bench.report import machine, percentile, write_section
 
 from websockets.exceptions import ConnectionClosed
 
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
 from spatial.protocol import pack_frame
-from tests.support import Server, sample_camera, sample_jpegs, start_server, stop_server
 
 SECTION = "## Load: {clients} stream clients for {seconds:g} s, with REST writes"
 

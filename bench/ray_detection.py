@@ -41,7 +41,8 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from bench.report import machine, percentile, rerun_command, stream_latencies, write_section
-from tests.support import DATA, ROOT, load_data_script, sample_jpegs
+from harness.paths import DATA, ROOT
+from harness.samples import load_data_script, sample_jpegs
 from vision import Intrinsics, create_detector
 from vision.backends.ray_serve import RayServeDetector
 from vision.frames import decode_image

@@ -32,11 +32,9 @@ Run: `python -m bench.registration [--seconds 60] [--rounds 4] [--compensation f
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,22 +44,9 @@ import numpy as np
 from playwright.sync_api import Browser, sync_playwright
 
 from bench.report import machine, percentile, write_section
-from tests.browser.helpers import CHROMIUM, chromium_args
-from tests.support import Server, start_server, stop_server
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_camera_clips() -> Any:
-    """`data/make_camera_clips.py` as a module (`data/` is a folder of scripts, not a package)."""
-    if "make_camera_clips" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("make_camera_clips", ROOT / "data" / "make_camera_clips.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["make_camera_clips"] = module  # dataclasses look their module up while it loads
-        spec.loader.exec_module(module)
-    return sys.modules["make_camera_clips"]
-
+from harness.browser import CHROMIUM, chromium_args
+from harness.samples import load_camera_clips
+from harness.servers import Server, start_server, stop_server
 
 clips = load_camera_clips()
 

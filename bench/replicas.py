@@ -31,9 +31,11 @@ import httpx
 import psutil
 
 from bench.report import machine, percentile, rerun_command, write_section
+from harness.postgres import PostgresServer, start_postgres, stop_postgres
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
 from spatial.protocol import pack_frame
-from tests.support import PostgresServer, Server, sample_camera, sample_jpegs, start_postgres, start_server, stop_postgres, stop_server
 
 SECTION = "## Replicas: one against two on PostgreSQL, and edit-to-overlay latency across them"
 MARKER = "marker:aruco/7"

@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 
 from bench.report import machine, percentile, rerun_command, write_section
+from harness.poses import matrix, row_major
+from harness.samples import jpeg
+from harness.servers import start_server, stop_server
 from spatial.client import StreamClient
-from tests.support import jpeg, matrix, row_major, start_server, stop_server
 from vision.camera import Intrinsics
 from vision.depth import DepthView, fuse_depth_views
 from vision.poses import make_pose, pose_difference, rotation_about

@@ -36,7 +36,8 @@ import psycopg
 from anchors import User
 from anchors.changes import Change
 from bench.report import machine, percentile, rerun_command, write_section
-from tests.support import AnchorServices, PostgresServer, StoreBackend, start_postgres, stop_postgres
+from harness.postgres import PostgresServer, start_postgres, stop_postgres
+from harness.stores import AnchorServices, StoreBackend
 
 SECTION = "## Store: PostgreSQL against SQLite, operations per second"
 MARKER = "marker:aruco/7"

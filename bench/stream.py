@@ -17,8 +17,9 @@ from pathlib import Path
 
 from bench.report import machine, percentile, write_section
 
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import start_server, stop_server
 from spatial.client import StreamClient
-from tests.support import sample_camera, sample_jpegs, start_server, stop_server
 
 SECTION = "## Stream: server time, round trip, frames per second"
 

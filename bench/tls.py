@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.report import machine, percentile, rerun_command, write_section
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
-from tests.support import Server, sample_camera, sample_jpegs, start_server, stop_server
 
 SECTION = "## HTTPS: round trip over TLS against plain WebSocket"
 TARGET_MS = 1.0

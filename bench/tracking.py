@@ -22,7 +22,7 @@ import motmetrics as mm
 import numpy as np
 
 from bench.report import machine, write_section
-from tests.support import load_data_script
+from harness.samples import load_data_script
 from vision import Intrinsics, create_detector
 from vision.boxes import iou_matrix
 from vision.tracking import Tracker

@@ -1,15 +1,8 @@
 import pytest
 
-from anchors import (
-    AccountService,
-    BlockService,
-    BlockShapeError,
-    NotFound,
-    PermissionDenied,
-    VersionConflict,
-)
+from anchors import AccountService, BlockService, BlockShapeError, NotFound, PermissionDenied, VersionConflict
 from anchors.model import IDENTITY_POSE
-from tests.support import AnchorServices, StoreBackend
+from harness.stores import AnchorServices, StoreBackend
 
 TABLE = {"columns": ["item", "qty"], "rows": [["beans", 2], ["milk", 1.5]]}
 

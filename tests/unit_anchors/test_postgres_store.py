@@ -12,7 +12,9 @@ from anchors import ServiceKey, ServiceKeyError, StoreFormatError, VersionConfli
 from anchors.changes import LOST
 from anchors.postgres import PostgresStore
 from anchors.stores import StoreConnectionError, StoreLocationError, open_store
-from tests.support import AnchorServices, PostgresServer, StoreBackend, free_port
+from harness.ports import free_port
+from harness.postgres import PostgresServer
+from harness.stores import AnchorServices, StoreBackend
 from tests.unit_anchors.test_store_changes import Changes
 
 

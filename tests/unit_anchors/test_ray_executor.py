@@ -8,16 +8,9 @@ from pathlib import Path
 import pytest
 from ray import cloudpickle
 
-from anchors import (
-    ComputeService,
-    LocalExecutor,
-    RayExecutor,
-    SQLiteStore,
-    Task,
-    compute_function,
-)
+from anchors import ComputeService, LocalExecutor, RayExecutor, SQLiteStore, Task, compute_function
 from anchors.executors import Outcome
-from tests.support import AnchorServices
+from harness.stores import AnchorServices
 
 CELLS = 100
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

@@ -15,14 +15,15 @@ from anchors import (
     AccountService,
     BlockService,
     ComputeService,
-    Signals,
     SQLiteStore,
+    Signals,
     User,
     VisibleBlocks,
     compute_function,
 )
 from anchors.compute import ObjectSignal
-from tests.support import AnchorServices, CountingStore, StoreBackend
+from harness.stores import AnchorServices, StoreBackend
+from tests.support import CountingStore
 
 MARKER = "marker:aruco/7"
 RUNS: list[Any] = []
