@@ -11,16 +11,13 @@ Run: `python -m bench.lifting [--frames N] [--write]`.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.report import machine, percentile, rerun_command, write_section
+from bench.report import machine, option, percentile, run_benchmark
 from harness.lifting import (
     BOARD,
     CAMERA,
@@ -37,10 +34,13 @@ from harness.lifting import (
     teach,
 )
 from harness.samples import jpeg
-from harness.servers import start_server, stop_server
+from harness.servers import running_server
 from spatial.client import StreamClient
 
 HEADING = "## Objects in 3D through the service: lifting per object"
+OPTIONS = (
+    option("--frames", 40, "frames per depth map size"),
+)
 
 
 def row(*cells: object) -> str:
@@ -74,23 +74,19 @@ async def stream(server: Any, ids: dict[str, str], depth_size: tuple[int, int], 
 
 def report(frames: int, command: str) -> str:
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "store.db", "--max-fps", "1000")
-        try:
-            ids = {"crate": teach(server, CRATE), "board": teach(server, BOARD)}
-            for size in ((640, 480), (320, 240), (160, 120)):
-                found = asyncio.run(stream(server, ids, size, frames))
-                per_object = found["per_object"]
+    with running_server("--max-fps", "1000") as server:
+        ids = {"crate": teach(server, CRATE), "board": teach(server, BOARD)}
+        for size in ((640, 480), (320, 240), (160, 120)):
+            found = asyncio.run(stream(server, ids, size, frames))
+            per_object = found["per_object"]
 
-                def error(name: str) -> str:
-                    values = found[name]
-                    return f"{percentile(values, 50):.1f} / {max(values):.1f} ({len(values)})" if values else "none"
+            def error(name: str) -> str:
+                values = found[name]
+                return f"{percentile(values, 50):.1f} / {max(values):.1f} ({len(values)})" if values else "none"
 
-                rows.append(row(f"{size[0]}x{size[1]}", frames, f"{np.mean(found['lifted']):.2f}",
-                                f"{percentile(per_object, 50):.2f}", f"{percentile(per_object, 95):.2f}",
-                                error("crate"), error("board")))
-        finally:
-            stop_server(server)
+            rows.append(row(f"{size[0]}x{size[1]}", frames, f"{np.mean(found['lifted']):.2f}",
+                            f"{percentile(per_object, 50):.2f}", f"{percentile(per_object, 95):.2f}",
+                            error("crate"), error("board")))
     return "\n".join([
         HEADING,
         "",
@@ -113,17 +109,7 @@ def report(frames: int, command: str) -> str:
     ])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=40, help="frames per depth map size (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
-    command = rerun_command("bench.lifting", parser, args)
-    text = report(args.frames, command)
-    print(text)
-    if args.write:
-        write_section(text, HEADING)
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark(
+        "bench.lifting", __doc__, lambda args, command: report(args.frames, command), *OPTIONS,
+    ))

@@ -32,7 +32,6 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -41,7 +40,7 @@ import ray
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from bench.report import machine, percentile, rerun_command, stream_latencies, write_section
+from bench.report import machine, option, percentile, run_benchmark, stream_latencies
 from harness.paths import DATA, ROOT
 from harness.samples import jpeg, load_data_script, sample_jpegs
 from vision import Intrinsics, create_detector
@@ -53,6 +52,12 @@ SECTION = "## Detection on a Ray cluster: overhead per frame, batching in the de
 SMALL_MODEL = {"config": str(DATA / "models" / "shapes_r18_fpn.yaml"), "device": "cpu", "score_threshold": 0.5}
 WIDTH, HEIGHT = 640, 480
 CAMERA = Intrinsics.from_fov(WIDTH, HEIGHT, 60.0)
+OPTIONS = (
+    option("--frames", 60, "frames per backend in part 1"),
+    option("--streams", 4, "streams at once in part 2 (also the batch size)"),
+    option("--seconds", 8.0, "seconds per turn in part 2"),
+    option("--batch-wait-ms", 10.0, "the batch wait in part 2"),
+)
 
 
 def sample_frames(count: int) -> list[EncodedFrame]:
@@ -181,15 +186,8 @@ def batches(stats: Any) -> tuple[int, int]:
     return stats.frames, stats.batches
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=60, help="frames per backend in part 1")
-    parser.add_argument("--streams", type=int, default=4, help="streams at once in part 2 (also the batch size)")
-    parser.add_argument("--seconds", type=float, default=8.0, help="seconds per turn in part 2")
-    parser.add_argument("--batch-wait-ms", type=float, default=10.0, help="the batch wait in part 2")
-    parser.add_argument("--write", action="store_true", help=f"write the results into {Path('docs/benchmarks.md')}")
-    args = parser.parse_args()
-
+def run(args: argparse.Namespace, command: str) -> str:
+    """Both parts, on a local Ray cluster started here: the section."""
     started = time.perf_counter()
     start_ray()
     ray_start_s = time.perf_counter() - started
@@ -203,7 +201,7 @@ def main() -> int:
     lines = [
         SECTION, "",
         f"{machine()}, load average {os.getloadavg()[0]:.1f} when it ended. "
-        f"Command: `{rerun_command('bench.ray_detection', parser, args)}`",
+        f"Command: `{command}`",
         "",
         f"A local Ray cluster in the benchmark's process (started in {ray_start_s:.1f} s); each backend deployed"
         " on it as `--detector-cluster` deploys it, and built in the process too. Every frame went through both,"
@@ -231,12 +229,8 @@ def main() -> int:
         "| --- | ---: | ---: | ---: | ---: |",
         *batching,
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
-    return 0
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_benchmark("bench.ray_detection", __doc__, run, *OPTIONS))

@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.report import machine, percentile, rerun_command, write_section
+from bench.report import machine, option, percentile, run_benchmark
 from harness.postgres import PostgresServer, start_postgres, stop_postgres
 from harness.samples import sample_camera, sample_jpegs
 from harness.servers import Server, start_server, stop_server
@@ -39,6 +39,12 @@ from spatial.protocol import pack_frame
 
 SECTION = "## Replicas: one against two on PostgreSQL, and edit-to-overlay latency across them"
 MARKER = "marker:aruco/7"
+OPTIONS = (
+    option("--clients", 8),
+    option("--frames", 200, "frames per client and round"),
+    option("--rounds", 3),
+    option("--edits", 100, "edits timed per direction"),
+)
 
 
 @dataclass
@@ -166,14 +172,8 @@ async def edit_latency(viewer: Server, writer: Server, token: str, note: dict, f
     return delays
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--frames", type=int, default=200, help="frames per client and round (default: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--edits", type=int, default=100, help="edits timed per direction (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
+def run(args: argparse.Namespace, command: str) -> str:
+    """One replica against two on one PostgreSQL, and edits reaching a viewer across them: the section."""
     load = os.getloadavg()[0]
     frames = list(sample_jpegs())
     postgres = start_postgres("shared_preload_libraries=pg_stat_statements")
@@ -239,10 +239,10 @@ def main() -> None:
             f" {setup.cpu_postgres / setup.frames * 1e3:.2f} |"
             f" {sent / 1024:.1f} / {received / 1024:.2f} |"
         )
-    text = "\n".join([
+    return "\n".join([
         SECTION,
         "",
-        f"{machine()}, load average {load:.1f} when it started; PostgreSQL from Debian's packages on loopback (fsync on). Command: `{rerun_command('bench.replicas', parser, args)}`.",
+        f"{machine()}, load average {load:.1f} when it started; PostgreSQL from Debian's packages on loopback (fsync on). Command: `{command}`.",
         "",
         f"{args.clients} stream clients with one frame in flight each, {args.frames} frames each a round, {args.rounds} rounds"
         " taking turns between the set-ups; `markers` detector, 640x480 JPEG frames of `data/sample.mp4`, three notes"
@@ -276,10 +276,7 @@ def main() -> None:
         " database.",
         "",
     ])
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark("bench.replicas", __doc__, run, *OPTIONS))

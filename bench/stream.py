@@ -10,18 +10,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from bench.report import machine, percentile, write_section
+from bench.report import machine, option, percentile, run_benchmark
 
 from harness.samples import sample_camera, sample_jpegs
-from harness.servers import start_server, stop_server
+from harness.servers import running_server
 from spatial.client import StreamClient
 
 SECTION = "## Stream: server time, round trip, frames per second"
+OPTIONS = (
+    option("--frames", 300, "frames per client"),
+    option("--clients", [1, 8], type=int, nargs="+"),
+)
 
 
 @dataclass
@@ -81,35 +83,22 @@ def report(rows: list[str], frames: int, command: str) -> str:
         "Server time is decode + detect + overlays, measured in the server; round trip is from sending a frame",
         "to receiving its `objects` message. `dropped` counts frames replaced while waiting (latest frame wins):",
         "0 means no frame was ever queued behind another.",
-        "",
     ])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=300, help="frames per client (default: %(default)s)")
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
+def run(args: argparse.Namespace, command: str) -> str:
+    """Each number of clients against one service: the section."""
     frames = list(sample_jpegs())
-    with tempfile.TemporaryDirectory() as tmp:
-        # The frame-rate limit (60/s by default) would cap a single client: lift it to measure capacity.
-        server = start_server(Path(tmp) / "store.db", "--max-fps", "1000")
-        try:
-            asyncio.run(measure(server.ws_url, server.token, frames, 1, 30))  # warm-up
-            rows = []
-            for clients in args.clients:
-                runs = asyncio.run(measure(server.ws_url, server.token, frames, clients, args.frames))
-                rows.append(summarise(clients, runs))
-                print(rows[-1], flush=True)
-        finally:
-            stop_server(server)
-    command = "python -m bench.stream" + (f" --frames {args.frames}" if args.frames != 300 else "") + " --write"
-    text = report(rows, args.frames, command)
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
+    # The frame-rate limit (60/s by default) would cap a single client: lift it to measure capacity.
+    with running_server("--max-fps", "1000") as server:
+        asyncio.run(measure(server.ws_url, server.token, frames, 1, 30))  # warm-up
+        rows = []
+        for clients in args.clients:
+            runs = asyncio.run(measure(server.ws_url, server.token, frames, clients, args.frames))
+            rows.append(summarise(clients, runs))
+            print(rows[-1], flush=True)
+    return report(rows, args.frames, command)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark("bench.stream", __doc__, run, *OPTIONS))

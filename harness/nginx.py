@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.paths import ROOT
+from harness.processes import stop_process
 
 SCALING_DOC = ROOT / "docs" / "scaling.md"
 
@@ -63,9 +64,5 @@ def start_nginx(site: str) -> Nginx:
 
 
 def stop_nginx(nginx: Nginx) -> None:
-    nginx.process.send_signal(signal.SIGQUIT)
-    try:
-        nginx.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        nginx.process.kill()
+    stop_process(nginx.process, signal.SIGQUIT)
     shutil.rmtree(nginx.prefix, ignore_errors=True)

@@ -8,14 +8,19 @@ import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from harness.paths import DATA, ROOT
 from harness.ports import free_port
+from harness.processes import stop_process
 
 
 @dataclass
@@ -121,8 +126,16 @@ def start_detectron2_server(store: Path) -> Server:
 
 def stop_server(server: Server) -> None:
     """Stop the service as Ctrl-C would; kill it when it has not ended within 10 s."""
-    server.process.send_signal(signal.SIGINT)
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    stop_process(server.process, signal.SIGINT)
+
+
+@contextmanager
+def running_server(*extra: str, **options: Any) -> Iterator[Server]:
+    """`start_server` (with `extra` and `options`) over a new SQLite store in a temporary folder of its own;
+    stopped, and the folder removed, on leaving."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(Path(tmp) / "store.db", *extra, **options)
+        try:
+            yield server
+        finally:
+            stop_server(server)
