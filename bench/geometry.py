@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 
 from bench.report import machine, option, run_benchmark
+from harness.rooms import whole_objects
 from spatial.visibility import AnchorIndex
 from vision.camera import Intrinsics
 from vision.depth import DepthView, fuse_depth_views
 from vision.lifting import WORLD_UP, lift
 from vision.poses import invert_pose, make_pose, pose_difference, rotation_about
 from vision.relocalise import prepare_cloud, relocalise
-from vision.scenes import clear_view, look_at, make_room, panorama_poses
+from vision.scenes import look_at, make_room, panorama_poses
 
 HEADING = "## Geometry: visibility, relocalisation, 3D lifting"
 VIEW = Intrinsics.from_fov(640, 480, 60)
@@ -141,14 +142,7 @@ def relocalisation(sessions: int) -> list[str]:
 
 def lifting(repeats: int) -> list[str]:
     """Every box and cylinder of two rooms that a 640x480 view shows whole, lifted by mask and by box."""
-    cases = []
-    for seed in (0, 1):
-        room = make_room(seed)
-        for index, obj in enumerate(room.objects):
-            if obj.shape in ("box", "cylinder") and min(obj.size) >= 0.2:
-                view = clear_view(room, index, VIEW, depth_noise=DEPTH_NOISE, seed=seed)
-                if view is not None:
-                    cases.append((obj, index, view))
+    cases = [(room.objects[index], index, view) for room, index, view in whole_objects(VIEW, DEPTH_NOISE)]
     against_wall = ("cabinet", "shelves")  # a box alone cannot tell them from the wall they touch
     groups = {
         "mask": ("mask", cases),

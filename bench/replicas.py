@@ -31,6 +31,7 @@ import httpx
 import psutil
 
 from bench.report import machine, option, percentile, run_benchmark
+from bench.streaming import StreamRun, stream_frames
 from harness.postgres import PostgresServer, start_postgres, stop_postgres
 from harness.samples import sample_camera, sample_jpegs
 from harness.servers import Server, start_server, stop_server
@@ -45,37 +46,6 @@ OPTIONS = (
     option("--rounds", 3),
     option("--edits", 100, "edits timed per direction"),
 )
-
-
-@dataclass
-class Run:
-    rtt_ms: list[float] = field(default_factory=list)
-    server_ms: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    sent_bytes: int = 0
-    received_bytes: int = 0
-
-
-async def stream(url: str, token: str, frames: list[bytes], count: int) -> Run:
-    run = Run()
-    client = await StreamClient.open(url, token, sample_camera())
-    start = time.perf_counter()
-    for i in range(count):
-        data = pack_frame(i, time.time() * 1000, frames[i % len(frames)])
-        sent = time.perf_counter()
-        await client.ws.send(data)
-        run.sent_bytes += len(data)
-        while True:
-            raw = await client.ws.recv()
-            run.received_bytes += len(raw)
-            message = json.loads(raw)
-            if message["type"] == "objects":
-                break
-        run.rtt_ms.append((time.perf_counter() - sent) * 1e3)
-        run.server_ms.append(message["timing"]["total"])
-    run.seconds = time.perf_counter() - start
-    await client.close()
-    return run
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -112,15 +82,15 @@ def statements(postgres: PostgresServer, url: str) -> int:
 class SetUp:
     name: str
     targets: list[Server]
-    runs: list[Run] = field(default_factory=list)
+    runs: list[StreamRun] = field(default_factory=list)
     cpu_replicas: float = 0.0
     cpu_postgres: float = 0.0
     frames: int = 0
 
 
-async def round_of(setup: SetUp, clients: int, token: str, frames: list[bytes], count: int) -> list[Run]:
+async def round_of(setup: SetUp, clients: int, token: str, frames: list[bytes], count: int) -> list[StreamRun]:
     return await asyncio.gather(*(
-        stream(setup.targets[i % len(setup.targets)].ws_url, token, frames, count) for i in range(clients)
+        stream_frames(setup.targets[i % len(setup.targets)].ws_url, token, frames, count) for i in range(clients)
     ))
 
 
@@ -207,7 +177,7 @@ def run(args: argparse.Namespace, command: str) -> str:
 
         held = connections(postgres, url)
         before = statements(postgres, url)
-        quiet = asyncio.run(stream(b.ws_url, token, frames, args.frames))
+        quiet = asyncio.run(stream_frames(b.ws_url, token, frames, args.frames))
         per_frame = (statements(postgres, url) - before) / len(quiet.rtt_ms)
 
         version = [1]

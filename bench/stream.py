@@ -11,13 +11,11 @@ import argparse
 import asyncio
 import statistics
 import time
-from dataclasses import dataclass, field
 
 from bench.report import machine, option, percentile, run_benchmark
-
-from harness.samples import sample_camera, sample_jpegs
+from bench.streaming import StreamRun, stream_frames
+from harness.samples import sample_jpegs
 from harness.servers import running_server
-from spatial.client import StreamClient
 
 SECTION = "## Stream: server time, round trip, frames per second"
 OPTIONS = (
@@ -26,35 +24,11 @@ OPTIONS = (
 )
 
 
-@dataclass
-class ClientRun:
-    rtt_ms: list[float] = field(default_factory=list)
-    server_ms: list[float] = field(default_factory=list)
-    dropped: int = 0
-    seconds: float = 0.0
+async def measure(url: str, token: str, frames: list[bytes], clients: int, count: int) -> list[StreamRun]:
+    return await asyncio.gather(*(stream_frames(url, token, frames, count, stats=True) for _ in range(clients)))
 
 
-async def stream_client(url: str, token: str, frames: list[bytes], count: int) -> ClientRun:
-    run = ClientRun()
-    client = await StreamClient.open(url, token, sample_camera())
-    start = time.perf_counter()
-    for i in range(count):
-        sent = time.perf_counter()
-        reply = await client.frame(i, frames[i % len(frames)])
-        run.rtt_ms.append((time.perf_counter() - sent) * 1e3)
-        run.server_ms.append(reply["timing"]["total"])
-    run.seconds = time.perf_counter() - start
-    await client.send_json({"type": "stats"})
-    run.dropped = (await client.next_of("stats"))["dropped"]
-    await client.close()
-    return run
-
-
-async def measure(url: str, token: str, frames: list[bytes], clients: int, count: int) -> list[ClientRun]:
-    return await asyncio.gather(*(stream_client(url, token, frames, count) for _ in range(clients)))
-
-
-def summarise(clients: int, runs: list[ClientRun]) -> str:
+def summarise(clients: int, runs: list[StreamRun]) -> str:
     server = [v for r in runs for v in r.server_ms]
     rtt = [v for r in runs for v in r.rtt_ms]
     total_frames = sum(len(r.rtt_ms) for r in runs)

@@ -11,15 +11,8 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.editing import (
-    Ref,
-    edit_cells_add_a_row_and_meet_a_conflict,
-    find_op,
-    move_a_card_and_add_one,
-    open_editor,
-    row_ids,
-    show_only_a_kanban,
-    table_overlay,
-    tap_at,
+    Ref, edit_cells_add_a_row_and_meet_a_conflict, find_op, move_a_card_and_add_one, open_editor, row_ids,
+    show_only_a_kanban, table_overlay, tap_at,
 )
 from tests.browser.helpers import MARKER, client, freeze_video, new_page, next_paint, save_screenshot, screenshot
 

@@ -12,11 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.editing import (
-    Ref,
-    edit_cells_add_a_row_and_meet_a_conflict,
-    find_op,
-    move_a_card_and_add_one,
-    show_only_a_kanban,
+    Ref, edit_cells_add_a_row_and_meet_a_conflict, find_op, move_a_card_and_add_one, show_only_a_kanban,
     tap_at,
 )
 from tests.browser.helpers import MARKER, PHONE_SCREEN, client, emulated_phone, freeze_video, matrix, project

@@ -19,14 +19,7 @@ from playwright.sync_api import Browser, Page
 from spatial.protocol import pack_frame
 from spatial.render.placement import stack_above
 from tests.browser.helpers import (
-    MARKER,
-    client,
-    freeze_video,
-    luminance,
-    new_page,
-    next_paint,
-    save_screenshot,
-    screenshot,
+    MARKER, client, freeze_video, luminance, new_page, next_paint, save_screenshot, screenshot,
 )
 
 VIEWPORT = {"width": 1280, "height": 720}

@@ -22,22 +22,8 @@ from playwright.sync_api import Browser, Page
 
 from harness.poses import matrix
 from tests.browser.helpers import (
-    FLIP,
-    MARKER,
-    PHONE_SCREEN,
-    READING_DISTANCE_M,
-    StreamTap,
-    client,
-    emulated_phone,
-    freeze_video,
-    next_paint,
-    panel_samples,
-    project,
-    save_screenshot,
-    screenshot,
-    stacked_centres,
-    teach_cup,
-    viewer_scale,
+    FLIP, MARKER, PHONE_SCREEN, READING_DISTANCE_M, StreamTap, client, emulated_phone, freeze_video, next_paint,
+    panel_samples, project, save_screenshot, screenshot, stacked_centres, teach_cup, viewer_scale,
 )
 from vision.poses import pose_difference
 

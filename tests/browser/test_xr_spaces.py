@@ -24,14 +24,7 @@ from playwright.sync_api import Browser, Page
 
 from harness.poses import matrix, row_major
 from tests.browser.helpers import (
-    MARKER,
-    PHONE_SCREEN,
-    emulated_phone,
-    facing_viewer,
-    freeze_video,
-    project,
-    stacked_centres,
-    translation,
+    MARKER, PHONE_SCREEN, emulated_phone, facing_viewer, freeze_video, project, stacked_centres, translation,
     viewer_scale,
 )
 

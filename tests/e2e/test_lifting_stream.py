@@ -12,7 +12,6 @@ frames without depth. The scene is `harness/lifting.py`'s; `bench/lifting.py` ti
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -22,17 +21,10 @@ from harness.lifting import (
     CAMERA, CRATE, DEVICE_FROM_ROOM, EYE, INTRINSICS, NOISE, ROOM, K, point_in, printed, sideways, teach,
 )
 from harness.samples import jpeg
-from harness.servers import Server, start_server, stop_server
+from harness.servers import Server
 from spatial.client import StreamClient
 
 DEPTH_K = K.scaled_to(320, 240)  # depth sensors give coarser maps than the colour camera
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("lifting") / "store.db")
-    yield srv
-    stop_server(srv)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,13 @@
 import pytest
 
-from anchors import AccountService, BlockService, BlockShapeError, NotFound, PermissionDenied, VersionConflict
+from anchors import (
+    AccountService,
+    BlockService,
+    BlockShapeError,
+    NotFound,
+    PermissionDenied,
+    VersionConflict,
+)
 from anchors.model import IDENTITY_POSE
 from harness.stores import AnchorServices, StoreBackend
 

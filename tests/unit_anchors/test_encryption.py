@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from anchors import SQLiteStore, ServiceKey, ServiceKeyError, Store
+from anchors import ServiceKey, ServiceKeyError, SQLiteStore, Store
 from anchors.crypto import SealedDataError, default_key_file
 from harness.stores import AnchorServices, StoreBackend
 

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from ray import cloudpickle
 
-from anchors import ComputeService, LocalExecutor, RayExecutor, SQLiteStore, Task, compute_function
+from anchors import (
+    ComputeService,
+    LocalExecutor,
+    RayExecutor,
+    SQLiteStore,
+    Task,
+    compute_function,
+)
 from anchors.executors import Outcome
 from harness.stores import AnchorServices
 

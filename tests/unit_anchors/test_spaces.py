@@ -15,9 +15,9 @@ from anchors import (
     Limits,
     NotFound,
     PermissionDenied,
-    SQLiteStore,
     ServiceKey,
     SpaceService,
+    SQLiteStore,
     TooLarge,
 )
 from anchors.crypto import block_aad, new_data_key, seal
