@@ -29,10 +29,10 @@ import cv2
 import motmetrics as mm
 import numpy as np
 
-from bench.report import machine, percentile, write_section
+from bench.report import machine, option, percentile, run_benchmark
 from bench.tracking import SequenceRun, distances, load_make_sequences, summary
 from data.make_shapes_dataset import scene
-from tests.support import DATA
+from harness.paths import DATA
 from vision import Intrinsics, create_detector
 from vision.batching import BatchingDetector
 from vision.tracking import Tracker
@@ -45,6 +45,10 @@ CAMERA_FRAME_MS = 1000 / 30
 SHAPES = (("clock", (390, 300), 150), ("stop sign", (600, 300), 140), ("donut", (500, 480), 120))
 """The scene's objects: label, centre and size in scene pixels."""
 Truth = load_make_sequences().Truth
+OPTIONS = (
+    option("--frames", 150, "frames in the sequence"),
+    option("--detect-every", 5, "frames between detections"),
+)
 
 
 @dataclass
@@ -202,12 +206,8 @@ def report(
     ])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=150, help="frames in the sequence (default: %(default)s)")
-    parser.add_argument("--detect-every", type=int, default=5, help="frames between detections (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
+def run(args: argparse.Namespace, command: str) -> str:
+    """Synchronous and asynchronous detection, replayed as fast as it goes and live: the section."""
     load = os.getloadavg()[0]
     frames = list(ShapesPan(args.frames).frames())
     detector = shapes_detector()
@@ -223,18 +223,10 @@ def main() -> None:
         for live in (False, True) for asynchronous in (False, True)
     ]
     detector.close()
-    command = "python -m bench.async_detection"
-    if args.frames != 150:
-        command += f" --frames {args.frames}"
-    if args.detect_every != 5:
-        command += f" --detect-every {args.detect_every}"
-    text = report(results, args.frames, args.detect_every, statistics.median(timed), command + " --write", load)
-    print(text)
     for result in results:
         print(result.mode, result.run.ids_given())
-    if args.write:
-        write_section(text, SECTION)
+    return report(results, args.frames, args.detect_every, statistics.median(timed), command, load)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark("bench.async_detection", __doc__, run, *OPTIONS))

@@ -23,13 +23,14 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 from anchors import Block
-from bench.report import machine, percentile, write_section
+from bench.report import machine, option, percentile, run_benchmark
+from harness.samples import load_make_sample, sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
 from spatial.overlays import LayoutCache
 from spatial.protocol import pack_frame
 from spatial.render import content_hash, layout_block, paint
 from spatial.render.raster import RASTER_SCALE, encode
-from tests.support import Server, load_make_sample, sample_camera, sample_jpegs, start_server, stop_server
 
 SECTION = "## Web client: capture and encode, overlay traffic, layout and raster"
 CHROMIUM = "/usr/bin/chromium"
@@ -37,6 +38,10 @@ MARKER = "marker:aruco/7"
 CAMERA_FPS = 15  # the sample video's rate; the client sends one frame in flight, at most this often
 WARM_UP_S = 2.0  # traffic before this is the initial burst, not steady state
 FRAME_TIMEOUT_S = 1.0  # the web client's wait for a frame's answer
+OPTIONS = (
+    option("--seconds", 10.0, "streaming time per traffic run"),
+    option("--samples", 100, "frames timed in the browser"),
+)
 
 
 def timed(run: Callable[[], Any], repeats: int) -> list[float]:
@@ -303,14 +308,8 @@ def report(
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0,
-                        help="streaming time per traffic run (default: %(default)s)")
-    parser.add_argument("--samples", type=int, default=100, help="frames timed in the browser (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
-
+def run(args: argparse.Namespace, command: str) -> str:
+    """Layout and raster, the browser's capture and encoding, and the overlay traffic: the section."""
     load = os.getloadavg()[0]
     raster = layout_and_raster(repeats=60)
     print(f"layout+raster median {statistics.median(raster['paint']):.2f} ms, "
@@ -337,12 +336,8 @@ def main() -> None:
                       f"burst {t.burst['overlays']} B, steady {t.per_second('overlays'):.0f} B/s overlays")
         finally:
             stop_server(server)
-    command = "python -m bench.client" + (f" --seconds {args.seconds:g}" if args.seconds != 10.0 else "") + " --write"
-    text = report(browser, traffic, raster, command, load)
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
+    return report(browser, traffic, raster, command, load)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark("bench.client", __doc__, run, *OPTIONS))

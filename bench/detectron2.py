@@ -24,7 +24,6 @@ import argparse
 import itertools
 import platform
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.report import machine, percentile, stream_latencies, write_section
+from bench.report import machine, option, percentile, run_benchmark, stream_latencies
 from scripts.train_detector import load_shapes
 from vision import Intrinsics
 
@@ -41,6 +40,20 @@ SMALL_CONFIG = ROOT / "data" / "models" / "shapes_r18_fpn.yaml"
 R50_CONFIG = "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml"
 SECTION = "## detectron2: frames per second, {model} model on the {device}, {size}"
 WIDTH, HEIGHT = 640, 480
+OPTIONS = (
+    option("--model", "small", choices=["small", "r50"]),
+    option("--device", "auto"),
+    option("--batch", "1,4", "batch sizes, comma-separated"),
+    option("--precision", "fp32", "fp32, bf16, fp16, comma-separated"),
+    option("--compile", "none", help="none, default, reduce-overhead, max-autotune, comma-separated", type=str),
+    option("--min-size", 0, help="shortest side the model sees (default: the config's)", type=int),
+    option("--detections", 10, "detections per frame for r50"),
+    option("--streams", "", help="also measure N concurrent streams through the shared queue, with the last setting; "
+                                         "counts comma-separated (e.g. 1,4,8,16)", type=str),
+    option("--batch-wait-ms", 5.0, "the queue's latency budget"),
+    option("--seconds", 10.0, "measuring time per row"),
+    option("--warmup", 3, "batches run before measuring"),
+)
 
 
 @dataclass
@@ -160,24 +173,8 @@ def device_name(device: Any) -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads), torch {torch.__version__}"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=["small", "r50"], default="small")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--batch", default="1,4", help="batch sizes, comma-separated (default: %(default)s)")
-    parser.add_argument("--precision", default="fp32", help="fp32, bf16, fp16, comma-separated (default: %(default)s)")
-    parser.add_argument("--compile", default="none", help="none, default, reduce-overhead, max-autotune, comma-separated")
-    parser.add_argument("--min-size", type=int, default=0, help="shortest side the model sees (default: the config's)")
-    parser.add_argument("--detections", type=int, default=10, help="detections per frame for r50 (default: %(default)s)")
-    parser.add_argument("--streams", default="",
-                        help="also measure N concurrent streams through the shared queue, with the last setting; "
-                             "counts comma-separated (e.g. 1,4,8,16)")
-    parser.add_argument("--batch-wait-ms", type=float, default=5.0, help="the queue's latency budget (default: %(default)s)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per row (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=3, help="batches run before measuring (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
-    args = parser.parse_args()
-
+def run(args: argparse.Namespace, command: str) -> str:
+    """Each setting's batches, then the streams through the shared queue: the section."""
     images = frames(32)
     batches = [int(b) for b in args.batch.split(",")]
     settings = [("fp32", "none")] + [
@@ -205,21 +202,17 @@ def main() -> int:
         print(stream_lines[-1], flush=True)
 
     size = f"shortest side {args.min_size or detector.model.min_size}"
-    text = "\n".join([
+    return "\n".join([
         SECTION.format(model=args.model, device="GPU" if device.type == "cuda" else "CPU", size=size), "",
         f"{machine()}; {device_name(device)}.",
-        f"{WIDTH}x{HEIGHT} frames. Command: `python -m bench.detectron2 {' '.join(sys.argv[1:])}`",
+        f"{WIDTH}x{HEIGHT} frames. Command: `{command}`",
         "", *table(rows), "",
         "ms per batch covers upload, resize, model, mask pasting and copying the results back. "
         "Medians are the figures to read: p95 shows interference from other work on the machine.",
         *(["", "Through the service's shared queue, each stream with one frame in flight, batches of up to one "
                "frame per stream (latency includes the wait in the queue):", "", *stream_lines] if stream_lines else []),
     ])
-    print(text)
-    if args.write:
-        write_section(text, text.splitlines()[0])
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_benchmark("bench.detectron2", __doc__, run, *OPTIONS))

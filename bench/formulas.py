@@ -37,11 +37,15 @@ from anchors import (
 )
 from anchors.sheets.formulas import column_letter, parse
 from anchors.sheets.sheet import Sheet
-from bench.report import machine, write_section
+from bench.report import machine, option, run_benchmark
 
 SECTION = "## Formulas and compute: incremental recompute, Ray overhead"
 ROWS = COLUMNS = 100
 ORDERS, PRODUCTS = 10_000, 200
+OPTIONS = (
+    option("--repeats", 20),
+    option("--ray-tasks", 200, "0 skips the Ray measurement"),
+)
 
 
 def sheet_rows() -> list[list[object]]:
@@ -259,24 +263,16 @@ def report(sheet: dict, service: dict, lookups: dict, lookup_service: dict, ray:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--ray-tasks", type=int, default=200, help="0 skips the Ray measurement")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
+def run(args: argparse.Namespace, command: str) -> str:
+    """The sheets, through the service and on Ray: the section."""
     load = os.getloadavg()[0]
     sheet = sheet_numbers(args.repeats)
     service = service_numbers(args.repeats)
     lookups = lookup_numbers(args.repeats)
     lookup_service = lookup_service_numbers(max(3, args.repeats // 5))
     ray = ray_numbers(args.ray_tasks) if args.ray_tasks else None
-    text = report(sheet, service, lookups, lookup_service, ray, args.repeats, load)
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
-    return 0
+    return report(sheet, service, lookups, lookup_service, ray, args.repeats, load)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_benchmark("bench.formulas", __doc__, run, *OPTIONS))

@@ -7,7 +7,6 @@ Run: `python -m bench.geometry [--queries N] [--write]`.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
@@ -16,19 +15,25 @@ from typing import Any
 
 import numpy as np
 
-from bench.report import machine, rerun_command, write_section
+from bench.report import machine, option, run_benchmark
+from harness.rooms import whole_objects
 from spatial.visibility import AnchorIndex
 from vision.camera import Intrinsics
 from vision.depth import DepthView, fuse_depth_views
 from vision.lifting import WORLD_UP, lift
 from vision.poses import invert_pose, make_pose, pose_difference, rotation_about
 from vision.relocalise import prepare_cloud, relocalise
-from vision.scenes import clear_view, look_at, make_room, panorama_poses
+from vision.scenes import look_at, make_room, panorama_poses
 
 HEADING = "## Geometry: visibility, relocalisation, 3D lifting"
 VIEW = Intrinsics.from_fov(640, 480, 60)
 SURVEY = Intrinsics.from_fov(320, 240, 60)
 DEPTH_NOISE = 0.001
+OPTIONS = (
+    option("--queries", 500, "visibility queries per case"),
+    option("--sessions", 12, "devices relocalised"),
+    option("--repeats", 20, "lifts timed per object"),
+)
 
 
 def timed(call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
@@ -137,14 +142,7 @@ def relocalisation(sessions: int) -> list[str]:
 
 def lifting(repeats: int) -> list[str]:
     """Every box and cylinder of two rooms that a 640x480 view shows whole, lifted by mask and by box."""
-    cases = []
-    for seed in (0, 1):
-        room = make_room(seed)
-        for index, obj in enumerate(room.objects):
-            if obj.shape in ("box", "cylinder") and min(obj.size) >= 0.2:
-                view = clear_view(room, index, VIEW, depth_noise=DEPTH_NOISE, seed=seed)
-                if view is not None:
-                    cases.append((obj, index, view))
+    cases = [(room.objects[index], index, view) for room, index, view in whole_objects(VIEW, DEPTH_NOISE)]
     against_wall = ("cabinet", "shelves")  # a box alone cannot tell them from the wall they touch
     groups = {
         "mask": ("mask", cases),
@@ -210,19 +208,7 @@ def report(queries: int, sessions: int, repeats: int, command: str) -> str:
     ])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--queries", type=int, default=500, help="visibility queries per case (default: %(default)s)")
-    parser.add_argument("--sessions", type=int, default=12, help="devices relocalised (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=20, help="lifts timed per object (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
-    command = rerun_command("bench.geometry", parser, args)
-    text = report(args.queries, args.sessions, args.repeats, command)
-    print(text)
-    if args.write:
-        write_section(text, HEADING)
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark(
+        "bench.geometry", __doc__, lambda args, command: report(args.queries, args.sessions, args.repeats, command), *OPTIONS,
+    ))

@@ -2,7 +2,7 @@
 (160x120 is what the web client sends).
 
 A real `spatial serve` (markers detector) on loopback; the room, crate and
-poster board of tests/e2e/test_lifting_stream.py, both taught over REST. One
+poster board of harness/lifting.py (the lifting tests' scene), both taught over REST. One
 session sends 640x480 JPEG frames with a float32 depth map and the device
 pose, the camera stepping sideways 1 cm a frame with both objects in view,
 one frame in flight; the `lift` time comes from each `objects` message.
@@ -11,22 +11,36 @@ Run: `python -m bench.lifting [--frames N] [--write]`.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.report import machine, percentile, rerun_command, write_section
+from bench.report import machine, option, percentile, run_benchmark
+from harness.lifting import (
+    BOARD,
+    CAMERA,
+    CRATE,
+    DEVICE_FROM_ROOM,
+    EYE,
+    INTRINSICS,
+    NOISE,
+    ROOM,
+    K,
+    point_in,
+    printed,
+    sideways,
+    teach,
+)
+from harness.samples import jpeg
+from harness.servers import running_server
 from spatial.client import StreamClient
-from tests.e2e.test_lifting_stream import BOARD, CRATE, DEVICE_FROM_ROOM, EYE, ROOM, printed, teach
-from tests.lifting import CAMERA, INTRINSICS, NOISE, K, point_in, sideways
-from tests.support import jpeg, start_server, stop_server
 
 HEADING = "## Objects in 3D through the service: lifting per object"
+OPTIONS = (
+    option("--frames", 40, "frames per depth map size"),
+)
 
 
 def row(*cells: object) -> str:
@@ -60,30 +74,26 @@ async def stream(server: Any, ids: dict[str, str], depth_size: tuple[int, int], 
 
 def report(frames: int, command: str) -> str:
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "store.db", "--max-fps", "1000")
-        try:
-            ids = {"crate": teach(server, CRATE), "board": teach(server, BOARD)}
-            for size in ((640, 480), (320, 240), (160, 120)):
-                found = asyncio.run(stream(server, ids, size, frames))
-                per_object = found["per_object"]
+    with running_server("--max-fps", "1000") as server:
+        ids = {"crate": teach(server, CRATE), "board": teach(server, BOARD)}
+        for size in ((640, 480), (320, 240), (160, 120)):
+            found = asyncio.run(stream(server, ids, size, frames))
+            per_object = found["per_object"]
 
-                def error(name: str) -> str:
-                    values = found[name]
-                    return f"{percentile(values, 50):.1f} / {max(values):.1f} ({len(values)})" if values else "none"
+            def error(name: str) -> str:
+                values = found[name]
+                return f"{percentile(values, 50):.1f} / {max(values):.1f} ({len(values)})" if values else "none"
 
-                rows.append(row(f"{size[0]}x{size[1]}", frames, f"{np.mean(found['lifted']):.2f}",
-                                f"{percentile(per_object, 50):.2f}", f"{percentile(per_object, 95):.2f}",
-                                error("crate"), error("board")))
-        finally:
-            stop_server(server)
+            rows.append(row(f"{size[0]}x{size[1]}", frames, f"{np.mean(found['lifted']):.2f}",
+                            f"{percentile(per_object, 50):.2f}", f"{percentile(per_object, 95):.2f}",
+                            error("crate"), error("board")))
     return "\n".join([
         HEADING,
         "",
         f"{machine()}, load average {os.getloadavg()[0]:.1f} at the end (the machine is shared). "
         f"Command: `{command}`.",
         "A real `spatial serve` (markers detector, taught objects) on loopback; frames of the room of "
-        "`tests/e2e/test_lifting_stream.py` (a 0.5 x 0.4 x 0.4 m crate and a 0.8 x 0.6 m poster board, both "
+        "`harness/lifting.py` (a 0.5 x 0.4 x 0.4 m crate and a 0.8 x 0.6 m poster board, both "
         "covered in photos and taught without a size), 640x480 JPEG with float32 depth (1 mm noise at 1 m) and "
         "the device pose, the camera 1.9 m away stepping 1 cm sideways a frame, one frame in flight. Objects come "
         "from recognition every 5th frame and tracking in between, so they are lifted from their boxes (no masks): "
@@ -99,17 +109,7 @@ def report(frames: int, command: str) -> str:
     ])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=40, help="frames per depth map size (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
-    command = rerun_command("bench.lifting", parser, args)
-    text = report(args.frames, command)
-    print(text)
-    if args.write:
-        write_section(text, HEADING)
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark(
+        "bench.lifting", __doc__, lambda args, command: report(args.frames, command), *OPTIONS,
+    ))

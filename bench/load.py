@@ -15,20 +15,25 @@ import argparse
 import asyncio
 import contextlib
 import statistics
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from bench.report import machine, percentile, write_section
+from bench.report import machine, option, percentile, run_benchmark
 
 from websockets.exceptions import ConnectionClosed
 
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import Server, running_server
 from spatial.client import StreamClient
 from spatial.protocol import pack_frame
-from tests.support import Server, sample_camera, sample_jpegs, start_server, stop_server
 
 SECTION = "## Load: {clients} stream clients for {seconds:g} s, with REST writes"
+OPTIONS = (
+    option("--clients", 50),
+    option("--fps", 15.0),
+    option("--seconds", 60.0),
+)
 
 
 def rss_mb(pid: int) -> float:
@@ -176,24 +181,12 @@ def generator_note(intended: int, sent: int) -> list[str]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--fps", type=float, default=15.0)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "store.db")
-        try:
-            results, rest, failures, memory = asyncio.run(run(server, args.clients, args.fps, args.seconds))
-        finally:
-            stop_server(server)
-    text = report(args.clients, args.fps, args.seconds, results, rest, failures, memory)
-    print(text)
-    if args.write:
-        write_section(text, text.splitlines()[0])
+def run_clients(args: argparse.Namespace, command: str) -> str:
+    """The clients and the REST writes against one service: the section."""
+    with running_server() as server:
+        results, rest, failures, memory = asyncio.run(run(server, args.clients, args.fps, args.seconds))
+    return report(args.clients, args.fps, args.seconds, results, rest, failures, memory)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark("bench.load", __doc__, run_clients, *OPTIONS))

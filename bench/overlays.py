@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+MEASURE = "--measure"
+"""How `run_child` asks a process of its own for one scenario's figures."""
 SECTION = "## Overlays: steady state, one edit, bytes per panel"
 SCENARIOS = (
     "demo", "tables-10x20", "tables-60x20", "tables-60x200",
@@ -227,7 +229,7 @@ def measure(name: str) -> dict[str, Any]:
 def run_child(checkout: Path, name: str) -> dict[str, Any]:
     """`measure(name)` in a new process that imports the project from `checkout`."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    done = subprocess.run([sys.executable, "-P", __file__, "--measure", name], cwd=checkout, env=env,
+    done = subprocess.run([sys.executable, "-P", __file__, MEASURE, name], cwd=checkout, env=env,
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{name} in {checkout} failed:\n{done.stderr[-4000:]}")
@@ -303,20 +305,12 @@ other work on the machine moves them.
 """
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", type=Path, help="a checkout of the code before, run side by side with this tree")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each scenario in each checkout")
-    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
-    parser.add_argument("--measure", choices=SCENARIOS, help=argparse.SUPPRESS)
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
-    if args.measure:
-        print(json.dumps(measure(args.measure)))
-        return
+def compare(args: argparse.Namespace, command: str) -> str:
+    """Every scenario in the checkout before and in this tree, taking turns: the section."""
+    from bench.report import UsageError
+
     if args.base is None:
-        parser.error("--base is required: a checkout of the code to compare with (git worktree add /tmp/... COMMIT)")
-    sys.path.insert(0, str(ROOT))
+        raise UsageError("--base is required: a checkout of the code to compare with (git worktree add /tmp/... COMMIT)")
     base = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.base, capture_output=True, text=True,
                           check=True).stdout.strip()
     rows = []
@@ -330,15 +324,24 @@ def main() -> None:
         print(f"{name}: steady {b['steady_p50']:.3f} -> {a['steady_p50']:.3f} ms,"
               f" edit {b['edit_p50']:.2f} -> {a['edit_p50']:.2f} ms, bytes {b['bytes_max']:.0f} -> {a['bytes_max']:.0f}",
               flush=True)
-    options = "" if args.repeats == 3 else f" --repeats {args.repeats}"
-    options += "" if args.scenarios == list(SCENARIOS) else f" --scenarios {' '.join(args.scenarios)}"
-    text = report(rows, base, args.repeats, f"python -m bench.overlays --base {args.base}{options} --write")
-    print(text)
-    if args.write:
-        from bench.report import write_section
+    return report(rows, base, args.repeats, command)
 
-        write_section(text, SECTION)
+
+def main() -> int:
+    if sys.argv[1:2] == [MEASURE]:  # a child process of `run_child`: one scenario, its figures as JSON
+        print(json.dumps(measure(sys.argv[2])))
+        return 0
+    # bench.report is imported here, not above: a child imports the project from the other checkout.
+    sys.path.insert(0, str(ROOT))
+    from bench.report import option, run_benchmark
+
+    return run_benchmark(
+        "bench.overlays", __doc__, compare,
+        option("--base", help="a checkout of the code before, run side by side with this tree", type=Path),
+        option("--repeats", 3, "runs of each scenario in each checkout"),
+        option("--scenarios", list(SCENARIOS), nargs="+", choices=SCENARIOS),
+    )
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

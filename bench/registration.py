@@ -32,11 +32,9 @@ Run: `python -m bench.registration [--seconds 60] [--rounds 4] [--compensation f
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,23 +43,10 @@ from typing import Any
 import numpy as np
 from playwright.sync_api import Browser, sync_playwright
 
-from bench.report import machine, percentile, write_section
-from tests.browser.helpers import CHROMIUM, chromium_args
-from tests.support import Server, start_server, stop_server
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_camera_clips() -> Any:
-    """`data/make_camera_clips.py` as a module (`data/` is a folder of scripts, not a package)."""
-    if "make_camera_clips" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("make_camera_clips", ROOT / "data" / "make_camera_clips.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["make_camera_clips"] = module  # dataclasses look their module up while it loads
-        spec.loader.exec_module(module)
-    return sys.modules["make_camera_clips"]
-
+from bench.report import machine, option, percentile, run_benchmark
+from harness.browser import CHROMIUM, chromium_args
+from harness.samples import load_camera_clips
+from harness.servers import Server, start_server, stop_server
 
 clips = load_camera_clips()
 
@@ -138,6 +123,11 @@ INSTRUMENT_JS = """
   };
 })();
 """ % json.dumps([clips.CODE_BITS, clips.CODE_CELL_PX, clips.CODE_MARGIN_PX, *clips.CODE_SIZE])
+OPTIONS = (
+    option("--seconds", 60.0, "sampling time per compensation"),
+    option("--rounds", 4, "turns each compensation takes"),
+    option("--compensation", ["flow", "velocity", "none"], "compensations to measure, in this order", nargs="+"),
+)
 
 
 def pin_notes(server: Server) -> None:
@@ -378,29 +368,16 @@ def run(compensations: list[str], seconds: float, rounds: int, out: Path) -> dic
     return runs
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="sampling time per compensation (default: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=4, help="turns each compensation takes (default: %(default)s)")
-    parser.add_argument("--compensation", nargs="+", default=["flow", "velocity", "none"],
-                        help="compensations to measure, in this order (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
+def run_all(args: argparse.Namespace, command: str) -> str:
+    """Each compensation's turns, in a fresh page each: the section."""
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         runs = run(args.compensation, args.seconds, args.rounds, Path(tmp))
     for name, s in runs.items():
         print(f"{name} ({s.status}): registration during pans {px(s.registration_pans)}; all {px(s.registration)}; "
               f"truth {px(s.truth)}; {len(s.registration)} boxes, {s.unread} of {s.samples} samples unread")
-    command = "python -m bench.registration" + (f" --seconds {args.seconds:g}" if args.seconds != 60.0 else "")
-    command += f" --rounds {args.rounds}" if args.rounds != 4 else ""
-    if args.compensation != parser.get_default("compensation"):
-        command += " --compensation " + " ".join(args.compensation)
-    text = report(runs, command + " --write", load)
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
+    return report(runs, command, load)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark("bench.registration", __doc__, run_all, *OPTIONS))

@@ -30,44 +30,22 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.report import machine, percentile, rerun_command, write_section
+from bench.report import machine, option, percentile, run_benchmark
+from bench.streaming import StreamRun, stream_frames
+from harness.postgres import PostgresServer, start_postgres, stop_postgres
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
 from spatial.protocol import pack_frame
-from tests.support import PostgresServer, Server, sample_camera, sample_jpegs, start_postgres, start_server, stop_postgres, stop_server
 
 SECTION = "## Replicas: one against two on PostgreSQL, and edit-to-overlay latency across them"
 MARKER = "marker:aruco/7"
-
-
-@dataclass
-class Run:
-    rtt_ms: list[float] = field(default_factory=list)
-    server_ms: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    sent_bytes: int = 0
-    received_bytes: int = 0
-
-
-async def stream(url: str, token: str, frames: list[bytes], count: int) -> Run:
-    run = Run()
-    client = await StreamClient.open(url, token, sample_camera())
-    start = time.perf_counter()
-    for i in range(count):
-        data = pack_frame(i, time.time() * 1000, frames[i % len(frames)])
-        sent = time.perf_counter()
-        await client.ws.send(data)
-        run.sent_bytes += len(data)
-        while True:
-            raw = await client.ws.recv()
-            run.received_bytes += len(raw)
-            message = json.loads(raw)
-            if message["type"] == "objects":
-                break
-        run.rtt_ms.append((time.perf_counter() - sent) * 1e3)
-        run.server_ms.append(message["timing"]["total"])
-    run.seconds = time.perf_counter() - start
-    await client.close()
-    return run
+OPTIONS = (
+    option("--clients", 8),
+    option("--frames", 200, "frames per client and round"),
+    option("--rounds", 3),
+    option("--edits", 100, "edits timed per direction"),
+)
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -104,15 +82,15 @@ def statements(postgres: PostgresServer, url: str) -> int:
 class SetUp:
     name: str
     targets: list[Server]
-    runs: list[Run] = field(default_factory=list)
+    runs: list[StreamRun] = field(default_factory=list)
     cpu_replicas: float = 0.0
     cpu_postgres: float = 0.0
     frames: int = 0
 
 
-async def round_of(setup: SetUp, clients: int, token: str, frames: list[bytes], count: int) -> list[Run]:
+async def round_of(setup: SetUp, clients: int, token: str, frames: list[bytes], count: int) -> list[StreamRun]:
     return await asyncio.gather(*(
-        stream(setup.targets[i % len(setup.targets)].ws_url, token, frames, count) for i in range(clients)
+        stream_frames(setup.targets[i % len(setup.targets)].ws_url, token, frames, count) for i in range(clients)
     ))
 
 
@@ -164,14 +142,8 @@ async def edit_latency(viewer: Server, writer: Server, token: str, note: dict, f
     return delays
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--frames", type=int, default=200, help="frames per client and round (default: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--edits", type=int, default=100, help="edits timed per direction (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
+def run(args: argparse.Namespace, command: str) -> str:
+    """One replica against two on one PostgreSQL, and edits reaching a viewer across them: the section."""
     load = os.getloadavg()[0]
     frames = list(sample_jpegs())
     postgres = start_postgres("shared_preload_libraries=pg_stat_statements")
@@ -205,7 +177,7 @@ def main() -> None:
 
         held = connections(postgres, url)
         before = statements(postgres, url)
-        quiet = asyncio.run(stream(b.ws_url, token, frames, args.frames))
+        quiet = asyncio.run(stream_frames(b.ws_url, token, frames, args.frames))
         per_frame = (statements(postgres, url) - before) / len(quiet.rtt_ms)
 
         version = [1]
@@ -237,10 +209,10 @@ def main() -> None:
             f" {setup.cpu_postgres / setup.frames * 1e3:.2f} |"
             f" {sent / 1024:.1f} / {received / 1024:.2f} |"
         )
-    text = "\n".join([
+    return "\n".join([
         SECTION,
         "",
-        f"{machine()}, load average {load:.1f} when it started; PostgreSQL from Debian's packages on loopback (fsync on). Command: `{rerun_command('bench.replicas', parser, args)}`.",
+        f"{machine()}, load average {load:.1f} when it started; PostgreSQL from Debian's packages on loopback (fsync on). Command: `{command}`.",
         "",
         f"{args.clients} stream clients with one frame in flight each, {args.frames} frames each a round, {args.rounds} rounds"
         " taking turns between the set-ups; `markers` detector, 640x480 JPEG frames of `data/sample.mp4`, three notes"
@@ -274,10 +246,7 @@ def main() -> None:
         " database.",
         "",
     ])
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark("bench.replicas", __doc__, run, *OPTIONS))

@@ -11,7 +11,6 @@ Run: `python -m bench.security [--write]`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import timeit
@@ -24,11 +23,10 @@ from skimage import data as skdata
 from anchors import AccountService, BlockService, SQLiteStore
 from anchors.crypto import block_aad, open_sealed, seal
 from bench.formulas import COLUMNS, sheet_rows
-from bench.report import machine, write_section
+from bench.report import machine, run_benchmark
 from vision.privacy import face_blurrer
 
 SECTION = "## Trust: sealed reads, token checks, face blurring"
-
 
 def best_us(work, number: int, repeat: int = 7) -> float:
     return min(timeit.repeat(work, number=number, repeat=repeat)) / number * 1e6
@@ -101,16 +99,7 @@ def report(rows: dict, store: dict, blur: dict) -> str:
     ]) + "\n"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
-    text = report(row_numbers(), store_numbers(), blur_numbers())
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_benchmark(
+        "bench.security", __doc__, lambda args, command: report(row_numbers(), store_numbers(), blur_numbers()),
+    ))

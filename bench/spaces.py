@@ -10,19 +10,18 @@ Run: `python -m bench.spaces [--sessions N] [--anchors N] [--write]`.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.report import machine, percentile, rerun_command, write_section
+from bench.report import machine, option, percentile, run_benchmark
+from harness.poses import matrix, row_major
+from harness.samples import jpeg
+from harness.servers import running_server
 from spatial.client import StreamClient
-from tests.support import jpeg, matrix, row_major, start_server, stop_server
 from vision.camera import Intrinsics
 from vision.depth import DepthView, fuse_depth_views
 from vision.poses import make_pose, pose_difference, rotation_about
@@ -32,6 +31,11 @@ HEADING = "## Spaces: relocalisation and visibility through the service"
 K = Intrinsics.from_fov(320, 240, 60)
 CAMERA = {"width": K.width, "height": K.height, "fx": K.fx, "fy": K.fy, "cx": K.cx, "cy": K.cy}
 NOISE = 0.001
+OPTIONS = (
+    option("--sessions", 8, "devices relocalised"),
+    option("--anchors", 500, "anchors placed in the space"),
+    option("--frames", 40, "frames of the looking-around device"),
+)
 
 
 def row(*cells: object) -> str:
@@ -91,23 +95,19 @@ def report(sessions: int, anchors: int, frames: int, command: str) -> str:
              for centre, start in (((-1.0, 1.5, -0.8), 0.0), ((1.0, 1.5, 0.8), 20.0))
              for k, pose in enumerate(panorama_poses(centre, 8, -20.0, start))]
     points = fuse_depth_views(views, 0.025).astype("<f4")
-    with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "store.db", "--max-fps", "1000")
-        try:
-            rest = server.rest()
-            space_id = rest.post("/v1/spaces", json={"name": "bench"}).json()["id"]
-            started = time.perf_counter()
-            rest.put(f"/v1/spaces/{space_id}/map", json={"points": base64.b64encode(points.tobytes()).decode()})
-            upload_ms = (time.perf_counter() - started) * 1e3
-            block = rest.post("/v1/blocks", json={"kind": "markdown", "title": "", "content": "placed"}).json()
-            rng = np.random.default_rng(0)
-            for position in rng.uniform((-3, 0.2, -2.5), (3, 2.5, 2.5), (anchors, 3)):
-                pose = row_major(make_pose(None, position))
-                rest.post(f"/v1/spaces/{space_id}/anchors", json={"block_id": block["id"], "pose": pose})
-            results = [asyncio.run(relocalise_one(server, space_id, room, rng)) for _ in range(sessions)]
-            looked = asyncio.run(look_around(server, space_id, room, frames))
-        finally:
-            stop_server(server)
+    with running_server("--max-fps", "1000") as server:
+        rest = server.rest()
+        space_id = rest.post("/v1/spaces", json={"name": "bench"}).json()["id"]
+        started = time.perf_counter()
+        rest.put(f"/v1/spaces/{space_id}/map", json={"points": base64.b64encode(points.tobytes()).decode()})
+        upload_ms = (time.perf_counter() - started) * 1e3
+        block = rest.post("/v1/blocks", json={"kind": "markdown", "title": "", "content": "placed"}).json()
+        rng = np.random.default_rng(0)
+        for position in rng.uniform((-3, 0.2, -2.5), (3, 2.5, 2.5), (anchors, 3)):
+            pose = row_major(make_pose(None, position))
+            rest.post(f"/v1/spaces/{space_id}/anchors", json={"block_id": block["id"], "pose": pose})
+        results = [asyncio.run(relocalise_one(server, space_id, room, rng)) for _ in range(sessions)]
+        looked = asyncio.run(look_around(server, space_id, room, frames))
     first, rest_results = results[0], results[1:]
     times = [r["ms"] for r in rest_results]
 
@@ -147,19 +147,7 @@ def report(sessions: int, anchors: int, frames: int, command: str) -> str:
     ])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=8, help="devices relocalised (default: %(default)s)")
-    parser.add_argument("--anchors", type=int, default=500, help="anchors placed in the space (default: %(default)s)")
-    parser.add_argument("--frames", type=int, default=40, help="frames of the looking-around device (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
-    command = rerun_command("bench.spaces", parser, args)
-    text = report(args.sessions, args.anchors, args.frames, command)
-    print(text)
-    if args.write:
-        write_section(text, HEADING)
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark(
+        "bench.spaces", __doc__, lambda args, command: report(args.sessions, args.anchors, args.frames, command), *OPTIONS,
+    ))

@@ -35,12 +35,19 @@ import psycopg
 
 from anchors import User
 from anchors.storage.change_events import Change
-from bench.report import machine, percentile, rerun_command, write_section
-from tests.support import AnchorServices, PostgresServer, StoreBackend, start_postgres, stop_postgres
+from bench.report import machine, option, percentile, run_benchmark
+from harness.postgres import PostgresServer, start_postgres, stop_postgres
+from harness.stores import AnchorServices, StoreBackend
 
 SECTION = "## Store: PostgreSQL against SQLite, operations per second"
 MARKER = "marker:aruco/7"
 FRAME_READ = "frame read (10 pinned notes, access checked)"
+OPTIONS = (
+    option("--rounds", 7, "rounds per operation and store"),
+    option("--reads", 400, "reads per round"),
+    option("--writes", 40, "writes per round"),
+    option("--deliveries", 300, "changes timed to another replica"),
+)
 
 
 class Bench:
@@ -123,14 +130,8 @@ def change_delivery(postgres: PostgresServer, folder: Path, count: int) -> list[
     return delays
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="rounds per operation and store (default: %(default)s)")
-    parser.add_argument("--reads", type=int, default=400, help="reads per round (default: %(default)s)")
-    parser.add_argument("--writes", type=int, default=40, help="writes per round (default: %(default)s)")
-    parser.add_argument("--deliveries", type=int, default=300, help="changes timed to another replica (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
+def run(args: argparse.Namespace, command: str) -> str:
+    """Each operation on both stores, taking turns, and changes reaching another replica: the section."""
     load = os.getloadavg()[0]
 
     postgres = start_postgres()
@@ -161,11 +162,11 @@ def main() -> None:
     for label, by_store in rates.items():
         s, p = statistics.median(by_store["sqlite"]), statistics.median(by_store["postgresql"])
         rows.append(f"| {label} | {s:,.0f} | {p:,.0f} | {p / s:.2f} |")
-    text = "\n".join([
+    return "\n".join([
         SECTION,
         "",
         f"{machine()}, load average {load:.1f} when it started; PostgreSQL {version} (Debian's package, on loopback, fsync and synchronous commit on),"
-        f" psycopg {psycopg.__version__}; SQLite in WAL mode, synchronous=FULL. Command: `{rerun_command('bench.store', parser, args)}`.",
+        f" psycopg {psycopg.__version__}; SQLite in WAL mode, synchronous=FULL. Command: `{command}`.",
         "",
         f"Operations per second, the median of {args.rounds} rounds taking turns between the two stores"
         f" ({args.reads} reads or {args.writes} writes a round), through the access-checked services:",
@@ -185,10 +186,7 @@ def main() -> None:
         f" ({args.deliveries} edits, one at a time).",
         "",
     ])
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark("bench.store", __doc__, run, *OPTIONS))

@@ -10,48 +10,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from bench.report import machine, percentile, write_section
-
-from spatial.client import StreamClient
-from tests.support import sample_camera, sample_jpegs, start_server, stop_server
+from bench.report import machine, option, percentile, run_benchmark
+from bench.streaming import StreamRun, stream_frames
+from harness.samples import sample_jpegs
+from harness.servers import running_server
 
 SECTION = "## Stream: server time, round trip, frames per second"
+OPTIONS = (
+    option("--frames", 300, "frames per client"),
+    option("--clients", [1, 8], type=int, nargs="+"),
+)
 
 
-@dataclass
-class ClientRun:
-    rtt_ms: list[float] = field(default_factory=list)
-    server_ms: list[float] = field(default_factory=list)
-    dropped: int = 0
-    seconds: float = 0.0
+async def measure(url: str, token: str, frames: list[bytes], clients: int, count: int) -> list[StreamRun]:
+    return await asyncio.gather(*(stream_frames(url, token, frames, count, stats=True) for _ in range(clients)))
 
 
-async def stream_client(url: str, token: str, frames: list[bytes], count: int) -> ClientRun:
-    run = ClientRun()
-    client = await StreamClient.open(url, token, sample_camera())
-    start = time.perf_counter()
-    for i in range(count):
-        sent = time.perf_counter()
-        reply = await client.frame(i, frames[i % len(frames)])
-        run.rtt_ms.append((time.perf_counter() - sent) * 1e3)
-        run.server_ms.append(reply["timing"]["total"])
-    run.seconds = time.perf_counter() - start
-    await client.send_json({"type": "stats"})
-    run.dropped = (await client.next_of("stats"))["dropped"]
-    await client.close()
-    return run
-
-
-async def measure(url: str, token: str, frames: list[bytes], clients: int, count: int) -> list[ClientRun]:
-    return await asyncio.gather(*(stream_client(url, token, frames, count) for _ in range(clients)))
-
-
-def summarise(clients: int, runs: list[ClientRun]) -> str:
+def summarise(clients: int, runs: list[StreamRun]) -> str:
     server = [v for r in runs for v in r.server_ms]
     rtt = [v for r in runs for v in r.rtt_ms]
     total_frames = sum(len(r.rtt_ms) for r in runs)
@@ -80,35 +57,22 @@ def report(rows: list[str], frames: int, command: str) -> str:
         "Server time is decode + detect + overlays, measured in the server; round trip is from sending a frame",
         "to receiving its `objects` message. `dropped` counts frames replaced while waiting (latest frame wins):",
         "0 means no frame was ever queued behind another.",
-        "",
     ])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=300, help="frames per client (default: %(default)s)")
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
+def run(args: argparse.Namespace, command: str) -> str:
+    """Each number of clients against one service: the section."""
     frames = list(sample_jpegs())
-    with tempfile.TemporaryDirectory() as tmp:
-        # The frame-rate limit (60/s by default) would cap a single client: lift it to measure capacity.
-        server = start_server(Path(tmp) / "store.db", "--max-fps", "1000")
-        try:
-            asyncio.run(measure(server.ws_url, server.token, frames, 1, 30))  # warm-up
-            rows = []
-            for clients in args.clients:
-                runs = asyncio.run(measure(server.ws_url, server.token, frames, clients, args.frames))
-                rows.append(summarise(clients, runs))
-                print(rows[-1], flush=True)
-        finally:
-            stop_server(server)
-    command = "python -m bench.stream" + (f" --frames {args.frames}" if args.frames != 300 else "") + " --write"
-    text = report(rows, args.frames, command)
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
+    # The frame-rate limit (60/s by default) would cap a single client: lift it to measure capacity.
+    with running_server("--max-fps", "1000") as server:
+        asyncio.run(measure(server.ws_url, server.token, frames, 1, 30))  # warm-up
+        rows = []
+        for clients in args.clients:
+            runs = asyncio.run(measure(server.ws_url, server.token, frames, clients, args.frames))
+            rows.append(summarise(clients, runs))
+            print(rows[-1], flush=True)
+    return report(rows, args.frames, command)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark("bench.stream", __doc__, run, *OPTIONS))

@@ -14,17 +14,19 @@ import argparse
 import asyncio
 import ssl
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from bench.report import machine, percentile, rerun_command, write_section
+from bench.report import machine, option, percentile, run_benchmark
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import Server, running_server
 from spatial.client import StreamClient
-from tests.support import Server, sample_camera, sample_jpegs, start_server, stop_server
 
 SECTION = "## HTTPS: round trip over TLS against plain WebSocket"
 TARGET_MS = 1.0
+OPTIONS = (
+    option("--frames", 600, "frames to each service"),
+)
 
 
 @dataclass
@@ -108,30 +110,17 @@ def report(plain: Side, secure: Side, suite: str, frames: list[bytes], count: in
         "Round trip runs from sending a frame to receiving its `objects` message; server time is the service's",
         "own (decode, detect, overlays); transport is the rest: both event loops, WebSocket framing, and",
         "for `wss://` encryption of the frame (client) and decryption (server), and the same for the answer.",
-        "",
     ])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=600, help="frames to each service (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    args = parser.parse_args()
-    frames = list(sample_jpegs())
-    with tempfile.TemporaryDirectory() as tmp:
-        # The frame-rate limit (60/s by default) would pace the client: lift it to measure the round trip.
-        plain = start_server(Path(tmp) / "plain" / "store.db", "--max-fps", "1000")
-        secure = start_server(Path(tmp) / "tls" / "store.db", "--https", "--max-fps", "1000")
-        try:
-            plain_side, secure_side, suite = asyncio.run(measure(plain, secure, frames, args.frames, warm_up=30))
-        finally:
-            stop_server(plain)
-            stop_server(secure)
-    text = report(plain_side, secure_side, suite, frames, args.frames, rerun_command("bench.tls", parser, args))
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
+def measure_both(args: argparse.Namespace, command: str) -> str:
+    """The round trips over plain WebSocket and over TLS, side by side: the section."""
+    # The frame-rate limit (60/s by default) would pace the client: lift it to measure the round trip.
+    with running_server("--max-fps", "1000") as plain, running_server("--https", "--max-fps", "1000") as secure:
+        frames = list(sample_jpegs())
+        plain_side, secure_side, suite = asyncio.run(measure(plain, secure, frames, args.frames, warm_up=30))
+    return report(plain_side, secure_side, suite, frames, args.frames, command)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark("bench.tls", __doc__, measure_both, *OPTIONS))

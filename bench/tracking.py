@@ -21,8 +21,8 @@ from typing import Any
 import motmetrics as mm
 import numpy as np
 
-from bench.report import machine, write_section
-from tests.support import load_data_script
+from bench.report import machine, option, run_benchmark
+from harness.samples import load_data_script
 from vision import Intrinsics, create_detector
 from vision.boxes import iou_matrix
 from vision.tracking import Tracker
@@ -30,6 +30,11 @@ from vision.tracking import Tracker
 SECTION = "## Tracking: identities and frames per second"
 MIN_IOU = 0.5
 METRICS = ["num_frames", "mota", "idf1", "num_switches", "precision", "recall"]
+OPTIONS = (
+    option("--detector", "auto", "detector backend"),
+    option("--detect-every", 5, "frames between detections"),
+    option("names", help="sequences to run (default: all)", nargs="*"),
+)
 
 
 def load_make_sequences() -> ModuleType:
@@ -119,6 +124,15 @@ def summary(runs: list[SequenceRun]) -> Any:
     )
 
 
+def run_sequences(args: argparse.Namespace, command: str) -> str:
+    """Every sequence (or those named), tracked and scored: the section."""
+    load = os.getloadavg()[0]
+    runs = run_all(args.detector, args.detect_every, args.names or None)
+    for run in runs:
+        print(run.name, run.ids_given())
+    return report(runs, args.detector, args.detect_every, command, load)
+
+
 def report(runs: list[SequenceRun], detector: str, detect_every: int, command: str, load: float) -> str:
     table = summary(runs)
     rows = []
@@ -166,27 +180,5 @@ def report(runs: list[SequenceRun], detector: str, detect_every: int, command: s
     ])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--detector", default="auto", help="detector backend (default: %(default)s)")
-    parser.add_argument("--detect-every", type=int, default=5, help="frames between detections (default: %(default)s)")
-    parser.add_argument("--write", action="store_true", help="write the results into docs/benchmarks.md")
-    parser.add_argument("names", nargs="*", help="sequences to run (default: all)")
-    args = parser.parse_args()
-    load = os.getloadavg()[0]
-    runs = run_all(args.detector, args.detect_every, args.names or None)
-    command = "python -m bench.tracking"
-    if args.detector != "auto":
-        command += f" --detector {args.detector}"
-    if args.detect_every != 5:
-        command += f" --detect-every {args.detect_every}"
-    text = report(runs, args.detector, args.detect_every, command + " --write", load)
-    print(text)
-    for run in runs:
-        print(run.name, run.ids_given())
-    if args.write:
-        write_section(text, SECTION)
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_benchmark("bench.tracking", __doc__, run_sequences, *OPTIONS))

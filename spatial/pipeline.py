@@ -39,7 +39,7 @@ from spatial.protocol import (
 )
 from spatial.recording import FrameRecorder
 from spatial.spaces import Registration, SpaceRegistry, SpaceSession, device_placements
-from vision import Detection, Detector, FrameDecodeError, ImageTooLarge, Intrinsics, decode_image
+from vision import Detection, Detector, FrameDecodeError, ImageTooLarge, Intrinsics, decode_frame
 from vision.depth import DepthMapError, check_depth
 from vision.poses import PoseError, check_pose
 from vision.tracking import Tracker
@@ -188,11 +188,12 @@ class FramePipeline:
         return outcome
 
     def decode(self, image_bytes: bytes, ref: str | None = None) -> tuple[np.ndarray, float]:
-        """The BGR image and the time decoding took; raises ProtocolError (`bad_image`, or `too_large` for an
-        image whose header declares more than `max_image_pixels`, refused before decoding)."""
+        """The BGR image (an `EncodedFrame`, keeping `image_bytes` for a detector on a cluster) and the time
+        decoding took; raises ProtocolError (`bad_image`, or `too_large` for an image whose header declares
+        more than `max_image_pixels`, refused before decoding)."""
         start = time.perf_counter()
         try:
-            image = decode_image(image_bytes, self.max_image_pixels)
+            image = decode_frame(image_bytes, self.max_image_pixels)
         except ImageTooLarge as exc:
             raise ProtocolError("too_large", str(exc), ref) from None
         except FrameDecodeError as exc:

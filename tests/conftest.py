@@ -7,16 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import (
-    PostgresServer,
-    Server,
-    StoreBackend,
-    load_make_sample,
-    start_postgres,
-    start_server,
-    stop_postgres,
-    stop_server,
-)
+from harness.postgres import PostgresServer, start_postgres, stop_postgres
+from harness.samples import load_make_sample
+from harness.servers import Server, start_server, stop_server
+from harness.stores import StoreBackend
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.support import ROOT, free_port
+from harness.paths import ROOT
+from harness.ports import free_port
 
 RAY = Path(sys.executable).with_name("ray")
 

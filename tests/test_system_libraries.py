@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from tests.support import ROOT
+from harness.paths import ROOT
 
 SCRIPT = ROOT / "scripts" / "check_libraries.py"
 

@@ -7,16 +7,18 @@ camera axes: x right, y down, z forward, metres).
 
 from vision.camera import Intrinsics
 from vision.detection import DETECTORS, Detection, Detector, DetectorConfigError, create_detector
-from vision.frames import FrameDecodeError, ImageTooLarge, decode_image
+from vision.frames import EncodedFrame, FrameDecodeError, ImageTooLarge, decode_frame, decode_image
 
 __all__ = [
     "DETECTORS",
     "Detection",
     "Detector",
     "DetectorConfigError",
+    "EncodedFrame",
     "FrameDecodeError",
     "ImageTooLarge",
     "Intrinsics",
     "create_detector",
+    "decode_frame",
     "decode_image",
 ]

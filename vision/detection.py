@@ -64,7 +64,8 @@ class Detector(ABC):
 
     @abstractmethod
     def detect(self, image: np.ndarray, intrinsics: Intrinsics) -> list[Detection]:
-        """All objects found in `image`, taken by a camera with `intrinsics`."""
+        """All objects found in `image`, taken by a camera with `intrinsics`. A frame from the stream is a
+        `vision.frames.EncodedFrame`, which keeps the bytes the client sent."""
 
     def outage(self) -> Outage | None:
         """The outage the backend is in now, None while it answers (always, for a backend in this process)."""

@@ -1,4 +1,5 @@
-"""Decoding camera frames from compressed bytes, with a pixel limit checked before any decoding."""
+"""Decoding camera frames from compressed bytes, with a pixel limit checked before any decoding, and the
+decoded frame that keeps the bytes it came from."""
 
 from __future__ import annotations
 
@@ -72,3 +73,29 @@ def decode_image(data: bytes, max_pixels: int | None = None) -> np.ndarray:
     if image is None or image.size == 0:
         raise FrameDecodeError(f"{fmt} image could not be decoded (corrupt or truncated)")
     return image
+
+
+class EncodedFrame(np.ndarray):
+    """A decoded BGR frame that keeps the JPEG/PNG/WebP bytes it was decoded from (`encoded`).
+
+    A detector that runs elsewhere (`vision.backends.ray_serve`) forwards those bytes in place of encoding
+    the image again; every other detector takes it as the image it is. An array made from it (a slice, a
+    copy, a view) carries no bytes (`encoded` is None), since its pixels need not be the frame's.
+    """
+
+    encoded: bytes | None
+
+    def __array_finalize__(self, obj: object) -> None:
+        self.encoded = None
+
+
+def decode_frame(data: bytes, max_pixels: int | None = None) -> EncodedFrame:
+    """`decode_image`, the image keeping `data` with it."""
+    frame = decode_image(data, max_pixels).view(EncodedFrame)
+    frame.encoded = data
+    return frame
+
+
+def encoded_bytes(image: np.ndarray) -> bytes | None:
+    """The bytes `image` was decoded from when it is an `EncodedFrame` that carries them; else None."""
+    return image.encoded if isinstance(image, EncodedFrame) else None

@@ -19,8 +19,10 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Browser, Page, Route, WebSocketRoute, sync_playwright
 
+from harness.browser import CHROMIUM, chromium_args
+from harness.poses import matrix
+from harness.samples import sample_jpegs
 from spatial.protocol import FrameHeader, parse_frame
-from tests.support import matrix, sample_jpegs
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -36,22 +38,6 @@ READING_DISTANCE_M = 0.6
 """webxr_client/xr_layout.js: a panel keeps the angular size its size_m has from this far."""
 GAP_M = 0.01
 """webxr_client/xr_layout.js: between a stack and its object, and between stacked panels, at reading distance."""
-
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-def chromium_args(camera: Path) -> list[str]:
-    """Headless Chromium's flags for the tests, its fake camera playing the .y4m file `camera` (looping)."""
-    return [
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        # A page fulfilled through a Playwright route (the iwer set-up) has no address of its
-        # own, so Local Network Access checks would block its socket to the loopback server.
-        "--disable-features=LocalNetworkAccessChecks",
-        f"--use-file-for-fake-video-capture={camera}",
-    ]
 
 
 def launch_browser(camera: Path) -> Iterator[Browser]:

@@ -22,10 +22,10 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser.helpers import (
-    CHROMIUM, MARKER, chromium_args, emulated_phone, new_page, save_screenshot,
-)
-from tests.support import Server, decode_qr, start_server, stop_server
+from harness.browser import CHROMIUM, chromium_args
+from harness.servers import Server, start_server, stop_server
+from tests.browser.helpers import MARKER, emulated_phone, new_page, save_screenshot
+from tests.support import decode_qr
 
 pytestmark = pytest.mark.timeout(120)
 

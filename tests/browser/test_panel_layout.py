@@ -13,8 +13,6 @@ between spots. The layout itself is also run in the page on made-up scenes.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,8 +20,16 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
+from harness.samples import load_camera_clips
 from tests.browser.helpers import (
-    PHONE_SCREEN, READING_DISTANCE_M, ROOT, SAMPLE_FOV_Y_RAD, install_iwer, launch_browser, matrix, new_page, project,
+    PHONE_SCREEN,
+    READING_DISTANCE_M,
+    SAMPLE_FOV_Y_RAD,
+    install_iwer,
+    launch_browser,
+    matrix,
+    new_page,
+    project,
 )
 
 VIEWPORT = {"width": 1280, "height": 720}
@@ -32,15 +38,6 @@ SAMPLES = 40
 MARKERS = ["marker:aruco/3", "marker:aruco/7", "marker:aruco/12"]
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def load_camera_clips() -> Any:
-    spec = importlib.util.spec_from_file_location("make_camera_clips", ROOT / "data" / "make_camera_clips.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_camera_clips"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

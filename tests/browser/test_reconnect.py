@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from tests import support
+from harness import servers
 from tests.browser.helpers import client, new_page
 
 MARKERS = ("--detector", "markers")  # starts quicker than the default, and sees marker 7 all the same
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.timeout(120)
 def test_reconnects_with_backoff_after_the_server_restarts(
     browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = support.start_server(tmp_path / "store.db", *MARKERS)
+    server = servers.start_server(tmp_path / "store.db", *MARKERS)
     port = int(server.url.rsplit(":", 1)[1])
     token = server.new_token("walker")  # survives restarts (the local user's login token is renewed on each)
     page, errors = new_page(browser, {"width": 800, "height": 600})
@@ -29,7 +29,7 @@ def test_reconnects_with_backoff_after_the_server_restarts(
                                timeout=15_000)
         assert page.get_attribute("#status", "data-state") == "streaming"
 
-        support.stop_server(server)
+        servers.stop_server(server)
         page.wait_for_function("window.spatialClient.state === 'reconnecting'", timeout=10_000)
         status = page.text_content("#status")
         assert "reconnecting in" in status and "frames paused" in status and "connection lost" in status
@@ -45,8 +45,8 @@ def test_reconnects_with_backoff_after_the_server_restarts(
         )
         assert waits == [500, 1000, 2000, 4000, 8000, 10000, 10000]
 
-        monkeypatch.setattr(support, "free_port", lambda: port)  # the same address as before
-        server = support.start_server(tmp_path / "store.db", *MARKERS)
+        monkeypatch.setattr(servers, "free_port", lambda: port)  # the same address as before
+        server = servers.start_server(tmp_path / "store.db", *MARKERS)
         page.click("#status")  # a tap on the status line retries now instead of waiting out the back-off
         page.wait_for_function(
             f"window.spatialClient.state === 'streaming' && window.spatialClient.framesSent > {sent + 2}",
@@ -57,5 +57,5 @@ def test_reconnects_with_backoff_after_the_server_restarts(
         assert page.evaluate("window.spatialClient.connection.attempt") == 0
     finally:
         page.context.close()
-        support.stop_server(server)
+        servers.stop_server(server)
     assert not errors, f"uncaught errors in the page: {errors}"

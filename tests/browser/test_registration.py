@@ -21,8 +21,8 @@ from playwright.sync_api import Browser
 
 from bench.registration import clips, measure, pin_notes
 from bench.report import percentile
+from harness.servers import Server, start_server, stop_server
 from tests.browser.helpers import launch_browser
-from tests.support import Server, start_server, stop_server
 
 SECONDS = 12
 P90_BOUND_PX = 16.0

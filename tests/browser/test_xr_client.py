@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
+from harness.poses import matrix
 from tests.browser.helpers import (
     FLIP, MARKER, PHONE_SCREEN, READING_DISTANCE_M, StreamTap, client, emulated_phone, freeze_video, next_paint,
     panel_samples, project, save_screenshot, screenshot, stacked_centres, teach_cup, viewer_scale,
 )
-from tests.support import matrix
 from vision.poses import pose_difference
 
 SAMPLE_INTRINSICS = (525.0, 525.0, 319.5, 239.5)  # data/sample_path.json

@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
+from harness.poses import matrix
 from tests.browser.helpers import FLIP, PHONE_SCREEN, SAMPLE_FOV_Y_RAD, StreamTap, emulated_phone
-from tests.support import matrix, upload_room_map
+from tests.support import upload_room_map
 from vision.camera import Intrinsics
 from vision.poses import invert_pose, make_pose, pose_difference, rotation_about
 from vision.scenes import make_room, panorama_poses

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
+from harness.poses import matrix
 from tests.browser.helpers import FLIP, MARKER, client, emulated_phone, freeze_video, teach_cup
-from tests.support import matrix
 
 FX, FY, CX, CY = 525.0, 525.0, 319.5, 239.5  # the sample camera, which the emulated view matches
 

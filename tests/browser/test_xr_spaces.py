@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
+from harness.poses import matrix, row_major
 from tests.browser.helpers import (
     MARKER, PHONE_SCREEN, emulated_phone, facing_viewer, freeze_video, project, stacked_centres, translation,
     viewer_scale,
 )
-from tests.support import matrix, row_major
 
 ANCHOR_SIDE_M = 0.1  # webxr_client/xr_layout.js: a place with no object stands for an object this wide
 PLACE_DISTANCE_M = 0.75  # webxr_client/xr_mode.js: a tap on nothing places the chosen block this far along its ray

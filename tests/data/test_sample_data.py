@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support import DATA, load_make_sample
+from harness.paths import DATA
+from harness.samples import load_make_sample
 
 MAX_TRANSLATION_ERROR_M = 0.01
 MAX_ROTATION_ERROR_DEG = 2.0

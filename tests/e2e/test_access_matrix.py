@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from harness.postgres import PostgresServer
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient, StreamError
-from tests.support import PostgresServer, Server, sample_camera, sample_jpegs, start_server, stop_server
 
 MARKER = "marker:aruco/7"
 ACTORS = ("owner", "reader", "writer", "stranger", "no token", "revoked")

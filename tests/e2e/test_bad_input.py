@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 
-from spatial.protocol import pack_frame
+from harness.samples import sample_camera, sample_jpegs
 from spatial.client import StreamClient, StreamError
-from tests.support import sample_camera, sample_jpegs
+from spatial.protocol import pack_frame
 
 MARKER = "marker:aruco/7"
 

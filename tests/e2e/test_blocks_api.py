@@ -2,8 +2,8 @@
 
 import pytest
 
+from harness.servers import Server
 from spatial.rest_client import ApiError, RestClient
-from tests.support import Server
 
 FIELDS = [
     {"name": "part", "type": "text"},

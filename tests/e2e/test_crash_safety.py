@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import start_server
+from harness.servers import start_server
 
 
 def write_until_killed(server, acknowledged: dict[str, str], stop: threading.Event, worker: int) -> None:

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from data.make_shapes_dataset import Scene, scene
+from harness.ports import free_port
+from harness.samples import jpeg
+from harness.servers import Server, start_detectron2_server, stop_server
 from spatial.client import StreamClient
-from tests.support import Server, free_port, jpeg, start_detectron2_server, stop_server
 from vision.boxes import box_iou
 
 CAMERA = {"width": 640, "height": 480, "fov_y_deg": 60.0}

@@ -12,20 +12,12 @@ import psutil
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from harness.nginx import Nginx, scaling_nginx_config, start_nginx, stop_nginx
+from harness.ports import free_port
+from harness.postgres import PostgresServer
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
-from tests.support import (
-    Nginx,
-    PostgresServer,
-    Server,
-    free_port,
-    sample_camera,
-    sample_jpegs,
-    scaling_nginx_config,
-    start_nginx,
-    start_server,
-    stop_nginx,
-    stop_server,
-)
 
 MARKER = "marker:aruco/7"
 pytestmark = pytest.mark.timeout(180)

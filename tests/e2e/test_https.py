@@ -15,9 +15,12 @@ import httpx
 import pytest
 from cryptography import x509
 
+from harness.paths import ROOT
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
 from spatial.network import interface_addresses, url_host
-from tests.support import ROOT, Server, own_certificate, sample_camera, sample_jpegs, start_server, stop_server
+from tests.support import own_certificate
 
 MARKER = "marker:aruco/7"
 pytestmark = pytest.mark.timeout(120)

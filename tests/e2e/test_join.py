@@ -14,10 +14,12 @@ import httpx
 import numpy as np
 import pytest
 
+from harness.paths import ROOT
+from harness.servers import Server, start_server, stop_server
 from spatial.config import Settings
 from spatial.join import join_device
 from spatial.network import lan_addresses, url_host
-from tests.support import ROOT, Server, decode_qr, start_server, stop_server, terminal_qr_image
+from tests.support import decode_qr, terminal_qr_image
 
 QR_CHARACTERS = set("█▀▄ ")
 pytestmark = pytest.mark.timeout(120)

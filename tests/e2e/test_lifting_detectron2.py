@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 
 from data.make_shapes_dataset import draw_clock
+from harness.lifting import CAMERA, INTRINSICS, NOISE, K, point_in, sideways, surface
+from harness.samples import jpeg
+from harness.servers import Server, start_detectron2_server, stop_server
 from spatial.client import StreamClient
-from tests.lifting import CAMERA, INTRINSICS, NOISE, K, point_in, sideways, surface
-from tests.support import Server, jpeg, start_detectron2_server, stop_server
 from vision.poses import make_pose, rotation_about
 from vision.scenes import RenderedView, Room, SceneObject
 

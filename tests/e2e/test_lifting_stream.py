@@ -6,70 +6,25 @@ poster board, each covered in a photo so that it can be taught (REST
 the room's turned and shifted by a transform only the test knows. Frames carry
 colour, and a depth map and the device pose where a test says so; the server
 lifts the crate from depth, and triangulates it from the device poses of
-frames without depth. `bench/lifting.py` times the same scene.
+frames without depth. The scene is `harness/lifting.py`'s; `bench/lifting.py` times it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-from collections.abc import Iterator
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
-import skimage.data
 
+from harness.lifting import (
+    CAMERA, CRATE, DEVICE_FROM_ROOM, EYE, INTRINSICS, NOISE, ROOM, K, point_in, printed, sideways, teach,
+)
+from harness.samples import jpeg
+from harness.servers import Server
 from spatial.client import StreamClient
-from tests.lifting import CAMERA, INTRINSICS, NOISE, K, point_in, sideways, surface
-from tests.support import Server, jpeg, start_server, stop_server
-from vision.poses import make_pose, rotation_about
-from vision.scenes import RenderedView, Room, SceneObject, look_at
 
 DEPTH_K = K.scaled_to(320, 240)  # depth sensors give coarser maps than the colour camera
-DEVICE_FROM_ROOM = make_pose(rotation_about((0, 1, 0), -50), (0.8, 0.0, 1.1))
-CRATE = SceneObject("crate", "box", np.array([0.5, 0.4, 0.4]),
-                    make_pose(rotation_about((0, 1, 0), 30), (0.3, 0.2, -0.5)), (180, 120, 60))
-BOARD = SceneObject("board", "box", np.array([0.8, 0.6, 0.03]), make_pose(None, (-0.5, 0.3, -0.2)), (90,) * 3)
-ROOM = Room((6.0, 3.0, 5.0), [CRATE, BOARD])
-PHOTOS = (skimage.data.astronaut(), skimage.data.coffee())
-EYE = np.array([0.3, 1.4, 1.2])
-
-
-def printed(view: RenderedView) -> np.ndarray:
-    """The view's colour with each object's faces covered by its photo, fixed to the object (shaded as rendered)."""
-    colour = view.colour.copy()
-    for index, (obj, photo) in enumerate(zip(ROOM.objects, PHOTOS)):
-        rows, cols, local = surface(view, index, obj)
-        if rows.size == 0:
-            continue
-        face = np.argmax(np.abs(local), axis=1)[:, None]  # the face a point lies on: the axis it is farthest along
-        uv = np.where(face == 0, local[:, [2, 1]], np.where(face == 1, local[:, [0, 2]], local[:, [0, 1]]))
-        height, width = photo.shape[:2]
-        u = np.clip(((uv[:, 0] + 0.5) * (width - 1)).astype(int), 0, width - 1)
-        v = np.clip(((0.5 - uv[:, 1]) * (height - 1)).astype(int), 0, height - 1)
-        shade = view.colour[rows, cols].astype(np.float64).mean(axis=1, keepdims=True) / 200.0
-        colour[rows, cols] = np.clip(photo[v, u, ::-1] * (0.4 + 0.6 * shade), 0, 255).astype(np.uint8)
-    return colour
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("lifting") / "store.db")
-    yield srv
-    stop_server(srv)
-
-
-def teach(server: Server, obj: SceneObject) -> str:
-    """`obj` taught from a first view, without a size: its recognitions carry no pose of their own."""
-    view = ROOM.render(K, look_at(EYE, obj.centre))
-    png = cv2.imencode(".png", printed(view))[1].tobytes()
-    taught = server.rest().post("/v1/taught", json={
-        "image": base64.b64encode(png).decode(), "box": list(view.box(ROOM.index_of(obj.name))), "label": obj.name,
-    })
-    assert taught.status_code == 201, taught.text
-    return taught.json()["instance_id"]
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient, StreamError
 from spatial.protocol import pack_frame
-from tests.support import Server, sample_camera, sample_jpegs, start_server, stop_server
 
 
 @pytest.fixture(scope="module")

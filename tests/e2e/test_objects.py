@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
-from tests.support import Server, sample_camera, sample_jpegs, start_server, stop_server
 
 FRAMES = list(sample_jpegs())
 

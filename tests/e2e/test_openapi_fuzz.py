@@ -15,7 +15,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.core.control import SkipTest
 from schemathesis import GenerationMode
 
-from tests.support import Server, start_server, stop_server
+from harness.servers import Server, start_server, stop_server
 
 EXAMPLES_PER_OPERATION = 12
 

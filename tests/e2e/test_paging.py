@@ -4,9 +4,9 @@ import asyncio
 import json
 from typing import Any
 
+from harness.samples import sample_camera, sample_jpegs
 from spatial.client import StreamClient
 from spatial.render.layout import MAX_CONTENT_BYTES
-from tests.support import sample_camera, sample_jpegs
 
 MARKER = "marker:aruco/7"
 ROWS = 2_000

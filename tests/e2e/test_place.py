@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from harness.samples import sample_camera, sample_jpegs, sample_truth
+from harness.servers import Server
 from spatial.client import StreamClient
 from tests.e2e.test_spaces import MARKER, matrix, row_major
-from tests.support import Server, sample_camera, sample_jpegs, sample_truth
 from vision.poses import invert_pose, make_pose, pose_difference, rotation_about
 
 LANDMARK = make_pose(rotation_about((0, 1, 0), 30), (2.0, 1.4, -2.4))  # marker 7 in the space's frame

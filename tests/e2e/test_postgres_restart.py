@@ -10,15 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import (
-    PostgresServer,
-    Server,
-    restart_postgres,
-    start_postgres,
-    start_server,
-    stop_postgres,
-    stop_server,
-)
+from harness.postgres import PostgresServer, restart_postgres, start_postgres, stop_postgres
+from harness.servers import Server, start_server, stop_server
 
 pytestmark = pytest.mark.timeout(120)
 PARALLEL = 8

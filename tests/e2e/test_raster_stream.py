@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
+from harness.samples import sample_camera, sample_jpegs
 from spatial.client import StreamClient
-from tests.support import sample_camera, sample_jpegs
 
 MARKER = "marker:aruco/7"
 

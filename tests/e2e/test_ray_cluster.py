@@ -33,10 +33,13 @@ import numpy as np
 import pytest
 from cryptography import x509
 
+from harness.paths import ROOT
+from harness.ports import free_port
+from harness.samples import jpeg
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
 from spatial.rest_client import RestClient
 from tests.ray_cluster import RayCluster, driver, start_ray_cluster, stop_ray_cluster
-from tests.support import ROOT, Server, free_port, jpeg, start_server, stop_server
 
 MARKER_ID = 3
 MARKER = f"marker:aruco/{MARKER_ID}"

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 from skimage import data as skdata
 
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
-from tests.support import Server, start_server, stop_server
 from vision.privacy import FaceBlurrer
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tests.support import SAMPLE_VIDEO, sample_truth
+from harness.paths import SAMPLE_VIDEO
+from harness.samples import sample_truth
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from harness.postgres import PostgresServer
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
-from tests.support import PostgresServer, Server, sample_camera, sample_jpegs, start_server, stop_server
 
 MARKER = "marker:aruco/7"
 pytestmark = pytest.mark.timeout(180)

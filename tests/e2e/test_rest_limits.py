@@ -1,6 +1,6 @@
 """REST limits: over one, the answer names the limit and nothing is written; the service goes on."""
 
-from tests.support import Server
+from harness.servers import Server
 
 MB = 1024 * 1024
 

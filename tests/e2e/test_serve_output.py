@@ -6,8 +6,9 @@ import asyncio
 import re
 from pathlib import Path
 
+from harness.samples import sample_camera, sample_jpegs
+from harness.servers import start_server, stop_server
 from spatial.client import StreamClient
-from tests.support import sample_camera, sample_jpegs, start_server, stop_server
 
 NOISE = re.compile(r"^[IWEF]\d{4} |TensorFlow Lite|absl::|matplotlib|ERROR|Traceback", re.MULTILINE)
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from anchors import ServiceKey
-from tests.support import ROOT, free_port, start_server, stop_server
+from harness.paths import ROOT
+from harness.ports import free_port
+from harness.servers import start_server, stop_server
 
 
 def spatial(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -20,11 +20,12 @@ import pytest
 import uvicorn
 
 from data.make_shapes_dataset import scene
+from harness.paths import DATA
+from harness.ports import free_port
 from spatial.api import create_app
 from spatial.client import StreamClient
 from spatial.config import Settings
 from spatial.services import Services
-from tests.support import DATA, free_port
 from vision import Intrinsics
 from vision.batching import BatchingDetector, DetectorClosedError
 

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.poses import matrix, row_major
+from harness.samples import jpeg, sample_camera, sample_jpegs, sample_truth
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
 from spatial.config import Settings
 from spatial.protocol import DEPTH_UINT16_MM
-from tests.support import (
-    Server, jpeg, matrix, row_major, sample_camera, sample_jpegs, sample_truth, start_server, stop_server,
-    upload_room_map,
-)
+from tests.support import upload_room_map
 from vision.camera import Intrinsics
 from vision.poses import invert_pose, make_pose, pose_difference, rotation_about
 from vision.scenes import Room, look_at, make_room, panorama_poses

@@ -10,8 +10,9 @@ import yaml
 from spatial.asyncapi import asyncapi_yaml
 from spatial.protocol import pack_frame
 
+from harness.poses import pose_errors
+from harness.samples import sample_camera, sample_jpegs, sample_truth
 from spatial.client import StreamClient
-from tests.support import pose_errors, sample_camera, sample_jpegs, sample_truth
 
 MARKER = "marker:aruco/7"
 MAX_TRANSLATION_M = 0.01

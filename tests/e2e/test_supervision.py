@@ -19,11 +19,13 @@ import numpy as np
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from harness.samples import jpeg, sample_camera, sample_jpegs
+from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
 from spatial.protocol import pack_frame
 from tests.e2e.test_place import CAMERA_IN_A, MARKER, NOTE_IN_A, new_note, new_space, open_in_space, place, show_marker
 from tests.e2e.test_spaces import K
-from tests.support import Server, jpeg, sample_camera, sample_jpegs, start_server, stop_server, upload_room_map
+from tests.support import upload_room_map
 from vision.scenes import make_room, panorama_poses
 
 FAULTY = ("--plugin", "tests.faulty_detector")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from anchors import AccountService, BlockService, ComputeService, Limits, SpaceService, User
-from tests.support import AnchorServices, StoreBackend
+from harness.stores import AnchorServices, StoreBackend
 
 
 @pytest.fixture

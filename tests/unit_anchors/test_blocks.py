@@ -9,7 +9,7 @@ from anchors import (
     VersionConflict,
 )
 from anchors.model import IDENTITY_POSE
-from tests.support import AnchorServices, StoreBackend
+from harness.stores import AnchorServices, StoreBackend
 
 TABLE = {"columns": ["item", "qty"], "rows": [["beans", 2], ["milk", 1.5]]}
 

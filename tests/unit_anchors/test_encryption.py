@@ -9,7 +9,7 @@ import pytest
 
 from anchors import ServiceKey, ServiceKeyError, SQLiteStore, Store
 from anchors.crypto import SealedDataError, default_key_file
-from tests.support import AnchorServices, StoreBackend
+from harness.stores import AnchorServices, StoreBackend
 
 SECRET_TITLE = "Zanzibar-title-7f3a"
 SECRET_NOTE = "the safe code is 48213-quokka"

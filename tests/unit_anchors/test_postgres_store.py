@@ -13,7 +13,9 @@ from anchors.storage.change_events import LOST
 from anchors.storage.database import StoreConnectionError
 from anchors.storage.locations import StoreLocationError, open_store
 from anchors.storage.postgres import PostgresStore
-from tests.support import AnchorServices, PostgresServer, StoreBackend, free_port
+from harness.ports import free_port
+from harness.postgres import PostgresServer
+from harness.stores import AnchorServices, StoreBackend
 from tests.unit_anchors.test_store_changes import Changes
 
 

@@ -17,7 +17,7 @@ from anchors import (
     compute_function,
 )
 from anchors.compute.executors import Outcome
-from tests.support import AnchorServices
+from harness.stores import AnchorServices
 
 CELLS = 100
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

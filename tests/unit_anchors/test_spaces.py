@@ -23,7 +23,7 @@ from anchors import (
 from anchors.crypto import block_aad, new_data_key, seal
 from anchors.model import IDENTITY_POSE
 from anchors.storage.sqlite_schema import SCHEMA_VERSION, TABLES
-from tests.support import AnchorServices, StoreBackend
+from harness.stores import AnchorServices, StoreBackend
 
 POSE = tuple(float(v) for v in IDENTITY_POSE)
 

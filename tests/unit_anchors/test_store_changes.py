@@ -10,7 +10,7 @@ import numpy as np
 from anchors import AccountService, BlockService, SpaceService
 from anchors.storage.change_events import Change
 from anchors.storage.signatures import SignatureStore
-from tests.support import AnchorServices, StoreBackend
+from harness.stores import AnchorServices, StoreBackend
 
 
 class Changes:

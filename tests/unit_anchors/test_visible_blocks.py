@@ -22,7 +22,8 @@ from anchors import (
     compute_function,
 )
 from anchors.compute.compute_blocks import ObjectSignal
-from tests.support import AnchorServices, CountingStore, StoreBackend
+from harness.stores import AnchorServices, StoreBackend
+from tests.support import CountingStore
 
 MARKER = "marker:aruco/7"
 RUNS: list[Any] = []

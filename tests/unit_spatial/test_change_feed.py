@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from anchors.storage.change_events import LOST, Change
+from harness.postgres import PostgresServer
+from harness.stores import StoreBackend
 from spatial.config import Settings
 from spatial.services import Services
-from tests.support import PostgresServer, StoreBackend
 from tests.unit_vision.test_identity import K, cup_view, desk
 from tests.unit_vision.test_tracking import poster_frame
 from vision.identity import describe

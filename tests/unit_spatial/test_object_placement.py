@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from harness.lifting import point_in
+from harness.stores import AnchorServices
 from spatial.lifting import Triangulator, lift_objects, place_objects
 from spatial.pipeline import FramePipeline, FrameResult
 from spatial.session import Viewer
-from tests.lifting import point_in
-from tests.support import AnchorServices
 from vision import create_detector
 from vision.camera import Intrinsics
 from vision.depth import DepthMapError

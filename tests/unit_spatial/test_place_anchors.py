@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from anchors import NotFound
+from harness.poses import row_major
+from harness.stores import AnchorServices
 from spatial.pipeline import FramePipeline, FrameResult
 from spatial.session import Viewer
 from spatial.spaces import PlaceError, SpaceRegistry, SpaceSession, place_from_device
-from tests.support import AnchorServices, row_major
 from vision import create_detector
 from vision.camera import Intrinsics
 from vision.poses import invert_pose, make_pose, rotation_about

@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 
 from anchors import User
+from harness.poses import row_major
+from harness.samples import jpeg, sample_camera, sample_jpegs
+from harness.stores import StoreBackend
 from spatial.config import Settings
 from spatial.controller import SessionController
 from spatial.protocol import (
@@ -30,7 +33,6 @@ from spatial.protocol import (
 )
 from spatial.services import Services
 from spatial.spaces import Registration
-from tests.support import StoreBackend, jpeg, row_major, sample_camera, sample_jpegs
 from tests.unit_vision.test_tracking import poster_frame
 from vision.poses import make_pose
 from vision.relocalise import Relocalisation

@@ -2,11 +2,12 @@
 
 import numpy as np
 
+from harness.poses import matrix
+from harness.stores import AnchorServices
 from spatial.spaces import SpaceRegistry, SpaceSession, device_placements
-from tests.support import AnchorServices, matrix
 from vision.camera import Intrinsics
-from vision.detection import Detection
 from vision.depth import DepthView
+from vision.detection import Detection
 from vision.poses import invert_pose, make_pose, pose_difference, rotation_about
 from vision.relocalise import Relocalisation
 from vision.scenes import look_at

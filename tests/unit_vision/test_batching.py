@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from data.make_shapes_dataset import scene
-from tests.support import DATA
+from harness.paths import DATA
 from vision import Intrinsics, create_detector
 from vision.backends.markers import MarkerDetector
 from vision.batching import BatchingDetector, DetectorClosedError

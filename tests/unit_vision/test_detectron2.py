@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from data.make_shapes_dataset import CLASSES, coco_dataset, evaluate, make_split, scene
-from tests.support import DATA
+from harness.paths import DATA
 from vision import Intrinsics, create_detector
 from vision.boxes import box_iou
 from vision.detection import DetectorConfigError

@@ -1,4 +1,5 @@
-"""Decoding frames: the pixel limit is checked on the image header, before anything is decoded."""
+"""Decoding frames: the pixel limit is checked on the image header, before anything is decoded; a decoded
+frame keeps the bytes it came from, and what is made from it does not."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vision.frames import FrameDecodeError, ImageTooLarge, decode_image, image_size
+from vision.frames import FrameDecodeError, ImageTooLarge, decode_frame, decode_image, encoded_bytes, image_size
 
 PICTURE = np.random.default_rng(3).integers(0, 255, (48, 64, 3), dtype=np.uint8)
 
@@ -74,3 +75,14 @@ def test_without_a_readable_header_the_image_is_refused_as_corrupt() -> None:
         decode_image(b"\x89PNG\r\n\x1a\n", max_pixels=4096 * 4096)
     with pytest.raises(FrameDecodeError, match="not JPEG, PNG or WebP"):
         decode_image(b"GIF89a", max_pixels=4096 * 4096)
+
+
+def test_a_decoded_frame_keeps_its_bytes_and_what_is_made_from_it_does_not() -> None:
+    data = cv2.imencode(".jpg", PICTURE)[1].tobytes()
+    frame = decode_frame(data)
+    assert encoded_bytes(frame) is data
+    assert np.array_equal(frame, decode_image(data))
+    assert encoded_bytes(frame[4:20]) is None
+    assert encoded_bytes(frame.copy()) is None
+    assert encoded_bytes(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)) is None
+    assert encoded_bytes(decode_image(data)) is None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from harness.rooms import whole_objects
 from vision.camera import Intrinsics
 from vision.depth import DepthMapError
 from vision.detection import Detection
@@ -20,7 +21,7 @@ from vision.lifting import (
     triangulate_boxes,
 )
 from vision.poses import PoseError, invert_pose, transform_points
-from vision.scenes import RenderedView, Room, SceneObject, clear_view, look_at, make_room
+from vision.scenes import RenderedView, Room, SceneObject, look_at
 
 K = Intrinsics.from_fov(640, 480, 60)
 DEPTH_NOISE = 0.001  # metres at 1 m, growing with depth squared
@@ -50,14 +51,7 @@ class Seen:
 @pytest.fixture(scope="module")
 def seen() -> list[Seen]:
     """Boxes and cylinders of two rooms, each in a view that shows it whole."""
-    cases = []
-    for seed in (0, 1):
-        room = make_room(seed)
-        for index, obj in enumerate(room.objects):
-            if obj.shape in ("box", "cylinder") and min(obj.size) >= 0.2:
-                view = clear_view(room, index, K, depth_noise=DEPTH_NOISE, seed=seed)
-                if view is not None:
-                    cases.append(Seen(room, index, view))
+    cases = [Seen(room, index, view) for room, index, view in whole_objects(K, DEPTH_NOISE)]
     assert len(cases) >= 8, "the rooms should offer at least eight clearly seen objects"
     return cases
 

@@ -6,15 +6,16 @@
 process), starts the backend's deployment there unless it runs already
 (`vision.serving.deploy`), and builds the same backend here as the fallback.
 
-A frame goes to the deployment as JPEG, from a thread of this detector:
-`submit` returns a future at once, so each stream's tracker runs detection
-asynchronously with at most one frame in flight, as it does with the local
-batching queue. When a call fails, or takes longer than `timeout_s`, the
-backend is in an outage (`outage()`, which each stream reports once as a
-`detector_unavailable` error): frames are detected here meanwhile, and a
-thread asks the deployment every `retry_s` until it answers again, after which
-frames go to the cluster again. A frame that the backend itself fails on
-raises, as it would here.
+A frame goes to the deployment as the bytes the client sent (a stream's frame
+is an `EncodedFrame`, which keeps them; any other image is encoded as JPEG
+here), from a thread of this detector: `submit` returns a future at once, so
+each stream's tracker runs detection asynchronously with at most one frame in
+flight, as it does with the local batching queue. When a call fails, or takes
+longer than `timeout_s`, the backend is in an outage (`outage()`, which each
+stream reports once as a `detector_unavailable` error): frames are detected
+here meanwhile, and a thread asks the deployment every `retry_s` until it
+answers again, after which frames go to the cluster again. A frame that the
+backend itself fails on raises, as it would here.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 
 from vision.camera import Intrinsics
 from vision.detection import DETECTORS, Detection, DetectorConfigError, Detector, Outage, create_detector
+from vision.frames import encoded_bytes
 
 if TYPE_CHECKING:
     from ray.serve.handle import DeploymentHandle, DeploymentResponse
@@ -109,10 +111,13 @@ class RayServeDetector(Detector):
             ray.shutdown()
 
     def _detect_on_cluster(self, image: np.ndarray, intrinsics: Intrinsics) -> list[Detection]:
-        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        if not ok:
-            raise ValueError(f"a {image.shape} image could not be encoded as JPEG")
-        return self._result(self.handle.detect.remote(jpeg.tobytes(), intrinsics)).unpacked()
+        encoded = encoded_bytes(image)
+        if encoded is None:
+            ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            if not ok:
+                raise ValueError(f"a {image.shape} image could not be encoded as JPEG")
+            encoded = jpeg.tobytes()
+        return self._result(self.handle.detect.remote(encoded, intrinsics)).unpacked()
 
     def _result(self, response: DeploymentResponse) -> Any:
         try:
