@@ -26,7 +26,7 @@ from anchors import Block
 from bench.report import machine, percentile, write_section
 from spatial.client import StreamClient
 from spatial.overlays import LayoutCache
-from spatial.protocol import pack_frame
+from spatial.protocol import PanelContent, pack_frame
 from spatial.render import content_hash, layout_block, paint
 from spatial.render.raster import RASTER_SCALE, encode
 from tests.support import Server, load_make_sample, sample_camera, sample_jpegs, start_server, stop_server
@@ -322,7 +322,8 @@ def main() -> None:
         make_sample.write_y4m(frames, y4m, fps=CAMERA_FPS)
         server = start_server(Path(tmp) / "store.db")
         try:
-            grid = layout_block("view", "Stock", spreadsheet_view()).to_json()
+            display = layout_block("view", "Stock", spreadsheet_view())
+            grid = PanelContent(width=display.width, height=display.height, ops=list(display.ops)).to_json()
             browser = browser_timings(server, y4m, args.samples, grid)
             print(f"capture+encode median {statistics.median(browser['capture']):.2f} ms")
             note = attach_eight_more(server)
