@@ -28,7 +28,7 @@ from harness.samples import load_make_sample, sample_camera, sample_jpegs
 from harness.servers import Server, start_server, stop_server
 from spatial.client import StreamClient
 from spatial.overlays import LayoutCache
-from spatial.protocol import pack_frame
+from spatial.protocol import PanelContent, pack_frame
 from spatial.render import content_hash, layout_block, paint
 from spatial.render.raster import RASTER_SCALE, encode
 
@@ -321,7 +321,8 @@ def run(args: argparse.Namespace, command: str) -> str:
         make_sample.write_y4m(frames, y4m, fps=CAMERA_FPS)
         server = start_server(Path(tmp) / "store.db")
         try:
-            grid = layout_block("view", "Stock", spreadsheet_view()).to_json()
+            display = layout_block("view", "Stock", spreadsheet_view())
+            grid = PanelContent(width=display.width, height=display.height, ops=list(display.ops)).to_json()
             browser = browser_timings(server, y4m, args.samples, grid)
             print(f"capture+encode median {statistics.median(browser['capture']):.2f} ms")
             note = attach_eight_more(server)

@@ -160,8 +160,8 @@ class Scenario:
 
 def wire_bytes(overlay: Any) -> int:
     """An overlay's size as the stream sends it (compact JSON, vector content), built from its fields, as
-    `spatial.protocol.overlay_panel` does (which the code before cannot serialise for tables: its op models
-    lacked `ref`)."""
+    `spatial.overlays.overlay_panel` does (which the code before cannot serialise for tables: its op models
+    lacked `ref`). Ops are the protocol's models, or dicts in checkouts from before they were."""
     display = overlay.content
     panel = {
         "id": overlay.id, "object_id": overlay.object_id, "block_id": overlay.block_id,
@@ -170,7 +170,7 @@ def wire_bytes(overlay: Any) -> int:
         "content": {"width": display.width, "height": display.height, "ops": list(display.ops)},
         "hash": overlay.hash,
     }
-    return len(json.dumps(panel, separators=(",", ":"), ensure_ascii=False).encode())
+    return len(json.dumps(panel, separators=(",", ":"), ensure_ascii=False, default=lambda op: op.to_json()).encode())
 
 
 def measure(name: str) -> dict[str, Any]:
@@ -180,6 +180,12 @@ def measure(name: str) -> dict[str, Any]:
     from anchors import AccountService, BlockService, ComputeService, SQLiteStore
     from spatial.overlays import LayoutCache
     from spatial.pipeline import FrameResult
+
+    try:
+        from spatial.pipeline import overlay_step
+    except ImportError:  # a checkout from before it: `Viewer.overlay_delta` took the FrameResult and timed itself
+        def overlay_step(viewer: Any, result: Any, now: float) -> Any:
+            return viewer.overlay_delta(result, now)
     from spatial.session import Viewer
     from vision import Detection
 
@@ -198,7 +204,7 @@ def measure(name: str) -> dict[str, Any]:
             nonlocal frame_id
             frame_id += 1
             result = FrameResult(frame_id, frame_id * 33.0, (640, 480), [marker], {"total": 0.0})
-            delta = viewer.overlay_delta(result, frame_id / 30)
+            delta = overlay_step(viewer, result, frame_id / 30)
             return result.timing_ms["overlays"], delta
 
         first_ms, first = frame()

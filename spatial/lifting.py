@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from spatial.protocol import placement_fields
 from vision import Detection, Intrinsics
 from vision.depth import check_depth
 from vision.lifting import WORLD_UP, LiftingError, OrientedBox, lift, triangulate_boxes
@@ -50,9 +49,21 @@ class Placement:
     object_to_camera: np.ndarray | None = None
     views: int = 0
 
-    def to_json(self) -> dict[str, Any]:
-        """The `box3d` (depth) or `position` (triangulated) fields of the object in an `objects` message."""
-        return placement_fields(self)
+
+def placement_fields(placement: Placement) -> dict[str, Any]:
+    """The `box3d` (lifted from depth) or `position` (triangulated) field of the object in an `objects` message."""
+    if placement.box is None:
+        return {"position": _rounded(placement.position)}
+    box = placement.box
+    return {"box3d": {
+        "centre": _rounded(box.centre), "extent": _rounded(box.extent),
+        "rotation": [round(float(v), 6) for v in box.rotation.reshape(9)], "frame": placement.frame,
+        "points": placement.points,
+    }}
+
+
+def _rounded(vector: np.ndarray) -> list[float]:
+    return [round(float(v), 4) for v in vector]
 
 
 def needs_placing(detection: Detection) -> bool:

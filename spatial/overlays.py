@@ -1,7 +1,8 @@
-"""Overlays: blocks pinned to objects in view, laid out and diffed per session."""
+"""Overlays: blocks pinned to objects in view, laid out, diffed per session, and as the protocol sends them."""
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -11,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from anchors import Anchor, Block
-from spatial.protocol import overlay_panel
+from spatial.protocol import OverlayPanel, PanelContent, PanelPlacement, RasterImage
 from spatial.render import DisplayList, content_hash, layout_block
-from spatial.render.raster import RasterCache
+from spatial.render.raster import RASTER_SCALE, RasterCache
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,22 @@ class Overlay:
     frame: str = "object"
     """What `pose` is relative to: `object` (the object's frame) or `device` (the client's reference space)."""
 
-    def to_json(self, fmt: ContentFormat = VECTOR, rasters: RasterCache | None = None) -> dict[str, Any]:
-        """The overlay as the protocol sends it (`spatial.protocol.overlay_panel`)."""
-        return overlay_panel(self, fmt, rasters).to_json()
+
+def overlay_panel(overlay: Overlay, fmt: ContentFormat, rasters: RasterCache | None = None) -> OverlayPanel:
+    """An overlay as the protocol sends it; a raster `fmt` needs `rasters` to paint or reuse images."""
+    display = overlay.content
+    content: dict[str, Any] = {}
+    if fmt.vector:
+        content["ops"] = display.ops
+    if fmt.raster:
+        assert rasters is not None, "a raster content format needs a RasterCache"
+        image = rasters.get(display, overlay.hash, fmt.raster)
+        content["image"] = RasterImage(format=fmt.raster, scale=RASTER_SCALE,  # type: ignore[arg-type]
+                                       data=base64.b64encode(image).decode("ascii"))
+    placement = PanelPlacement(frame=overlay.frame, pose=list(overlay.pose), size_m=list(overlay.size_m),  # type: ignore[arg-type]
+                               slot=overlay.slot)
+    return OverlayPanel(id=overlay.id, object_id=overlay.object_id, block_id=overlay.block_id, placement=placement,
+                        content=PanelContent(width=display.width, height=display.height, **content), hash=overlay.hash)
 
 
 class LayoutCache:

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from anchors import BlockService, ComputeService, User
-from spatial.lifting import Placement, Triangulator, place_objects
+from spatial.lifting import Placement, Triangulator, place_objects, placement_fields
 from spatial.objects import ObjectMemory
-from spatial.overlays import LayoutCache
+from spatial.overlays import LayoutCache, OverlayDelta, overlay_panel
 from spatial.protocol import (
     FrameHeader,
     ObjectsMessage,
@@ -32,7 +32,6 @@ from spatial.protocol import (
     RelocalisedMessage,
     frame_ref,
     objects_message,
-    overlay_panel,
     overlays_message,
     relocalised_message,
     tracked_object,
@@ -45,7 +44,7 @@ from vision.poses import PoseError, check_pose
 from vision.tracking import Tracker
 
 if TYPE_CHECKING:
-    from spatial.session import Session
+    from spatial.session import Session, Viewer
 
 DEFAULT_MAX_IMAGE_PIXELS = 4096 * 4096
 
@@ -71,7 +70,7 @@ class FrameResult:
         self.timing_ms["total"] += ms
 
     def objects_message(self) -> ObjectsMessage:
-        objects = [tracked_object(d, *self.object_pose(d), self.placements.get(d.object_id)) for d in self.detections]
+        objects = [tracked_object(d, *self.object_pose(d), self._placed_fields(d)) for d in self.detections]
         return objects_message(self.frame_id, self.timestamp_ms, self.image_size, objects, self.timing_ms)
 
     def object_pose(self, detection: Detection) -> tuple[np.ndarray | None, str | None]:
@@ -81,6 +80,28 @@ class FrameResult:
             return detection.pose, "backend"
         placed = self.placements.get(detection.object_id)
         return (placed.object_to_camera, placed.source) if placed is not None else (None, None)
+
+    def object_labels(self) -> dict[str, str]:
+        """Object id to class label, for the objects of this frame."""
+        return {d.object_id: d.label for d in self.detections}
+
+    def object_poses(self) -> dict[str, np.ndarray | None]:
+        """Object id to its pose in the camera (`object_pose`), None where none is known."""
+        return {d.object_id: self.object_pose(d)[0] for d in self.detections}
+
+    def _placed_fields(self, detection: Detection) -> dict[str, Any] | None:
+        placed = self.placements.get(detection.object_id)
+        return None if placed is None else placement_fields(placed)
+
+
+def overlay_step(viewer: Viewer, result: FrameResult, now: float,
+                 placed: dict[str, np.ndarray] | None = None) -> OverlayDelta:
+    """What changed in the viewer's overlays with this frame (`Viewer.overlay_delta`); its time goes into
+    the frame's timing as `overlays`."""
+    start = time.perf_counter()
+    delta = viewer.overlay_delta(result.object_labels(), result.object_poses(), now, placed)
+    result.add_timing("overlays", (time.perf_counter() - start) * 1e3)
+    return delta
 
 
 def frame_intrinsics(header: FrameHeader, camera: Intrinsics | None, width: int, height: int, fov_y_deg: float) -> Intrinsics:
@@ -165,7 +186,7 @@ class FramePipeline:
         space = SpaceStep()
         if space_session is not None:
             space = self._space_step(space_session, viewer.user, header, result)
-        delta = viewer.overlay_delta(result, time.monotonic(), space.placed)
+        delta = overlay_step(viewer, result, time.monotonic(), space.placed)
         objects = result.objects_message()
         if self.recorder is not None:
             self.recorder.record(session.id, header.frame_id, header.timestamp_ms, image,

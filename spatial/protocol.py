@@ -4,13 +4,13 @@ Text messages are JSON objects with a `type`. Camera frames are binary
 messages: a little-endian header followed by JPEG, PNG or WebP bytes.
 Messages from clients are parsed into pydantic models here; every message
 the server sends is a pydantic model built by one of the `*_message`
-functions at the end. The same models describe the stream to client
-developers as an AsyncAPI document (`spatial.asyncapi`).
+functions at the end; the draw ops of a panel's content are the models of
+`spatial.render.ops`, which the layout builds. The same models describe the
+stream to client developers as an AsyncAPI document (`spatial.asyncapi`).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import struct
 from dataclasses import dataclass
@@ -28,15 +28,13 @@ from pydantic import (
     model_validator,
 )
 
-from spatial.render.raster import RASTER_SCALE
+from spatial.render.ops import DrawOp
+from spatial.wire import WireModel
 from vision import Detection, Intrinsics
 from vision.poses import check_pose
 
 if TYPE_CHECKING:
     from anchors import Anchor
-    from spatial.lifting import Placement
-    from spatial.overlays import ContentFormat, Overlay
-    from spatial.render.raster import RasterCache
     from vision.relocalise import Relocalisation
 
 PROTOCOL_VERSION = 1
@@ -325,26 +323,10 @@ def pose_to_list(pose: np.ndarray | None) -> list[float] | None:
     return None if pose is None else [round(float(v), 6) for v in np.asarray(pose).reshape(16)]
 
 
-# Server to client. Fields that are always sent are required (null where the type allows it); fields that
-# are sometimes left out default to MISSING, which pydantic leaves out of the JSON.
+# Server to client: the models derive from spatial.wire.WireModel; a field that is sometimes left out
+# defaults to MISSING.
 
 Pose = Annotated[list[float], Field(min_length=16, max_length=16, description="4x4 matrix, row-major, metres")]
-
-
-def _left_out_fields_are_optional(schema: dict[str, Any], model: type[BaseModel]) -> None:
-    """In the JSON schema, a field that defaults to MISSING is not required (every other field is)."""
-    left_out = {field.alias or name for name, field in model.model_fields.items() if field.default is MISSING}
-    schema["required"] = [name for name in schema.get("required", []) if name not in left_out]
-
-
-class WireModel(BaseModel):
-    """A part of a server message; `to_json` is what goes on the wire."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True,
-                              json_schema_extra=_left_out_fields_are_optional)
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
 
 
 class ServerMessage(WireModel):
@@ -412,60 +394,6 @@ class ObjectsMessage(ServerMessage):
     image_size: list[int] = Field(min_length=2, max_length=2)
     objects: list[TrackedObject]
     timing: dict[str, float] = Field(description="server time for this frame in milliseconds, by stage")
-
-
-class OpRef(WireModel):
-    """What an op shows, so that a client can tell what a tap on it meant: a grid cell (`row`, `field`), a
-    column header (`field`), a kanban card (`row`, `lane`) or lane (`lane`), or a pager button (`first`:
-    the window of rows it shows, for a `page` message)."""
-
-    row: str = MISSING  # type: ignore[assignment]
-    field: str = MISSING  # type: ignore[assignment]
-    lane: str = MISSING  # type: ignore[assignment]
-    first: int = MISSING  # type: ignore[assignment]
-
-
-class RectOp(WireModel):
-    op: Literal["rect"] = "rect"
-    x: float
-    y: float
-    w: float
-    h: float
-    fill: str
-    radius: float
-    ref: OpRef = MISSING  # type: ignore[assignment]
-
-
-class TextOp(WireModel):
-    """One line of text; `y` is its top."""
-
-    op: Literal["text"] = "text"
-    x: float
-    y: float
-    text: str
-    size: int
-    color: str
-    bold: bool
-
-
-class CellOp(WireModel):
-    """A table cell."""
-
-    op: Literal["cell"] = "cell"
-    x: float
-    y: float
-    w: float
-    h: float
-    text: str
-    size: int
-    color: str
-    fill: str
-    stroke: str
-    align: Literal["left", "right"]
-    ref: OpRef = MISSING  # type: ignore[assignment]
-
-
-DrawOp = Annotated[RectOp | TextOp | CellOp, Field(discriminator="op")]
 
 
 class RasterImage(WireModel):
@@ -576,51 +504,22 @@ def welcome_message(session_id: str, user: str, detector: str, capabilities: lis
 
 
 def tracked_object(detection: Detection, pose: np.ndarray | None, pose_source: str | None,
-                   placement: Placement | None) -> TrackedObject:
-    """One object of an `objects` message: `pose` is its backend's or the lifted box's; `placement` adds
-    `box3d` (lifted from depth) or `position` (triangulated)."""
+                   placed: dict[str, Any] | None = None) -> TrackedObject:
+    """One object of an `objects` message: `pose` is its backend's or the lifted box's; `placed` adds
+    `box3d` (lifted from depth) or `position` (triangulated), as `spatial.lifting.placement_fields` gives them."""
     return TrackedObject(
         id=detection.object_id, class_=detection.label, score=round(detection.score, 4),
         box=[round(v, 1) for v in detection.box], pose=pose_to_list(pose), pose_source=pose_source,  # type: ignore[arg-type]
         backend=detection.backend, source=detection.source,  # type: ignore[arg-type]
         velocity=None if detection.velocity is None else [round(v, 1) for v in detection.velocity],
-        **(placement_fields(placement) if placement is not None else {}),
+        **(placed or {}),
     )
-
-
-def placement_fields(placement: Placement) -> dict[str, Any]:
-    """The `box3d` (lifted from depth) or `position` (triangulated) field of an object placed in 3D."""
-    if placement.box is None:
-        return {"position": _rounded(placement.position)}
-    box = placement.box
-    return {"box3d": {
-        "centre": _rounded(box.centre), "extent": _rounded(box.extent),
-        "rotation": [round(float(v), 6) for v in box.rotation.reshape(9)], "frame": placement.frame,
-        "points": placement.points,
-    }}
 
 
 def objects_message(frame_id: int, timestamp_ms: float, image_size: tuple[int, int], objects: list[TrackedObject],
                     timing_ms: dict[str, float]) -> ObjectsMessage:
     return ObjectsMessage(frame_id=frame_id, timestamp=timestamp_ms, image_size=list(image_size), objects=objects,
                           timing={k: round(v, 2) for k, v in timing_ms.items()})
-
-
-def overlay_panel(overlay: Overlay, fmt: ContentFormat, rasters: RasterCache | None = None) -> OverlayPanel:
-    """An overlay as the protocol sends it; a raster `fmt` needs `rasters` to paint or reuse images."""
-    display = overlay.content
-    content: dict[str, Any] = {}
-    if fmt.vector:
-        content["ops"] = display.ops
-    if fmt.raster:
-        assert rasters is not None, "a raster content format needs a RasterCache"
-        image = rasters.get(display, overlay.hash, fmt.raster)
-        content["image"] = RasterImage(format=fmt.raster, scale=RASTER_SCALE,  # type: ignore[arg-type]
-                                       data=base64.b64encode(image).decode("ascii"))
-    placement = PanelPlacement(frame=overlay.frame, pose=list(overlay.pose), size_m=list(overlay.size_m),  # type: ignore[arg-type]
-                               slot=overlay.slot)
-    return OverlayPanel(id=overlay.id, object_id=overlay.object_id, block_id=overlay.block_id, placement=placement,
-                        content=PanelContent(width=display.width, height=display.height, **content), hash=overlay.hash)
 
 
 def overlays_message(frame_id: int, added: list[OverlayPanel], updated: list[OverlayPanel],
@@ -654,6 +553,3 @@ def error_message(code: str, message: str, ref: str | None = None) -> ErrorMessa
 def stats_message(received: int, processed: int, dropped: int, refused: int, errors: int) -> StatsMessage:
     return StatsMessage(received=received, processed=processed, dropped=dropped, refused=refused, errors=errors)
 
-
-def _rounded(vector: np.ndarray) -> list[float]:
-    return [round(float(v), 4) for v in vector]

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from anchors import User
 from spatial.overlays import Overlay, OverlayDelta
-from spatial.pipeline import FramePipeline, FrameResult
+from spatial.pipeline import FramePipeline, FrameResult, overlay_step
 from spatial.protocol import FrameHeader
 from spatial.render import paint
 from spatial.render.placement import stack_above
@@ -100,7 +100,7 @@ def replay(
                 height, width = frame.shape[:2]
                 writer = cv2.VideoWriter(str(out_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
             result = pipeline.process_image(FrameHeader(index, index * 1000.0 / fps), frame, intrinsics, tracker)
-            delta = viewer.overlay_delta(result, now=index / fps)
+            delta = overlay_step(viewer, result, now=index / fps)
             for gone in delta.removed:
                 current.pop(gone, None)
             current.update({o.id: o for o in delta.added + delta.updated})

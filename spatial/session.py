@@ -17,6 +17,7 @@ import asyncio
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,6 @@ import numpy as np
 from anchors import ComputeService, SignalTracker, User, VisibleBlocks
 from spatial.lifting import Triangulator
 from spatial.overlays import VECTOR, ContentFormat, LayoutCache, Outbox, OverlayDelta, build_overlays, class_key
-from spatial.pipeline import FrameResult
 from spatial.protocol import FrameHeader, StatsMessage, stats_message
 from spatial.spaces import SpaceSession
 from vision import Intrinsics
@@ -148,11 +148,11 @@ class Viewer:
             self.windows.pop(next(iter(self.windows)))
         return True
 
-    def in_view(self, result: FrameResult, now: float) -> dict[str, str]:
-        """Object id to label for objects in this frame, plus those seen within the linger time
+    def in_view(self, labels: Mapping[str, str], now: float) -> dict[str, str]:
+        """Object id to label for this frame's objects (`labels`), plus those seen within the linger time
         (which rides out missed detections)."""
-        for detection in result.detections:
-            self.last_seen[detection.object_id] = (now, detection.label)
+        for object_id, label in labels.items():
+            self.last_seen[object_id] = (now, label)
         self.last_seen = {oid: seen for oid, seen in self.last_seen.items() if now - seen[0] <= self.linger_s}
         return {oid: label for oid, (_, label) in self.last_seen.items()}
 
@@ -164,18 +164,18 @@ class Viewer:
         self.last_placed = {key: seen for key, seen in self.last_placed.items() if now - seen[0] <= self.linger_s}
         return {key: pose for key, (_, pose) in self.last_placed.items()}
 
-    def overlay_delta(self, result: FrameResult, now: float, placed: dict[str, np.ndarray] | None = None) -> OverlayDelta:
-        """What changed in this viewer's overlays; its time is added to the frame's timing.
+    def overlay_delta(self, labels: Mapping[str, str], poses: Mapping[str, np.ndarray | None], now: float,
+                      placed: dict[str, np.ndarray] | None = None) -> OverlayDelta:
+        """What changed in this viewer's overlays.
 
-        `placed` maps the place keys of the space anchors in view to their
+        `labels` maps the ids of this frame's objects to their class labels, `poses` to their poses in the
+        camera (None where none is known), as `FrameResult.object_labels` and `object_poses` give them. `placed` maps the place keys of the space anchors in view to their
         poses in the device's frame: only those (and those lingering) are computed and shown.
         When no block, share or signal they read changed, nothing is read, computed or laid out again.
         """
-        start = time.perf_counter()
-        in_view = self.in_view(result, now)
+        in_view = self.in_view(labels, now)
         placed = self.placed_in_view(placed or {}, now)
         keys = [*in_view, *{class_key(label) for label in in_view.values()}, *placed]
-        poses = {d.object_id: result.object_pose(d)[0] for d in result.detections}
         signals = self.signals.observe(in_view, poses, now, time.time())
         pinned = self.visible.evaluate(keys, signals)
         scene = (pinned, in_view, {key: np.asarray(pose).tobytes() for key, pose in placed.items()}, dict(self.windows))
@@ -185,7 +185,6 @@ class Viewer:
             self._scene = scene
             overlays = build_overlays(pinned, in_view, self.layouts, self.metres_per_pixel, placed, self.windows)
             delta = self.outbox.delta(overlays)
-        result.add_timing("overlays", (time.perf_counter() - start) * 1e3)
         return delta
 
 

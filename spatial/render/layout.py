@@ -35,6 +35,9 @@ from functools import lru_cache
 from typing import Any
 
 from PIL import ImageFont
+from pydantic import TypeAdapter
+
+from spatial.render.ops import CellOp, DrawOp, OpRef, RectOp, TextOp
 
 PANEL_WIDTH = 320
 PADDING = 12
@@ -55,8 +58,6 @@ MAX_TEXT_CHARS = 200
 """Characters of one text run or cell, before it is cut to its width."""
 MAX_CONTENT_BYTES = 32 * 1024
 """A panel's content (`{width, height, ops}`) as JSON in UTF-8, at most, whatever the block holds."""
-_OP_SLACK = 16
-"""Bytes an op may take on the wire beyond its JSON here (numbers written as floats)."""
 _RESERVED = 512
 """Kept for the background and the line that says something was left out."""
 _INLINE_MARKS = re.compile(r"\*\*|__|`")
@@ -73,12 +74,11 @@ ERROR_COLOR = "#ff8a80"
 
 @dataclass(frozen=True)
 class DisplayList:
+    """A laid-out panel: its size in panel pixels and its draw ops, the models the protocol sends."""
+
     width: int
     height: int
-    ops: tuple[dict[str, Any], ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"width": self.width, "height": self.height, "ops": list(self.ops)}
+    ops: tuple[DrawOp, ...]
 
 
 @lru_cache(maxsize=16)
@@ -113,16 +113,19 @@ def wrap(text: str, size: int, width: float) -> list[str]:
     return lines
 
 
+_OPS: TypeAdapter[tuple[DrawOp, ...]] = TypeAdapter(tuple[DrawOp, ...])
+
+
 def content_hash(display: DisplayList) -> str:
-    canonical = json.dumps(display.to_json(), sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    """A digest of the panel's size and its ops as they go on the wire (field order is the models')."""
+    digest = hashlib.sha256(b"%d,%d," % (display.width, display.height))
+    digest.update(_OPS.dump_json(display.ops))
+    return "sha256:" + digest.hexdigest()[:32]
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def _op_bytes(op: dict[str, Any]) -> int:
-    return len(_COMPACT.encode(op).encode()) + _OP_SLACK
+def _op_bytes(op: DrawOp) -> int:
+    """The op's JSON on the wire, in UTF-8, and the comma after it."""
+    return len(op.__pydantic_serializer__.to_json(op)) + 1
 
 
 class _Panel:
@@ -131,7 +134,7 @@ class _Panel:
     def __init__(self, width: int) -> None:
         self.width = width
         self.y = PADDING
-        self.ops: list[dict[str, Any]] = []
+        self.ops: list[DrawOp] = []
         self.bytes = _RESERVED
         self.full = False
 
@@ -139,7 +142,7 @@ class _Panel:
     def inner(self) -> int:
         return self.width - 2 * PADDING
 
-    def add(self, op: dict[str, Any]) -> bool:
+    def add(self, op: DrawOp) -> bool:
         """Add `op`, unless the panel's bytes are spent (then nothing more is added); True when added."""
         size = _op_bytes(op)
         if self.full or self.bytes + size > MAX_CONTENT_BYTES:
@@ -151,9 +154,8 @@ class _Panel:
 
     def text(self, text: str, size: int, color: str = TEXT_COLOR, bold: bool = False) -> None:
         for line in wrap(text[:MAX_CONTENT_BYTES], size, self.inner):
-            op = {"op": "text", "x": PADDING, "y": self.y, "text": line[:MAX_TEXT_CHARS], "size": size,
-                  "color": color, "bold": bold}
-            if not self.add(op):
+            if not self.add(TextOp(x=PADDING, y=self.y, text=line[:MAX_TEXT_CHARS], size=size, color=color,
+                                   bold=bold)):
                 return
             self.y += size + LINE_GAP
 
@@ -162,11 +164,11 @@ class _Panel:
 
     def finish(self) -> DisplayList:
         if self.full:
-            self.ops.append({"op": "text", "x": PADDING, "y": self.y, "text": "... (too much to show)",
-                             "size": CELL_SIZE, "color": MUTED_COLOR, "bold": False})
+            self.ops.append(TextOp(x=PADDING, y=self.y, text="... (too much to show)", size=CELL_SIZE,
+                                   color=MUTED_COLOR, bold=False))
             self.y += CELL_SIZE + LINE_GAP
         height = self.y + PADDING - LINE_GAP
-        background = {"op": "rect", "x": 0, "y": 0, "w": self.width, "h": height, "fill": BACKGROUND, "radius": 8}
+        background = RectOp(x=0, y=0, w=self.width, h=height, fill=BACKGROUND, radius=8)
         return DisplayList(self.width, height, (background, *self.ops))
 
 
@@ -272,16 +274,16 @@ def _table(panel: _Panel, table: dict[str, Any], first: int = 0) -> None:
         x = float(PADDING)
         for c, text in enumerate(cells):
             failed = (r - 1, c) in errors
-            op = {
-                "op": "cell", "x": round(x, 1), "y": panel.y, "w": round(widths[c], 1), "h": row_height,
-                "text": _fit(text, CELL_SIZE, widths[c] - 8), "size": CELL_SIZE,
-                "color": TITLE_COLOR if r == 0 else ERROR_COLOR if failed else TEXT_COLOR,
-                "fill": HEADER_FILL if r == 0 else CELL_FILL, "stroke": GRID_COLOR,
-                "align": "right" if _is_number(text) and r > 0 else "left",
-            }
+            ref = {}
             if row_ids is not None:
-                op["ref"] = {"field": columns[c]} if r == 0 else {"row": row_ids[first + r - 1], "field": columns[c]}
-            panel.add(op)
+                ref["ref"] = OpRef(field=columns[c]) if r == 0 else OpRef(row=row_ids[first + r - 1], field=columns[c])
+            panel.add(CellOp(
+                x=round(x, 1), y=panel.y, w=round(widths[c], 1), h=row_height,
+                text=_fit(text, CELL_SIZE, widths[c] - 8), size=CELL_SIZE,
+                color=TITLE_COLOR if r == 0 else ERROR_COLOR if failed else TEXT_COLOR,
+                fill=HEADER_FILL if r == 0 else CELL_FILL, stroke=GRID_COLOR,
+                align="right" if _is_number(text) and r > 0 else "left", **ref,
+            ))
             x += widths[c]
         panel.y += row_height
     hidden_columns = len(table["columns"]) - len(columns)
@@ -309,13 +311,11 @@ def _pager(panel: _Panel, noun: str, first: int, shown: int, total: int, size: i
         buttons.append(("next >", first + size))
     x = panel.width - PADDING - PAGER_BUTTON * len(buttons) - 4 * max(0, len(buttons) - 1)
     label = f"{noun} {first + 1}-{first + shown} of {total}" if shown else f"{total} {noun}"
-    panel.add({"op": "text", "x": PADDING, "y": top + 5, "text": _fit(label, CELL_SIZE, x - PADDING - 4),
-               "size": CELL_SIZE, "color": MUTED_COLOR, "bold": False})
+    panel.add(TextOp(x=PADDING, y=top + 5, text=_fit(label, CELL_SIZE, x - PADDING - 4), size=CELL_SIZE,
+                     color=MUTED_COLOR, bold=False))
     for text, target in buttons:
-        panel.add({"op": "rect", "x": x, "y": top, "w": PAGER_BUTTON, "h": height, "fill": HEADER_FILL,
-                   "radius": 4, "ref": {"first": target}})
-        panel.add({"op": "text", "x": x + 8, "y": top + 5, "text": text, "size": CELL_SIZE, "color": TITLE_COLOR,
-                   "bold": False})
+        panel.add(RectOp(x=x, y=top, w=PAGER_BUTTON, h=height, fill=HEADER_FILL, radius=4, ref=OpRef(first=target)))
+        panel.add(TextOp(x=x + 8, y=top + 5, text=text, size=CELL_SIZE, color=TITLE_COLOR, bold=False))
         x += PAGER_BUTTON + 4
     panel.y = top + height
 
@@ -330,10 +330,7 @@ def _is_number(text: str) -> bool:
 
 def _line(panel: _Panel, x: float, width: float, text: str, size: int, color: str = TEXT_COLOR, bold: bool = False) -> None:
     """One text run at `x`, cut to `width`, on its own line."""
-    if panel.add({
-        "op": "text", "x": round(x, 1), "y": panel.y, "text": _fit(text, size, width), "size": size,
-        "color": color, "bold": bold,
-    }):
+    if panel.add(TextOp(x=round(x, 1), y=panel.y, text=_fit(text, size, width), size=size, color=color, bold=bold)):
         panel.y += size + LINE_GAP
 
 
@@ -364,18 +361,17 @@ def _kanban(panel: _Panel, every_lane: list[dict[str, Any]], first: int = 0) -> 
     for i, lane in enumerate(lanes):
         x = PADDING + i * (lane_width + gap)
         panel.y = top
-        panel.add({
-            "op": "cell", "x": round(x, 1), "y": panel.y, "w": round(lane_width, 1), "h": CELL_SIZE + 10,
-            "text": _fit(f"{lane['name']} ({len(lane['cards'])})", CELL_SIZE, lane_width - 8), "size": CELL_SIZE,
-            "color": TITLE_COLOR, "fill": HEADER_FILL, "stroke": GRID_COLOR, "align": "left",
-            "ref": {"lane": lane["name"]},
-        })
+        panel.add(CellOp(
+            x=round(x, 1), y=panel.y, w=round(lane_width, 1), h=CELL_SIZE + 10,
+            text=_fit(f"{lane['name']} ({len(lane['cards'])})", CELL_SIZE, lane_width - 8), size=CELL_SIZE,
+            color=TITLE_COLOR, fill=HEADER_FILL, stroke=GRID_COLOR, align="left", ref=OpRef(lane=lane["name"]),
+        ))
         panel.y += CELL_SIZE + 14
         for card in lane["cards"][first:first + MAX_CARDS]:
             lines = card["lines"][:3]
             height = 8 + (CELL_SIZE + LINE_GAP) * (1 + len(lines))
-            panel.add({"op": "rect", "x": round(x, 1), "y": panel.y, "w": round(lane_width, 1), "h": height,
-                       "fill": CELL_FILL, "radius": 4, "ref": {"row": card["id"], "lane": lane["name"]}})
+            panel.add(RectOp(x=round(x, 1), y=panel.y, w=round(lane_width, 1), h=height, fill=CELL_FILL, radius=4,
+                             ref=OpRef(row=card["id"], lane=lane["name"])))
             panel.y += 4
             _line(panel, x + 4, lane_width - 8, card["title"], CELL_SIZE, TEXT_COLOR, bold=True)
             for text in lines:

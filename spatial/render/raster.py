@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageColor, ImageDraw
 
 from spatial.render.layout import DisplayList, font
+from spatial.render.ops import RectOp, TextOp
 
 
 def _rgba(color: str) -> tuple[int, int, int, int]:
@@ -124,20 +125,19 @@ def paint(display: DisplayList, scale: float = 1.0) -> Image.Image:
     image = Image.new("RGBA", (round(display.width * scale), round(display.height * scale)), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     for op in display.ops:
-        kind = op["op"]
-        if kind == "rect":
-            box = [op["x"] * scale, op["y"] * scale, (op["x"] + op["w"]) * scale, (op["y"] + op["h"]) * scale]
-            draw.rounded_rectangle(box, radius=op.get("radius", 0) * scale, fill=_rgba(op["fill"]))
-        elif kind == "text":
-            size = round(op["size"] * scale)
-            _text(draw, op["x"] * scale, op["y"] * scale, op["text"], size, op["color"], bool(op.get("bold")))
-        elif kind == "cell":
-            x0, y0 = op["x"] * scale, op["y"] * scale
-            x1, y1 = x0 + op["w"] * scale, y0 + op["h"] * scale
-            draw.rectangle([x0, y0, x1, y1], fill=_rgba(op["fill"]), outline=_rgba(op["stroke"]))
-            size = round(op["size"] * scale)
-            tx = x1 - 4 * scale - font(size).getlength(op["text"]) if op["align"] == "right" else x0 + 4 * scale
-            _text(draw, tx, y0 + 5 * scale, op["text"], size, op["color"])
+        if isinstance(op, RectOp):
+            box = [op.x * scale, op.y * scale, (op.x + op.w) * scale, (op.y + op.h) * scale]
+            draw.rounded_rectangle(box, radius=op.radius * scale, fill=_rgba(op.fill))
+        elif isinstance(op, TextOp):
+            size = round(op.size * scale)
+            _text(draw, op.x * scale, op.y * scale, op.text, size, op.color, op.bold)
+        else:
+            x0, y0 = op.x * scale, op.y * scale
+            x1, y1 = x0 + op.w * scale, y0 + op.h * scale
+            draw.rectangle([x0, y0, x1, y1], fill=_rgba(op.fill), outline=_rgba(op.stroke))
+            size = round(op.size * scale)
+            tx = x1 - 4 * scale - font(size).getlength(op.text) if op.align == "right" else x0 + 4 * scale
+            _text(draw, tx, y0 + 5 * scale, op.text, size, op.color)
     return image
 
 

@@ -191,7 +191,7 @@ def test_compute_cells_run_each_and_fail_alone(world) -> None:
 
 
 def test_the_viewer_runs_compute_only_for_objects_in_its_frames(world) -> None:
-    from spatial.pipeline import FramePipeline, FrameResult
+    from spatial.pipeline import FramePipeline, FrameResult, overlay_step
     from spatial.session import Viewer
     from vision import Detection, create_detector
 
@@ -207,10 +207,10 @@ def test_the_viewer_runs_compute_only_for_objects_in_its_frames(world) -> None:
         found = [Detection(oid, "marker", 1.0, (0, 0, 10, 10), "markers", pose=np.eye(4)) for oid in ids]
         return FrameResult(i, 0.0, (640, 480), found, {"total": 0.0})
 
-    assert not viewer.overlay_delta(frame(0, "marker:aruco/3"), 0.0) and CALLS == []
-    delta = viewer.overlay_delta(frame(1, "marker:aruco/7"), 1.0)
+    assert not overlay_step(viewer, frame(0, "marker:aruco/3"), 0.0) and CALLS == []
+    delta = overlay_step(viewer, frame(1, "marker:aruco/7"), 1.0)
     assert CALLS == ["m7"] and [o.block_id for o in delta.added] == [block.id]
-    texts = [op["text"] for op in delta.added[0].content.ops if op["op"] == "text"]
+    texts = [op["text"] for op in (o.to_json() for o in delta.added[0].content.ops) if op["op"] == "text"]
     assert "m7 seen True" in texts
 
 

@@ -15,10 +15,9 @@ import pytest
 from anchors import AccountService, BlockService, ComputeService, User
 from anchors.sheets.tables import parse_fields
 from anchors.views import RowValues, shape
-from spatial.overlays import VECTOR, LayoutCache, Overlay
-from spatial.pipeline import FrameResult
-from spatial.protocol import overlay_panel
-from spatial.render import content_hash, layout_block
+from spatial.overlays import VECTOR, LayoutCache, Overlay, overlay_panel
+from spatial.pipeline import FrameResult, overlay_step
+from spatial.render import DisplayList, content_hash, layout_block
 from spatial.render.layout import MAX_CONTENT_BYTES
 from spatial.session import Viewer
 from tests.support import CountingStore
@@ -68,11 +67,16 @@ class Frames:
     def next(self) -> Any:
         self.count += 1
         result = FrameResult(self.count, 0.0, (640, 480), [self.marker], {"total": 0.0})
-        return self.viewer.overlay_delta(result, self.count / 30)
+        return overlay_step(self.viewer, result, self.count / 30)
+
+
+def wire_ops(display: DisplayList) -> list[dict]:
+    """The panel's ops as the protocol sends them."""
+    return [op.to_json() for op in display.ops]
 
 
 def texts(overlay: Overlay) -> list[str]:
-    return [op["text"] for op in overlay.content.ops if "text" in op]
+    return [op["text"] for op in wire_ops(overlay.content) if "text" in op]
 
 
 def test_a_steady_view_reads_computes_and_lays_out_nothing_and_one_edit_updates_one_overlay(
@@ -125,14 +129,14 @@ def test_a_viewer_pages_a_table_panel_and_the_next_frame_sends_that_window(
     viewer = Viewer(alice, compute, LayoutCache(), 0.5, 0.0005)
     frames = Frames(viewer)
     (panel,) = frames.next().added
-    pager = {op["ref"]["first"] for op in panel.content.ops if "first" in op.get("ref", {})}
+    pager = {op["ref"]["first"] for op in wire_ops(panel.content) if "first" in op.get("ref", {})}
     assert pager == {20}, "only a way on from the first window"
     assert not viewer.show_rows("anc_elsewhere", 20)
     assert viewer.show_rows(panel.id, 20)
     (paged,) = frames.next().updated
-    shown = list(dict.fromkeys(op["ref"]["row"] for op in paged.content.ops if "row" in op.get("ref", {})))
+    shown = list(dict.fromkeys(op["ref"]["row"] for op in wire_ops(paged.content) if "row" in op.get("ref", {})))
     assert shown == rows[20:40] and "rows 21-40 of 45" in texts(paged)
-    assert {op["ref"]["first"] for op in paged.content.ops if "first" in op.get("ref", {})} == {0, 40}
+    assert {op["ref"]["first"] for op in wire_ops(paged.content) if "first" in op.get("ref", {})} == {0, 40}
     assert viewer.show_rows(panel.id, 1_000)
     (last,) = frames.next().updated
     assert "rows 26-45 of 45" in texts(last), "past the end: the last full window"

@@ -11,8 +11,8 @@ import pytest
 
 from harness.lifting import point_in
 from harness.stores import AnchorServices
-from spatial.lifting import Triangulator, lift_objects, place_objects
-from spatial.pipeline import FramePipeline, FrameResult
+from spatial.lifting import Triangulator, lift_objects, place_objects, placement_fields
+from spatial.pipeline import FramePipeline, FrameResult, overlay_step
 from spatial.session import Viewer
 from vision import create_detector
 from vision.camera import Intrinsics
@@ -56,7 +56,7 @@ def test_masks_and_boxes_lift_into_the_device_frame_with_a_pose_for_the_camera(v
     assert np.allclose(crate.box.rotation[:, 1], (0, 1, 0)), "upright in the (y up) reference space"
     # One view of a sphere sees its cap: the box sits towards the camera, but over the ball.
     assert np.linalg.norm((ball.position - point_in(DEVICE_FROM_ROOM, BALL.centre))[[0, 2]]) < 0.15
-    message = ball.to_json()["box3d"]
+    message = placement_fields(ball)["box3d"]
     assert message["frame"] == "device" and len(message["rotation"]) == 9 and message["points"] == ball.points
 
 
@@ -107,7 +107,7 @@ def test_triangulation_needs_an_angle_then_places_the_ball_in_the_device_frame(r
     final = positions[-1]
     assert final.source == "triangulated" and final.frame == "device" and final.views == 12
     assert np.linalg.norm(final.position - point_in(DEVICE_FROM_ROOM, BALL.centre)) < 0.03, "a sphere's box centre is its centre's image"
-    assert final.to_json() == {"position": [round(float(v), 4) for v in final.position]}
+    assert placement_fields(final) == {"position": [round(float(v), 4) for v in final.position]}
 
 
 def test_triangulator_memory_is_bounded_and_a_still_camera_adds_no_views(room: Room) -> None:
@@ -160,6 +160,6 @@ def test_compute_signals_see_the_lifted_pose_of_an_object_its_backend_gives_none
     found = [detection(view, 1)]
     placements = place_objects(found, K, view.depth, DEVICE_FROM_ROOM @ view.camera_to_world, Triangulator(), 8)
     result = FrameResult(0, 0.0, (640, 480), found, {"total": 0.0}, placements)
-    viewer.overlay_delta(result, 1.0)
+    overlay_step(viewer, result, 1.0)
     lifted = placements[found[0].object_id].object_to_camera
     assert np.allclose(viewer.signals.poses[found[0].object_id], lifted.reshape(16), atol=1e-4)

@@ -27,7 +27,7 @@ def anchor(anchor_id: str, block_id: str, object_id: str = "marker:aruco/7") -> 
 )
 def test_layout_stays_inside_the_panel(kind: str, content: object) -> None:
     display = layout_block(kind, "A title long enough to need wrapping inside the panel width", content)
-    for op in display.ops:
+    for op in [o.to_json() for o in display.ops]:
         right = op["x"] + op.get("w", 0)
         assert 0 <= op["x"] and right <= display.width, op
         assert 0 <= op["y"] and op["y"] + op.get("h", op.get("size", 0)) <= display.height, op

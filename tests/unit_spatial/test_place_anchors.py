@@ -6,7 +6,7 @@ import pytest
 from anchors import NotFound
 from harness.poses import row_major
 from harness.stores import AnchorServices
-from spatial.pipeline import FramePipeline, FrameResult
+from spatial.pipeline import FramePipeline, FrameResult, overlay_step
 from spatial.session import Viewer
 from spatial.spaces import PlaceError, SpaceRegistry, SpaceSession, place_from_device
 from vision import create_detector
@@ -65,7 +65,7 @@ def test_a_space_anchor_out_of_view_lingers_like_an_object_overlay() -> None:
 
     def delta(now: float, placed: dict) -> tuple[list, list, list]:
         result = FrameResult(0, 0.0, (320, 240), [], {"total": 0.0})
-        found = viewer.overlay_delta(result, now, placed)
+        found = overlay_step(viewer, result, now, placed)
         return [o.id for o in found.added], [o.id for o in found.updated], found.removed
 
     assert delta(10.0, in_device) == ([anchor.id], [], [])

@@ -9,9 +9,10 @@ from PIL import Image, ImageDraw
 
 from anchors import Anchor, Block
 from anchors.model import IDENTITY_POSE
-from spatial.overlays import ContentFormat, LayoutCache, build_overlays
+from spatial.overlays import VECTOR, ContentFormat, LayoutCache, build_overlays, overlay_panel
 from spatial.render import content_hash, layout_block, paint
 from spatial.render.layout import font
+from spatial.render.ops import RectOp, TextOp
 from spatial.render.raster import RASTER_SCALE, RasterCache, encode
 
 NOTE = "# Mug\nDescale on **Fridays**, AVAWAY kerning\n- beans: 2 kg"
@@ -30,7 +31,7 @@ def reference_paint(display, scale: float) -> Image.Image:
 
     image = Image.new("RGBA", (round(display.width * scale), round(display.height * scale)), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
-    for op in display.ops:
+    for op in [o.to_json() for o in display.ops]:
         if op["op"] == "rect":
             box = [op["x"] * scale, op["y"] * scale, (op["x"] + op["w"]) * scale, (op["y"] + op["h"]) * scale]
             draw.rounded_rectangle(box, radius=op.get("radius", 0) * scale, fill=rgba(op["fill"]))
@@ -62,9 +63,9 @@ def test_paint_draws_exactly_what_pillow_draws_op_by_op(kind: str, content: obje
 
 def test_text_drawn_over_text_of_another_colour_keeps_the_order() -> None:
     display = layout_block("markdown", "", "x")
-    first = {"op": "text", "x": 4, "y": 4, "text": "under", "size": 30, "color": "#ff0000", "bold": False}
-    fill = {"op": "rect", "x": 10, "y": 10, "w": 30, "h": 20, "fill": "#00ff00", "radius": 0}
-    second = {"op": "text", "x": 8, "y": 6, "text": "over", "size": 30, "color": "#0000ff", "bold": True}
+    first = TextOp(x=4, y=4, text="under", size=30, color="#ff0000", bold=False)
+    fill = RectOp(x=10, y=10, w=30, h=20, fill="#00ff00", radius=0)
+    second = TextOp(x=8, y=6, text="over", size=30, color="#0000ff", bold=True)
     overlapping = type(display)(160, 50, (first, fill, second))
     assert np.array_equal(pixels(paint(overlapping)), pixels(reference_paint(overlapping, 1.0)))
 
@@ -124,14 +125,14 @@ def test_overlay_json_carries_ops_an_image_or_both() -> None:
     layouts = LayoutCache()
     (overlay,) = build_overlays([(anchor, block)], {"marker:aruco/7": "marker"}, layouts, 0.0005).values()
 
-    vector = overlay.to_json()["content"]
+    vector = overlay_panel(overlay, VECTOR).to_json()["content"]
     assert "ops" in vector and "image" not in vector
 
-    raster = overlay.to_json(ContentFormat(vector=False, raster="png"), layouts.rasters)["content"]
+    raster = overlay_panel(overlay, ContentFormat(vector=False, raster="png"), layouts.rasters).to_json()["content"]
     assert "ops" not in raster and (raster["width"], raster["height"]) == (vector["width"], vector["height"])
     assert raster["image"]["format"] == "png" and raster["image"]["scale"] == RASTER_SCALE
     png = base64.b64decode(raster["image"]["data"])
     assert Image.open(io.BytesIO(png)).size == (vector["width"] * 2, vector["height"] * 2)
 
-    both = overlay.to_json(ContentFormat(vector=True, raster="webp"), layouts.rasters)["content"]
+    both = overlay_panel(overlay, ContentFormat(vector=True, raster="webp"), layouts.rasters).to_json()["content"]
     assert both["ops"] == vector["ops"] and both["image"]["format"] == "webp"

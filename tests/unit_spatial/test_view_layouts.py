@@ -4,7 +4,7 @@ import pytest
 
 from anchors.sheets.tables import parse_fields
 from anchors.views import RowValues, shape
-from spatial.render import content_hash, layout_block, paint
+from spatial.render import DisplayList, content_hash, layout_block, paint
 from spatial.render.layout import text_width
 
 FIELDS = parse_fields([
@@ -18,6 +18,11 @@ ROWS = [
                         "hours": i * 1.5, "notes": "a-very-long-unbroken-note-" * 3})
     for i in range(30)
 ]
+
+
+def wire_ops(display: DisplayList) -> list[dict]:
+    """The panel's ops as the protocol sends them."""
+    return [op.to_json() for op in display.ops]
 
 
 def shaped(layout: str) -> dict:
@@ -37,7 +42,7 @@ CASES = [("view", shaped(layout)) for layout in ("grid", "kanban", "wiki", "list
 @pytest.mark.parametrize("kind, content", CASES)
 def test_view_layouts_stay_inside_the_panel(kind: str, content: dict) -> None:
     display = layout_block(kind, "A title long enough to need wrapping inside the panel width", content)
-    for op in display.ops:
+    for op in wire_ops(display):
         assert 0 <= op["x"] and op["x"] + op.get("w", 0) <= display.width, op
         assert 0 <= op["y"] and op["y"] + op.get("h", op.get("size", 0)) <= display.height, op
         if op["op"] == "text":
@@ -48,14 +53,14 @@ def test_view_layouts_stay_inside_the_panel(kind: str, content: dict) -> None:
 
 def test_each_layout_draws_what_it_shows() -> None:
     grid = layout_block("view", "Jobs", shaped("grid"))
-    assert sum(op["op"] == "cell" for op in grid.ops) == 4 * 21, "a header row and the first 20 rows"
+    assert sum(op["op"] == "cell" for op in wire_ops(grid)) == 4 * 21, "a header row and the first 20 rows"
     kanban = layout_block("view", "Board", shaped("kanban"))
-    headers = [op["text"] for op in kanban.ops if op["op"] == "cell"]
+    headers = [op["text"] for op in wire_ops(kanban) if op["op"] == "cell"]
     assert headers == ["todo (10)", "doing (10)", "done (10)"]
-    texts = " ".join(op["text"] for op in layout_block("view", "Wiki", shaped("wiki")).ops if op["op"] == "text")
+    texts = " ".join(op["text"] for op in wire_ops(layout_block("view", "Wiki", shaped("wiki"))) if op["op"] == "text")
     assert "task number 0" in texts and "status: todo" in texts and "+22 more sections" in texts
     error = layout_block("compute", "Broken", {"function": "f", "value": None, "error": "ValueError: no"})
-    assert any(op["op"] == "text" and op["text"].startswith("error: ValueError") for op in error.ops)
+    assert any(op["op"] == "text" and op["text"].startswith("error: ValueError") for op in wire_ops(error))
 
 
 def test_grid_cells_and_kanban_cards_say_what_they_show_and_failed_cells_are_red() -> None:
@@ -65,12 +70,12 @@ def test_grid_cells_and_kanban_cards_say_what_they_show_and_failed_cells_are_red
     rows = [RowValues("r0", {"task": "a", "status": "todo", "hours": CellError("#DIV/0!", "division by zero")}),
             RowValues("r1", {"task": "b", "status": "done", "hours": 2})]
     grid = layout_block("view", "Jobs", shape({"table": "blk_x", "layout": "grid"}, FIELDS, rows))
-    cells = [op for op in grid.ops if op["op"] == "cell"]
+    cells = [op for op in wire_ops(grid) if op["op"] == "cell"]
     assert [op["ref"] for op in cells[:5]] == [
         {"field": "task"}, {"field": "status"}, {"field": "hours"}, {"field": "notes"}, {"row": "r0", "field": "task"}]
     (failed,) = [op for op in cells if op["text"] == "#DIV/0!"]
     assert failed["ref"] == {"row": "r0", "field": "hours"} and failed["color"] == ERROR_COLOR
     assert all(op["color"] != ERROR_COLOR for op in cells if op is not failed)
     kanban = layout_block("view", "Jobs", shape({"table": "blk_x", "layout": "kanban", "group_by": "status"}, FIELDS, rows))
-    refs = [op["ref"] for op in kanban.ops if "ref" in op]
+    refs = [op["ref"] for op in wire_ops(kanban) if "ref" in op]
     assert {"lane": "todo"} in refs and {"row": "r0", "lane": "todo"} in refs and {"row": "r1", "lane": "done"} in refs
