@@ -22,9 +22,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser.helpers import (
-    CHROMIUM, MARKER, chromium_args, emulated_phone, new_page, save_screenshot,
-)
+from tests.browser.helpers import CHROMIUM, MARKER, chromium_args, emulated_phone, save_screenshot
 from tests.support import Server, decode_qr, start_server, stop_server
 
 pytestmark = pytest.mark.timeout(120)
@@ -64,14 +62,6 @@ def browser(
                                          env={**os.environ, "HOME": str(home)})
     yield browser
     browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    page, errors = new_page(browser, {"width": 1280, "height": 720})
-    yield page
-    page.context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
 
 
 def socket_urls(page: Page) -> list[str]:
