@@ -72,6 +72,11 @@ class StreamClient:
         await self.ws.send(pack_frame(frame_id, time.time() * 1000, image, **header))
         return await self.next_of("objects", "error")
 
+    async def stats(self) -> dict[str, Any]:
+        """Ask for the session's counters and wait for them."""
+        await self.send_json({"type": "stats"})
+        return await self.next_of("stats")
+
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["type"] == kind]
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real `spatial serve` process on loopback, a real PostgreSQL server, and the sample data."""
+"""Shared fixtures: a real `spatial serve` process on loopback, a real PostgreSQL server, the sample data,
+and a compute engine over the `blocks` fixture of the test's own directory."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from anchors import BlockService, ComputeService
 from harness.postgres import PostgresServer, start_postgres, stop_postgres
 from harness.samples import load_make_sample
 from harness.servers import Server, start_server, stop_server
@@ -56,3 +58,11 @@ def sample_y4m(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("camera") / "sample.y4m"
     make_sample.write_y4m(frames, path, fps=15)
     return path
+
+
+@pytest.fixture
+def compute(blocks: BlockService) -> Iterator[ComputeService]:
+    """A compute engine over `blocks`, which each test directory's conftest or module defines."""
+    engine = ComputeService(blocks)
+    yield engine
+    engine.close()

@@ -10,16 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from anchors import (
-    AnchorsError,
-    BlockShapeError,
-    LimitExceeded,
-    NotFound,
-    PermissionDenied,
-    TooLarge,
-    TooManyBlocks,
-    VersionConflict,
-)
+from anchors import errors as anchors_errors
 
 
 class Unauthorized(Exception):
@@ -33,12 +24,12 @@ class BadRequest(Exception):
 
 
 STATUS = {
-    NotFound: 404,
-    PermissionDenied: 403,
-    VersionConflict: 409,
-    BlockShapeError: 422,
-    TooLarge: 413,
-    TooManyBlocks: 409,
+    anchors_errors.NotFound: 404,
+    anchors_errors.PermissionDenied: 403,
+    anchors_errors.VersionConflict: 409,
+    anchors_errors.BlockShapeError: 422,
+    anchors_errors.TooLarge: 413,
+    anchors_errors.TooManyBlocks: 409,
     Unauthorized: 401,
     BadRequest: 422,
 }
@@ -61,7 +52,7 @@ def _status(exc: Exception) -> int:
 
 async def _typed(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    limit = exc.limit if isinstance(exc, LimitExceeded) else None
+    limit = exc.limit if isinstance(exc, anchors_errors.LimitExceeded) else None
     return JSONResponse(error_body(exc.code, str(exc), limit), status_code=_status(exc), headers=headers)  # type: ignore[attr-defined]
 
 
@@ -79,7 +70,7 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AnchorsError, _typed)
+    app.add_exception_handler(anchors_errors.AnchorsError, _typed)
     app.add_exception_handler(Unauthorized, _typed)
     app.add_exception_handler(BadRequest, _typed)
     app.add_exception_handler(RequestValidationError, _validation)

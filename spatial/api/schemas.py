@@ -6,19 +6,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from anchors import Access, Anchor, Block, Space
+from anchors import Access, Anchor, Block, BlockKind, Space
 from anchors.model import IDENTITY_POSE
 
 Pose = list[float]
 POSE_DOC = "Row-major 4x4 matrix (16 numbers) placing the block in the object's frame, metres."
 
 
-Kind = Literal["page", "markdown", "json", "table", "row", "view", "compute"]
-
-
 class BlockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Kind
+    kind: BlockKind
     title: str = Field(default="", description="At most 200 characters (the service's max_title_chars).")
     content: Any = Field(
         default=None,

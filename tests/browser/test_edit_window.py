@@ -4,27 +4,19 @@ card moves to another lane; every change goes through the REST API with versions
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from tests.browser.editing import (
     Ref, edit_cells_add_a_row_and_meet_a_conflict, find_op, move_a_card_and_add_one, open_editor, row_ids,
     show_only_a_kanban, table_overlay, tap_at,
 )
-from tests.browser.helpers import MARKER, client, freeze_video, new_page, next_paint, save_screenshot, screenshot
+from tests.browser.helpers import MARKER, client, freeze_video, next_paint, save_screenshot, screenshot
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    page, errors = new_page(browser, {"width": 1280, "height": 720})
-    yield page
-    page.context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
 
 
 def start(page: Page, server: Any, panels: int) -> None:

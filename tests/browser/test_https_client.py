@@ -24,7 +24,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from harness.browser import CHROMIUM, chromium_args
 from harness.servers import Server, start_server, stop_server
-from tests.browser.helpers import MARKER, emulated_phone, new_page, save_screenshot
+from tests.browser.helpers import MARKER, emulated_phone, save_screenshot
 from tests.support import decode_qr
 
 pytestmark = pytest.mark.timeout(120)
@@ -64,14 +64,6 @@ def browser(
                                          env={**os.environ, "HOME": str(home)})
     yield browser
     browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    page, errors = new_page(browser, {"width": 1280, "height": 720})
-    yield page
-    page.context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
 
 
 def socket_urls(page: Page) -> list[str]:

@@ -102,8 +102,7 @@ def test_frame_before_hello_then_hello_recovers(server, jpeg: bytes) -> None:
         welcome = await client.hello(server.token, sample_camera(), id="h2")
         assert welcome["ref"] == "h2"
         await still_works(client, jpeg, 5)
-        await client.send_json({"type": "stats"})
-        stats = await client.next_of("stats")
+        stats = await client.stats()
         assert stats["errors"] == 3 and stats["received"] == 3 and stats["processed"] == 1
         await client.close()
 

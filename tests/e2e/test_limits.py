@@ -31,8 +31,7 @@ def test_frames_over_the_rate_limit_are_refused_with_one_error(slow_server: Serv
         while (reply := await client.next_of("objects", "error"))["type"] == "objects" and reply["frame_id"] != 99:
             pass
         assert reply["type"] == "objects", f"usable once under the limit again, got {reply}"
-        await client.send_json({"type": "stats"})
-        await client.next_of("stats")
+        await client.stats()
         await client.close()
         return client
 

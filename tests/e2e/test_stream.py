@@ -30,8 +30,7 @@ def test_demo_overlays_pinned_to_marker_7_follow_the_camera_path(server) -> None
             await asyncio.sleep(max(0.0, start + index / 30 - time.monotonic()))
             reply = await client.frame(index, jpeg)
             assert reply["type"] == "objects", reply
-        await client.send_json({"type": "stats"})
-        await client.next_of("stats")
+        await client.stats()
         await client.close()
         return client
 
@@ -99,8 +98,7 @@ def test_latest_frame_wins_when_frames_arrive_faster_than_processing(server) -> 
             message = await client.recv()
             if message["type"] == "objects" and message["frame_id"] == len(frames) - 1:
                 break
-        await client.send_json({"type": "stats"})
-        await client.next_of("stats")
+        await client.stats()
         await client.close()
         return client
 

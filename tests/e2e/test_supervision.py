@@ -57,8 +57,7 @@ def test_a_frame_that_fails_is_answered_and_the_session_goes_on(server: Server) 
         assert "frame 1" in error["message"] and "InjectedFault" in error["message"]
         reply = await client.frame(2, GOOD)
         assert reply["type"] == "objects" and any(o["id"] == MARKER for o in reply["objects"])
-        await client.send_json({"type": "stats"})
-        stats = await client.next_of("stats")
+        stats = await client.stats()
         await client.close()
         return stats
 

@@ -42,13 +42,6 @@ def spaces(services: AnchorServices) -> SpaceService:
 
 
 @pytest.fixture
-def compute(blocks: BlockService) -> Iterator[ComputeService]:
-    engine = ComputeService(blocks)
-    yield engine
-    engine.close()
-
-
-@pytest.fixture
 def alice(accounts: AccountService) -> User:
     return accounts.create_user("alice")
 

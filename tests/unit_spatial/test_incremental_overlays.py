@@ -39,13 +39,6 @@ def blocks(store: CountingStore) -> BlockService:
 
 
 @pytest.fixture
-def compute(blocks: BlockService) -> Iterator[ComputeService]:
-    engine = ComputeService(blocks)
-    yield engine
-    engine.close()
-
-
-@pytest.fixture
 def alice(store: CountingStore) -> User:
     return AccountService(store).create_user("alice")
 
