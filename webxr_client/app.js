@@ -43,14 +43,14 @@ const client = {
   placedAnchors: {}, // block id -> the anchor this page placed it as: a later tap moves that anchor
   lastPlaced: null, // the latest `placed` message
   windows: {}, // overlay id -> the first row its table panel was asked to show (`page`)
-  get drawn() { return windowMode?.drawn || []; },
-  get boxes() { return windowMode?.boxes || []; },
-  get stacks() { return windowMode?.stacks || []; },
-  get layoutSettled() { return windowMode ? windowMode.layout.settled : (xrMode?.layout.settled ?? true); },
+  get drawn() { return mode?.snapshot().drawn || []; },
+  get boxes() { return mode?.snapshot().boxes || []; },
+  get stacks() { return mode?.snapshot().stacks || []; },
+  get layoutSettled() { return mode?.settled ?? true; },
   panelTaps: 0, // taps on panels so far, the latest in `lastPanelTap`: {overlayId, ref (what it met, or null)}
   lastPanelTap: null,
-  get compensation() { return windowMode && { status: windowMode.compensation.status, ms: windowMode.compensation.trackMs ?? null }; },
-  xr: () => xrMode?.snapshot() || null,
+  get compensation() { return mode?.snapshot().compensation ?? null; },
+  xr: () => mode?.snapshot().xr || null,
   editor: () => cellEditor.snapshot(),
 };
 window.spatialClient = client;
@@ -61,13 +61,15 @@ const SPACE = PARAMS.get('space'); // ?space=spc_…: share that space's anchors
 client.placeBlock = PARAMS.get('place');
 let placeCount = 0;
 let pageCount = 0;
-let windowMode = null;
-let xrMode = null;
+// The running mode, WindowMode or XRMode, or null. Both have: `name` ('window' | 'xr'), start(),
+// cameraInfo() (for `hello`), statusLabel(), onObjects(message), onOverlays(), select(objectId),
+// `settled` (its panel layout's) and snapshot() (plain data for tests).
+let mode = null;
 const objectTimes = []; // arrival times of recent `objects`, for the fps figure
 
 const connection = new Connection({
   url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/stream`,
-  hello: () => helloMessage(token, windowMode?.cameraInfo(), ['vector'], SPACE),
+  hello: () => helloMessage(token, mode?.cameraInfo(), ['vector'], SPACE),
   onMessage,
   onChange: onConnectionChange,
 });
@@ -81,8 +83,7 @@ client.connection = connection;
 const api = new Api(() => token);
 const sheet = new ObjectSheet(api, (objectId) => {
   client.selected = objectId;
-  windowMode?.select(objectId);
-  xrMode?.select(objectId);
+  mode?.select(objectId);
 }, SPACE ? (block) => { client.placeBlock = block.id; } : null);
 const cellEditor = new CellEditor(api);
 
@@ -133,7 +134,7 @@ function onTokenSubmit(event) {
   localStorage.setItem(TOKEN_KEY, token);
   ui.tokenInput.value = '';
   ui.form.hidden = true;
-  if (!connection.sendHello()) start(client.mode === 'xr' ? 'xr' : 'window');
+  if (!connection.sendHello()) start(client.mode ?? 'window');
 }
 
 // ---- status line ----------------------------------------------------------
@@ -155,9 +156,9 @@ function renderStatus() {
     return;
   }
   const dropped = client.stats ? client.stats.dropped : 0;
-  const mode = client.mode === 'xr' ? `AR${xrMode?.depthEnabled ? ' with depth' : ''}` : 'camera window';
+  const label = mode ? mode.statusLabel() : 'camera window';
   ui.statusMain.textContent =
-    `${mode} · connected as ${client.user} · ${client.framesSent} frames sent · ` +
+    `${label} · connected as ${client.user} · ${client.framesSent} frames sent · ` +
     `${client.fps.toFixed(1)} fps · ${dropped} dropped${SPACE ? ` · ${spaceStatus(client.relocalised)}` : ''}`;
 }
 
@@ -204,7 +205,7 @@ const handlers = {
     client.overlays = {}; // a new session: the server sends every overlay again
     client.windows = {}; // with the first rows of each table
     client.relocalised = null; // and relocalises again
-    xrMode?.onOverlays();
+    mode?.onOverlays();
     clearError();
     ui.form.hidden = true;
     renderStatus();
@@ -214,14 +215,13 @@ const handlers = {
     client.lastObjects = message;
     countFps(performance.now());
     pump.answered(message.frame_id);
-    windowMode?.onObjects(message);
-    xrMode?.onObjects(message);
+    mode?.onObjects(message);
   },
 
   overlays(message) {
     for (const overlay of [...message.added, ...message.updated]) client.overlays[overlay.id] = overlay;
     for (const id of message.removed) delete client.overlays[id];
-    xrMode?.onOverlays();
+    mode?.onOverlays();
   },
 
   relocalised(message) {
@@ -281,10 +281,12 @@ async function start(kind) {
   if (client.mode) return;
   clearError();
   try {
-    if (kind === 'xr') await startXR();
-    else await startWindow();
+    mode = await MODES[kind].create();
+    client.mode = mode.name;
+    await mode.start();
   } catch (err) {
-    showError(kind === 'xr' ? 'xr' : 'camera', err.message || String(err));
+    showError(MODES[kind].errorCode, err.message || String(err));
+    mode = null;
     client.mode = null;
     onConnectionChange();
     return;
@@ -293,58 +295,49 @@ async function start(kind) {
   connection.start();
 }
 
-async function startWindow() {
-  windowMode = new WindowMode({
-    video: ui.video,
-    canvas: ui.canvas,
-    tapLayer: ui.tapLayer,
-    pump,
-    overlays: () => Object.values(client.overlays),
-    onSelect: (objectId, label) => sheet.open(objectId, label),
-    onPanelTap,
-    onPanelSwipe,
-    compensation: PARAMS.get('compensation'),
-  });
-  client.mode = 'window';
-  await windowMode.start();
-  requestAnimationFrame(drawWindow);
+/** The session ended (XR): the page is back to no mode, and stops streaming. */
+function onModeEnd() {
+  mode = null;
+  client.mode = null;
+  connection.stop();
 }
 
-function drawWindow() {
-  windowMode.draw();
-  requestAnimationFrame(drawWindow);
-}
-
-async function startXR() {
-  const { XRMode } = await import('./xr_mode.js').catch((err) => {
-    throw new Error(`could not load the XR client (${err.message}); is three.js installed on the server (make client)?`);
-  });
-  xrMode = new XRMode({
-    root: ui.root,
-    tapLayer: ui.tapLayer,
-    video: ui.video,
-    pump,
-    overlays: () => client.overlays,
-    onSelect: (objectId, label) => sheet.open(objectId, label),
-    onPanelTap,
-    onPlace: placeAt,
-    onEnd: () => {
-      xrMode = null;
-      client.mode = null;
-      document.body.classList.remove('xr');
-      connection.stop();
+// How to make each mode, and the code its failure to start shows under.
+const MODES = {
+  window: {
+    errorCode: 'camera',
+    create: async () => new WindowMode({
+      video: ui.video,
+      canvas: ui.canvas,
+      tapLayer: ui.tapLayer,
+      pump,
+      overlays: () => Object.values(client.overlays),
+      onSelect: (objectId, label) => sheet.open(objectId, label),
+      onPanelTap,
+      onPanelSwipe,
+      compensation: PARAMS.get('compensation'),
+    }),
+  },
+  xr: {
+    errorCode: 'xr',
+    create: async () => {
+      const { XRMode } = await import('./xr_mode.js').catch((err) => {
+        throw new Error(`could not load the XR client (${err.message}); is three.js installed on the server (make client)?`);
+      });
+      return new XRMode({
+        root: ui.root,
+        tapLayer: ui.tapLayer,
+        video: ui.video,
+        pump,
+        overlays: () => client.overlays,
+        onSelect: (objectId, label) => sheet.open(objectId, label),
+        onPanelTap,
+        onPlace: placeAt,
+        onEnd: onModeEnd,
+      });
     },
-  });
-  client.mode = 'xr';
-  document.body.classList.add('xr');
-  try {
-    await xrMode.start();
-  } catch (err) {
-    xrMode = null;
-    document.body.classList.remove('xr');
-    throw err;
-  }
-}
+  },
+};
 
 /** Show "Start AR" where the browser can start an immersive-ar session. */
 async function offerXR() {

@@ -25,6 +25,7 @@ export class WindowMode {
   constructor({ video, canvas, tapLayer, pump, overlays, onSelect, onPanelTap = () => false,
     onPanelSwipe = () => false, compensation }) {
     Object.assign(this, { video, canvas, tapLayer, pump, overlays, onSelect, onPanelTap, onPanelSwipe });
+    this.name = 'window';
     this.grabber = new VideoGrabber();
     this.compensation = createCompensation(compensation);
     this.layout = new PanelLayout();
@@ -44,15 +45,43 @@ export class WindowMode {
     this.tapLayer.addEventListener('pointerdown', this._onPress);
     this.tapLayer.addEventListener('pointerup', this._onTap);
     if (this.frameCallbacks) this.video.requestVideoFrameCallback(this._onVideoFrame);
+    requestAnimationFrame(this._onAnimationFrame);
   }
+
+  _onAnimationFrame = () => {
+    this.draw();
+    requestAnimationFrame(this._onAnimationFrame);
+  };
 
   /** What `hello` says about this camera. */
   cameraInfo() {
     return { width: this.video.videoWidth, height: this.video.videoHeight, fov_y_deg: FOV_Y_DEG };
   }
 
+  /** The mode, as the status line names it. */
+  statusLabel() {
+    return 'camera window';
+  }
+
+  get settled() {
+    return this.layout.settled;
+  }
+
   select(objectId) {
     this.selected = objectId;
+  }
+
+  /** The overlays changed: nothing to do, each draw reads them. */
+  onOverlays() {}
+
+  /** Plain data for tests: what the latest draw put where, and the latency compensation's state. */
+  snapshot() {
+    return {
+      drawn: this.drawn,
+      boxes: this.boxes,
+      stacks: this.stacks,
+      compensation: { status: this.compensation.status, ms: this.compensation.trackMs ?? null },
+    };
   }
 
   /** The server's `objects` for one of the frames this page sent. */
