@@ -45,6 +45,7 @@ from spatial.session import Session, Viewer
 from spatial.spaces import PlaceError, Registration, SpaceSession, place_from_device, register_views
 from vision.depth import DepthMapError
 from vision.identity import IdentityError
+from vision.lazy import load_all
 from vision.relocalise import Relocalisation, RelocalisationError
 
 log = logging.getLogger("spatial.stream")
@@ -91,6 +92,7 @@ class SessionController:
         tracker is kept). Raises ProtocolError (`unknown_space`, `too_many_sessions`).
         """
         services, settings, session = self.services, self.services.settings, self.session
+        await asyncio.to_thread(load_all)  # the libraries some frames need, loading since the service started
         space = None
         if hello.space is not None:
             try:

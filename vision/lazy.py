@@ -3,7 +3,9 @@
 Importing open3d takes about a second (its bindings, and its visualisation module
 pulls in Dash) and `scipy.optimize` with `scipy.spatial` almost another. Only frames with
 depth, a relocalisation or two overlapping tracks need them, while every `spatial serve`,
-CLI command and test process would otherwise pay that before its first frame.
+CLI command and test process would otherwise pay that before its first frame. The
+service loads them beside its start (`load_all` in a thread) and a session's hello
+waits for them, so that no frame does.
 """
 
 from __future__ import annotations
@@ -37,3 +39,10 @@ def kd_tree(points: np.ndarray) -> cKDTree:
     from scipy.spatial import cKDTree
 
     return cKDTree(points)
+
+
+def load_all() -> None:
+    """Import all of them now (each once; a second caller waits for the first)."""
+    open3d()
+    import scipy.optimize  # noqa: F401
+    import scipy.spatial  # noqa: F401

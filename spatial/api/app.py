@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from spatial.api.stream import stream_endpoint
 from spatial.asyncapi import asyncapi_yaml
 from spatial.services import Services
 from spatial.tls import CA_CERT
+from vision.lazy import load_all
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_DIR = ROOT / "webxr_client"
@@ -76,6 +78,7 @@ def stream_description() -> Response:
 def create_app(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=load_all, name="load-libraries", daemon=True).start()
         yield
         services.close()
 
