@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -72,13 +72,25 @@ GRID_COLOR = "#3d5a75"
 ERROR_COLOR = "#ff8a80"
 
 
+_OPS: TypeAdapter[tuple[DrawOp, ...]] = TypeAdapter(tuple[DrawOp, ...])
+
+
 @dataclass(frozen=True)
 class DisplayList:
-    """A laid-out panel: its size in panel pixels and its draw ops, the models the protocol sends."""
+    """A laid-out panel: its size in panel pixels and its draw ops, the models the protocol sends.
+
+    `ops_json` is the ops as JSON on the wire (compact, UTF-8), which the content
+    hash is taken from; the layout has it already, having sized each op by it.
+    """
 
     width: int
     height: int
     ops: tuple[DrawOp, ...]
+    ops_json: bytes = field(default=b"", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.ops_json:
+            object.__setattr__(self, "ops_json", _OPS.dump_json(self.ops))
 
 
 @lru_cache(maxsize=16)
@@ -113,19 +125,16 @@ def wrap(text: str, size: int, width: float) -> list[str]:
     return lines
 
 
-_OPS: TypeAdapter[tuple[DrawOp, ...]] = TypeAdapter(tuple[DrawOp, ...])
-
-
 def content_hash(display: DisplayList) -> str:
     """A digest of the panel's size and its ops as they go on the wire (field order is the models')."""
     digest = hashlib.sha256(b"%d,%d," % (display.width, display.height))
-    digest.update(_OPS.dump_json(display.ops))
+    digest.update(display.ops_json)
     return "sha256:" + digest.hexdigest()[:32]
 
 
-def _op_bytes(op: DrawOp) -> int:
-    """The op's JSON on the wire, in UTF-8, and the comma after it."""
-    return len(op.__pydantic_serializer__.to_json(op)) + 1
+def _op_json(op: DrawOp) -> bytes:
+    """The op's JSON on the wire, in UTF-8."""
+    return op.__pydantic_serializer__.to_json(op)
 
 
 class _Panel:
@@ -135,6 +144,7 @@ class _Panel:
         self.width = width
         self.y = PADDING
         self.ops: list[DrawOp] = []
+        self.json: list[bytes] = []
         self.bytes = _RESERVED
         self.full = False
 
@@ -144,12 +154,13 @@ class _Panel:
 
     def add(self, op: DrawOp) -> bool:
         """Add `op`, unless the panel's bytes are spent (then nothing more is added); True when added."""
-        size = _op_bytes(op)
-        if self.full or self.bytes + size > MAX_CONTENT_BYTES:
+        data = _op_json(op)
+        if self.full or self.bytes + len(data) + 1 > MAX_CONTENT_BYTES:
             self.full = True
             return False
-        self.bytes += size
+        self.bytes += len(data) + 1
         self.ops.append(op)
+        self.json.append(data)
         return True
 
     def text(self, text: str, size: int, color: str = TEXT_COLOR, bold: bool = False) -> None:
@@ -164,12 +175,15 @@ class _Panel:
 
     def finish(self) -> DisplayList:
         if self.full:
-            self.ops.append(TextOp(x=PADDING, y=self.y, text="... (too much to show)", size=CELL_SIZE,
-                                   color=MUTED_COLOR, bold=False))
+            more = TextOp(x=PADDING, y=self.y, text="... (too much to show)", size=CELL_SIZE, color=MUTED_COLOR,
+                          bold=False)
+            self.ops.append(more)
+            self.json.append(_op_json(more))
             self.y += CELL_SIZE + LINE_GAP
         height = self.y + PADDING - LINE_GAP
         background = RectOp(x=0, y=0, w=self.width, h=height, fill=BACKGROUND, radius=8)
-        return DisplayList(self.width, height, (background, *self.ops))
+        ops_json = b"[" + b",".join((_op_json(background), *self.json)) + b"]"
+        return DisplayList(self.width, height, (background, *self.ops), ops_json)
 
 
 def layout_block(kind: str, title: str, content: Any, width: int = PANEL_WIDTH, first: int = 0) -> DisplayList:
