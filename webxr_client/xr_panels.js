@@ -14,7 +14,7 @@ export class XRPanels {
   constructor({ scene, objects }) {
     Object.assign(this, { scene, objects });
     this.panels = new Map(); // overlay id -> Panel
-    this.placed = new Map(); // overlay id -> {centre (Matrix4, no scale), scale, shrink, spot, facing, anchor}, as last laid out
+    this.placed = new Map(); // overlay id -> {centre (Matrix4, no scale), scale, shrink, spot, facing, anchor, side}, as last laid out
     this.layout = new XRPanelLayout();
     this.leaders = new Map(); // stack key -> Leader
     this.textures = new TextureCache();
@@ -118,7 +118,7 @@ export class XRPanels {
         const centre = where.panels[i].clone().multiply(new Matrix4().makeScale(1 / where.scale, 1 / where.scale, 1));
         this.placed.set(panel.overlay.id, {
           centre, scale: where.scale, shrink: where.shrink, spot: where.spot, facing: stack.flat ? 'surface' : 'viewer',
-          anchor: new Vector3().setFromMatrixPosition(stack.anchor),
+          anchor: new Vector3().setFromMatrixPosition(stack.anchor), side: stack.side,
         });
       });
     }
@@ -133,7 +133,7 @@ export class XRPanels {
   /**
    * Plain data: each panel as last laid out, and the leader lines shown. centre: the panel's pose
    * (row-major, no scale); it is drawn `scale` times its size_m (`size`), of which `shrink` is the
-   * layout's (1 unless no spot had room at full size).
+   * layout's (1 unless no spot had room at full size); `side`: the object's extent it was laid out around.
    */
   snapshot() {
     return {
@@ -143,6 +143,7 @@ export class XRPanels {
           overlayId: p.overlay.id, objectId: p.overlay.object_id, size: p.size, visible: p.mesh.visible,
           centre: placed ? toRowMajor(placed.centre) : null, scale: placed?.scale ?? null, shrink: placed?.shrink ?? null,
           spot: placed?.spot ?? null, facing: placed?.facing ?? null, anchor: placed ? placed.anchor.toArray() : null,
+          side: placed?.side ?? null,
         };
       }),
       leaders: [...this.leaders.values()].filter((l) => l.line.visible).map((l) => Array.from(l.line.geometry.attributes.position.array)),

@@ -141,18 +141,28 @@ def screen_rect(panel: dict[str, Any], view: dict[str, Any]) -> tuple[float, ...
     return (*corners.min(axis=0), *corners.max(axis=0))
 
 
+def box_anchor(spot: str, half: float) -> np.ndarray:
+    """The point of the object's box (in its plane: x right, y up, metres) that the layout hangs a stack at
+    `spot` from (webxr_client/layout.js, candidateSpots): a side's middle, a corner's edge, or the centre line."""
+    x = half if spot.startswith("right") else -half if spot.startswith("left") else 0.0
+    y = half if spot.startswith("above") else -half if spot.startswith("below") or spot.endswith("-up") else 0.0
+    return np.array([x, y])
+
+
 def place_on_object(panels: list[dict[str, Any]], view: dict[str, Any]) -> np.ndarray:
-    """Where a stack stands on its object: its panels' mean centre in the plane they lie in, from the object's
-    centre, as many pixels as that offset spans on screen at reading distance (the layout scales a stack with
-    its distance, so that it keeps its size in the view). It does not change as the object moves, turns or
-    comes closer, only when the stack moves on it."""
+    """Where a stack stands on its object: its panels' mean centre in the plane they lie in, from the point of
+    the object's box it hangs from, as many pixels as that offset spans on screen at reading distance (the
+    layout scales a stack with its distance, so that it keeps its size in the view, while the box is the
+    object's own size). It does not change as the object moves, turns or comes closer, only when the stack
+    moves on it."""
     pixels_per_m = np.asarray(view["projection"], dtype=float)[5] * PHONE_SCREEN[1] / 2 / READING_DISTANCE_M
     offsets = []
     for panel in panels:
         centre = matrix(panel["centre"])
         distance_scale = panel["scale"] / panel["shrink"]
-        offsets.append(centre[:3, :3].T @ (centre[:3, 3] - np.asarray(panel["anchor"])) / distance_scale)
-    return np.mean(offsets, axis=0)[:2] * pixels_per_m
+        in_plane = (centre[:3, :3].T @ (centre[:3, 3] - np.asarray(panel["anchor"])))[:2]
+        offsets.append((in_plane - box_anchor(panel["spot"], panel["side"] / 2)) / distance_scale)
+    return np.mean(offsets, axis=0) * pixels_per_m
 
 
 def test_in_webxr_panels_never_overlap_in_the_view_and_stay_by_their_markers(
