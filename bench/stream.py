@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import time
 
 from bench.report import machine, option, percentile, run_benchmark
 from bench.streaming import StreamRun, stream_frames

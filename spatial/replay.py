@@ -12,7 +12,6 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from anchors import User
 from spatial.overlays import Overlay, OverlayDelta
 from spatial.pipeline import FramePipeline, FrameResult, overlay_step
 from spatial.protocol import FrameHeader
